@@ -1,0 +1,1 @@
+"""The eBPF instruction set, its concrete semantics, and the interpreter."""

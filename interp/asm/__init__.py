@@ -1,0 +1,1 @@
+"""Assembly syntaxes: the kernel/LLVM syntax and the conformance-suite syntax."""

@@ -1,0 +1,164 @@
+"""Memory as typed regions with bounds and permissions, mapped at synthetic addresses.
+
+A program only ever sees addresses of regions it was given (its stack frames, its context,
+caller memory, map values); nothing of the host is addressable."""
+
+from __future__ import annotations
+
+import bisect
+import struct
+from dataclasses import dataclass, field
+from enum import Enum
+
+from .faults import FaultKind, VmFault
+
+MASK64 = (1 << 64) - 1
+
+# Synthetic bases, spaced so that no region can run into another.
+STACK_BASE = 0xFFFF_C900_0000_0000
+STACK_STRIDE = 0x1_0000
+CONTEXT_BASE = 0xFFFF_8880_0000_1000
+CALLER_MEMORY_BASE = 0xFFFF_8880_1000_0000
+MAP_VALUE_BASE = 0xFFFF_8881_0000_0000
+
+_UNPACK = {
+    (1, False): struct.Struct("<B"),
+    (2, False): struct.Struct("<H"),
+    (4, False): struct.Struct("<I"),
+    (8, False): struct.Struct("<Q"),
+    (1, True): struct.Struct("<b"),
+    (2, True): struct.Struct("<h"),
+    (4, True): struct.Struct("<i"),
+    (8, True): struct.Struct("<q"),
+}
+
+
+class RegionKind(str, Enum):
+    STACK = "stack"
+    CONTEXT = "context"
+    CALLER_MEMORY = "memory"
+    MAP_VALUE = "map value"
+    GLOBAL_DATA = "global data"
+
+
+@dataclass(eq=False)
+class Region:
+    kind: RegionKind
+    name: str
+    base: int
+    data: bytearray
+    writable: bool = True
+    aligned: bool = False  # accesses must be aligned to their size
+
+    @property
+    def size(self) -> int:
+        return len(self.data)
+
+    @property
+    def end(self) -> int:
+        return self.base + len(self.data)
+
+    def describe(self, offset: int) -> str:
+        return f"{self.kind.value} {self.name}{offset:+d}" if self.name else f"{self.kind.value}{offset:+d}"
+
+
+@dataclass
+class AddressSpace:
+    """The regions a program can address, sorted by base address."""
+
+    _bases: list[int] = field(default_factory=list)
+    _regions: list[Region] = field(default_factory=list)
+    # the region of the last access: consecutive accesses mostly hit the same one
+    _last: tuple[int, int, bytearray, bool, bool] = (0, 0, bytearray(), False, False)
+
+    def map(self, region: Region) -> Region:
+        i = bisect.bisect_left(self._bases, region.base)
+        if (i < len(self._regions) and self._regions[i].base < region.end) or (
+            i > 0 and self._regions[i - 1].end > region.base
+        ):
+            raise ValueError(f"region {region.name} at {region.base:#x} overlaps another")
+        self._bases.insert(i, region.base)
+        self._regions.insert(i, region)
+        return region
+
+    def unmap(self, region: Region) -> None:
+        i = bisect.bisect_left(self._bases, region.base)
+        if i < len(self._regions) and self._regions[i] is region:
+            del self._bases[i]
+            del self._regions[i]
+        if self._last[2] is region.data:
+            self._last = (0, 0, bytearray(), False, False)
+
+    @property
+    def regions(self) -> list[Region]:
+        return list(self._regions)
+
+    def region_at(self, addr: int) -> Region | None:
+        i = bisect.bisect_right(self._bases, addr) - 1
+        if i >= 0 and addr < self._regions[i].end:
+            return self._regions[i]
+        return None
+
+    def _resolve(self, pc: int, addr: int, size: int, write: bool, check_alignment: bool = True) -> tuple[Region, int]:
+        region = self.region_at(addr)
+        verb = "write" if write else "read"
+        if region is None:
+            raise VmFault(
+                pc,
+                FaultKind.OUT_OF_BOUNDS,
+                f"{size}-byte {verb} at {addr:#x} hits no memory the program may access; "
+                "only pointers into the stack, the context, and map values may be dereferenced",
+            )
+        offset = addr - region.base
+        if offset + size > region.size:
+            raise VmFault(
+                pc,
+                FaultKind.OUT_OF_BOUNDS,
+                f"{size}-byte {verb} at {region.describe(offset)} runs past the end of the "
+                f"{region.size}-byte {region.kind.value}; keep offset+size <= {region.size}",
+            )
+        if write and not region.writable:
+            raise VmFault(
+                pc,
+                FaultKind.READ_ONLY,
+                f"{size}-byte write to {region.describe(offset)}: the {region.kind.value} is "
+                "read-only; copy the value to the stack and modify it there",
+            )
+        if check_alignment and region.aligned and offset % size:
+            raise VmFault(
+                pc,
+                FaultKind.MISALIGNED,
+                f"{size}-byte {verb} at {region.describe(offset)} is misaligned; the "
+                f"{region.kind.value} needs offsets that are multiples of the access size",
+            )
+        if check_alignment:
+            self._last = (region.base, region.end, region.data, region.writable, region.aligned)
+        return region, offset
+
+    def load(self, pc: int, addr: int, size: int, signed: bool = False) -> int:
+        base, end, data, _, aligned = self._last
+        if base <= addr and addr + size <= end and not (aligned and (addr - base) % size):
+            return _UNPACK[(size, signed)].unpack_from(data, addr - base)[0] & MASK64
+        region, offset = self._resolve(pc, addr, size, write=False)
+        value: int = _UNPACK[(size, signed)].unpack_from(region.data, offset)[0]
+        return value & MASK64
+
+    def store(self, pc: int, addr: int, size: int, value: int) -> None:
+        base, end, data, writable, aligned = self._last
+        if base <= addr and addr + size <= end and writable and not (aligned and (addr - base) % size):
+            _UNPACK[(size, False)].pack_into(data, addr - base, value & ((1 << (8 * size)) - 1))
+            return
+        region, offset = self._resolve(pc, addr, size, write=True)
+        _UNPACK[(size, False)].pack_into(region.data, offset, value & ((1 << (8 * size)) - 1))
+
+    def read_bytes(self, pc: int, addr: int, size: int) -> bytes:
+        if size == 0:
+            return b""
+        region, offset = self._resolve(pc, addr, size, write=False, check_alignment=False)
+        return bytes(region.data[offset : offset + size])
+
+    def write_bytes(self, pc: int, addr: int, data: bytes) -> None:
+        if not data:
+            return
+        region, offset = self._resolve(pc, addr, len(data), write=True, check_alignment=False)
+        region.data[offset : offset + len(data)] = data

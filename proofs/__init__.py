@@ -1,0 +1,1 @@
+"""Machine-checked soundness proofs of the abstract domains (z3)."""

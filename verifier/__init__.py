@@ -1,0 +1,1 @@
+"""The verifier: CFG, abstract interpretation, proof obligations, reports."""
