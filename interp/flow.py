@@ -77,13 +77,13 @@ def check_control_flow(listing: Listing) -> None:
             if not 0 <= target < listing.slots:
                 raise ProgramError(
                     pc,
-                    f"{what} to {target} is outside the program (instructions 0..{listing.slots - 1}); "
+                    f"({insn}) {what} to {target} is outside the program (instructions 0..{listing.slots - 1}); "
                     "fix the offset so it lands on an instruction",
                 )
             if target not in listing.by_pc:
                 raise ProgramError(
                     pc,
-                    f"{what} to {target} lands in the middle of the lddw at {target - 1}; "
+                    f"({insn}) {what} to {target} lands in the middle of the lddw at {target - 1}; "
                     "fix the offset so it lands on an instruction",
                 )
     last_pc = listing.pcs[-1]
