@@ -138,7 +138,9 @@ def judge(path: Path, negative: bool = False, budget: int = 10_000_000) -> Outco
     except (DecodeError, ProgramError) as exc:
         return Outcome(path, "refused", str(exc), expects_refusal)
     if result.fault is not None:
-        return Outcome(path, "refused", f"fault at {result.fault}", expects_refusal)
+        fault = result.fault
+        return Outcome(path, "refused", f"{fault.kind.value} fault at insn {fault.pc}: {fault.message}",
+                       expects_refusal)
     expected = case.result or 0
     if result.r0 != expected:
         return Outcome(path, "mismatch", f"r0={result.r0:#x}, expected {expected:#x}", expects_refusal)

@@ -169,7 +169,7 @@ _MEMREF = r"\*\(\s*([us]\d+)\s*\*\s*\)\s*\(\s*r(\d+)\s*(?:([+-])\s*(0[xX][0-9a-f
 _TARGET = r"(?:pc)?([+-]\s*\d+|[A-Za-z_.$][\w.$]*)"
 
 _LOG_PREFIX = re.compile(r"^\s*\d+:\s*(?:\([0-9a-fA-F]{2}\)\s*)?")
-_OBJDUMP_PREFIX = re.compile(r"^\s*\d+:\s+((?:[0-9a-fA-F]{2}\s){8})\s*")
+_OBJDUMP_PREFIX = re.compile(r"^\s*\d+:\s+(?:[0-9a-fA-F]{2}\s){8}(?:(?:[0-9a-fA-F]{2}\s){8})?\s*")
 _OBJDUMP_LABEL = re.compile(r"^\s*[0-9a-fA-F]+\s+<([^>]+)>:\s*$")
 _COMMENT = re.compile(r"(//|;|(?:^|\s)#(?!\d)).*$")
 

@@ -1,0 +1,145 @@
+"""`bpfverify` as a user runs it: outputs, exit codes, one-line errors."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from verifier.cli import main
+
+PROJECT = Path(__file__).resolve().parent.parent
+EXAMPLE = PROJECT / "examples" / "sum_args.s"
+MEM_1_41 = "01 00 00 00 00 00 00 00 29 00 00 00 00 00 00 00"
+
+
+def run_cli(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_run_example_prints_r0(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run_cli(capsys, "run", str(EXAMPLE), "--mem", MEM_1_41)
+    assert code == 0
+    assert out.splitlines() == ["r0 = 0x2a (42)", "insns executed: 7"]
+    assert err == ""
+
+
+def test_run_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    mem = tmp_path / "mem.bin"
+    mem.write_bytes(bytes.fromhex(MEM_1_41.replace(" ", "")))
+    code, out, _ = run_cli(capsys, "run", str(EXAMPLE), "--mem-file", str(mem), "--json")
+    assert code == 0
+    assert json.loads(out) == {"r0": 42, "insns_executed": 7, "fault": None}
+
+
+def test_run_fault_json_and_exit_code(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    prog = tmp_path / "bad.s"
+    prog.write_text("r1 = 5\nr0 = *(u64 *)(r1 +0)\nexit\n")
+    code, out, _ = run_cli(capsys, "run", str(prog), "--json")
+    assert code == 1
+    fault = json.loads(out)["fault"]
+    assert fault["pc"] == 1
+    assert fault["kind"] == "out-of-bounds"
+    assert fault["insn"] == "r0 = *(u64 *)(r1 +0)"
+    assert "hits no memory" in fault["message"]
+
+
+def test_run_conformance_data_and_bin(capsys: pytest.CaptureFixture[str], tmp_path: Path, conformance_dir: Path) -> None:
+    code, out, _ = run_cli(capsys, "run", str(conformance_dir / "tests" / "ldxh-same-reg.data"), "--json")
+    assert code == 0 and json.loads(out)["r0"] == 0x1234  # the file's -- result
+    binary = tmp_path / "prog.bin"
+    assert run_cli(capsys, "asm", str(EXAMPLE), "-o", str(binary))[0] == 0
+    code, out, _ = run_cli(capsys, "run", str(binary), "--mem", MEM_1_41)
+    assert code == 0 and out.startswith("r0 = 0x2a")
+
+
+def test_asm_and_disasm(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    code, out, _ = run_cli(capsys, "asm", str(EXAMPLE))
+    assert code == 0
+    assert out.splitlines()[0] == "b7 00 00 00 00 00 00 00"
+    binary = tmp_path / "prog.bin"
+    run_cli(capsys, "asm", str(EXAMPLE), "-o", str(binary))
+    code, out, _ = run_cli(capsys, "disasm", str(binary))
+    assert code == 0
+    assert out.splitlines()[1] == "    1: if r2 < 0x10 goto +4"
+    code, out, _ = run_cli(capsys, "disasm", str(binary), "--syntax", "conformance")
+    assert out.splitlines()[1] == "jlt %r2, 16, +4"
+    code, out, _ = run_cli(capsys, "disasm", str(binary), "--json")
+    rows = json.loads(out)["insns"]
+    assert rows[2] == {"pc": 2, "opcode": 0x79, "dst": 3, "src": 1, "off": 0, "imm": 0,
+                       "text": "r3 = *(u64 *)(r1 +0)"}
+
+
+def test_conformance_command(capsys: pytest.CaptureFixture[str], conformance_dir: Path) -> None:
+    code, out, _ = run_cli(capsys, "conformance", str(conformance_dir / "tests"))
+    assert code == 0
+    assert out.splitlines()[-1] == "313 passed, 0 failed"
+    code, out, _ = run_cli(capsys, "conformance", str(conformance_dir / "tests_negative"))
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[-1] == "60 passed, 0 failed"
+    assert sum(line.startswith("refused ") for line in lines) == 60
+
+
+def test_conformance_reports_failures(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    wrong = tmp_path / "wrong.data"
+    wrong.write_text("-- asm\nmov %r0, 1\nexit\n-- result\n0x2\n")
+    code, out, _ = run_cli(capsys, "conformance", str(wrong))
+    assert code == 1
+    assert out.splitlines() == ["FAIL     wrong.data: r0=0x1, expected 0x2", "0 passed, 1 failed"]
+
+
+def test_bench_checks_r0(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    small = tmp_path / "small.data"
+    small.write_text("-- asm\nmov %r0, 0\nmov %r1, 1000\nl:\nadd %r0, %r1\nsub %r1, 1\njne %r1, 0, l\nexit\n-- result\n0x7a314\n")
+    code, out, _ = run_cli(capsys, "bench", str(small))
+    assert code == 0
+    assert "3,003 insns" in out and "r0 ok" in out
+
+
+BAD_INPUTS = [
+    ("trunc.bin", b"\xb7\x00\x00\x00\x01\x00\x00\x00\x95\x00\x00", "truncated bytecode: 11 bytes is not a multiple of 8"),
+    ("unknown.bin", b"\xff" + b"\x00" * 7 + b"\x95" + b"\x00" * 7, "insn 0: unknown opcode 0xff"),
+    ("jump.bin", b"\x05\x00\x05\x00\x00\x00\x00\x00\x95" + b"\x00" * 7, "jump to 6 is outside the program"),
+    ("bad.s", b"r0 = 1\nr0 +== 3\nexit\n", "line 2: Invalid instruction 'r0 +== 3'"),
+    ("bad_conf.s", b"mov %r0, 1\nldxq %r0, %r1\nexit\n", "line 2: Invalid mnemonic 'ldxq'"),
+    ("falloff.s", b"r0 = 1\n", "execution can run past the last instruction"),
+    ("empty.bin", b"", "is empty"),
+    ("prog.xyz", b"r0 = 0\n", "unknown file type '.xyz'"),
+    ("binary.s", b"\xff\xfe\x00", "is not UTF-8 text"),
+]
+
+
+@pytest.mark.parametrize("name,content,phrase", BAD_INPUTS)
+def test_bad_input_is_one_line_exit_2(capsys: pytest.CaptureFixture[str], tmp_path: Path,
+                                      name: str, content: bytes, phrase: str) -> None:
+    path = tmp_path / name
+    path.write_bytes(content)
+    code, out, err = run_cli(capsys, "run", str(path))
+    assert code == 2
+    assert out == ""
+    assert len(err.splitlines()) == 1
+    assert err.startswith("bpfverify: error: ")
+    assert phrase in err
+
+
+def test_missing_file_and_bad_mem(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "run", "/nonexistent/prog.bin")
+    assert code == 2 and "No such file" in err
+    code, _, err = run_cli(capsys, "run", str(EXAMPLE), "--mem", "zz")
+    assert code == 2 and err.strip() == "bpfverify: usage error: --mem is not hex bytes: 'zz'"
+
+
+def test_console_entry_point_has_no_traceback(tmp_path: Path) -> None:
+    bad = tmp_path / "bad.bin"
+    bad.write_bytes(b"\x07")
+    proc = subprocess.run([sys.executable, "-m", "verifier.cli", "run", str(bad)],
+                          capture_output=True, text=True, cwd=PROJECT)
+    assert proc.returncode == 2
+    assert "Traceback" not in proc.stderr
+    assert proc.stderr.count("\n") == 1
