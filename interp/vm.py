@@ -79,6 +79,7 @@ class _Function:
     uninit: dict[int, int]
     block_of: dict[int, int] = field(default_factory=dict)  # pc -> leader
     remaining: dict[int, int] = field(default_factory=dict)  # pc -> insns after it in its block
+    counted_loops: dict[int, tuple[list[int], int]] = field(default_factory=dict)  # leader -> (pcs, size)
 
 
 class Machine:
@@ -245,6 +246,12 @@ class Machine:
         out += [
             "    except (VmFault, HelperExit) as e:",
             "        if e.executed is None:",
+        ]
+        for leader, (pcs, count) in fn.counted_loops.items():
+            # inside a counted loop `n` still holds its value from before the loop
+            out.append(f"            if e.pc in {set(pcs)!r}:")
+            out.append(f"                n = _lb{leader} + {count} * (_it{leader} + 1)")
+        out += [
             f"            e.executed = n - {remaining!r}.get(e.pc, 0)",
             "        raise",
             "",
@@ -269,13 +276,23 @@ class Machine:
         last = listing.by_pc[last_pc]
         count = len(pcs)
         self_loop = last.is_conditional_jump and last.jump_target(last_pc) == leader
-        if self_loop:
-            out.append("    " * level + "while True:")
+        # A loop whose block calls no local function (which would read and return `n`) counts
+        # its iterations with `range`, so the budget costs nothing per iteration.
+        counted = self_loop and not any(listing.by_pc[pc].is_local_call for pc in pcs)
+        outer = "    " * level
+        if counted:
+            fn.counted_loops[leader] = (pcs, count)
+            out.append(f"{outer}_lb{leader} = n")
+            out.append(f"{outer}for _it{leader} in range((_budget - n) // {count}):")
+            level += 1
+        elif self_loop:
+            out.append(f"{outer}while True:")
             level += 1
         pad = "    " * level
-        out.append(f"{pad}n += {count}")
-        out.append(f"{pad}if n > _budget:")
-        out.append(f"{pad}    raise _budget_fault({leader}, n - {count})")
+        if not counted:
+            out.append(f"{pad}n += {count}")
+            out.append(f"{pad}if n > _budget:")
+            out.append(f"{pad}    raise _budget_fault({leader}, n - {count})")
         for pc in pcs:
             out.extend(pad + line for line in self._uninit_checks(fn, pc))
             out.extend(pad + line for line in self._emit_insn(pc, listing.by_pc[pc]))
@@ -285,10 +302,13 @@ class Machine:
             out.append(f"{pad}_pop(depth)")
             out.append(f"{pad}return r0, n")
         elif self_loop:
-            cond = self._condition(last)
-            out.append(f"{pad}if not ({cond}):")
+            out.append(f"{pad}if not ({self._condition(last)}):")
             out.append(f"{pad}    break")
-            out.append("    " * (level - 1) + f"pc = {last_pc + 1}")
+            if counted:
+                out.append(f"{outer}else:")
+                out.append(f"{outer}    raise _budget_fault({leader}, n + {count} * ((_budget - n) // {count}))")
+                out.append(f"{outer}n = _lb{leader} + {count} * (_it{leader} + 1)")
+            out.append(f"{outer}pc = {last_pc + 1}")
         elif last.is_conditional_jump:
             cond = self._condition(last)
             out.append(f"{pad}pc = {last.jump_target(last_pc)} if {cond} else {last_pc + 1}")
