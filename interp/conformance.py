@@ -97,8 +97,12 @@ def load_case_program(case: TestCase) -> list[Insn]:
 
 
 def run_with_memory(insns: list[Insn], mem: bytes, budget: int) -> RunResult:
+    """Run `insns` with `mem` at r1 and its length in r2."""
+    return run_machine_with_memory(Machine(insns, budget=budget, entry_args=2), mem)
+
+
+def run_machine_with_memory(machine: Machine, mem: bytes) -> RunResult:
     """Run with `mem` at r1 (writable, no alignment rule) and its length in r2."""
-    machine = Machine(insns, budget=budget, entry_args=2)
     if mem:
         machine.space.map(Region(RegionKind.CALLER_MEMORY, "", CALLER_MEMORY_BASE, bytearray(mem)))
         return machine.run(CALLER_MEMORY_BASE, len(mem))

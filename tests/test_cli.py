@@ -66,11 +66,16 @@ def test_asm_and_disasm(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> N
     run_cli(capsys, "asm", str(EXAMPLE), "-o", str(binary))
     code, out, _ = run_cli(capsys, "disasm", str(binary))
     assert code == 0
-    assert out.splitlines()[1] == "    1: if r2 < 0x10 goto +4"
+    assert out.splitlines()[0] == "; program prog: type kprobe (kprobe), 7 insns"
+    assert out.splitlines()[2] == "    1: if r2 < 0x10 goto +4"
     code, out, _ = run_cli(capsys, "disasm", str(binary), "--syntax", "conformance")
-    assert out.splitlines()[1] == "jlt %r2, 16, +4"
+    assert out.splitlines()[2] == "jlt %r2, 16, +4"
+    listing = tmp_path / "listing.s"
+    listing.write_text(out)
+    run_cli(capsys, "asm", str(listing), "-o", str(tmp_path / "again.bin"))
+    assert (tmp_path / "again.bin").read_bytes() == binary.read_bytes()
     code, out, _ = run_cli(capsys, "disasm", str(binary), "--json")
-    rows = json.loads(out)["insns"]
+    rows = json.loads(out)["programs"][0]["insns"]
     assert rows[2] == {"pc": 2, "opcode": 0x79, "dst": 3, "src": 1, "off": 0, "imm": 0,
                        "text": "r3 = *(u64 *)(r1 +0)"}
 

@@ -14,15 +14,21 @@ from typing import Any, Sequence
 
 from interp.asm import conformance_syntax, kernel_syntax
 from interp.asm.common import AsmError
-from interp.conformance import TestFileError, judge, run_with_memory
+from interp.conformance import TestFileError, judge, run_machine_with_memory, run_with_memory
+from interp.core import CoreError
 from interp.faults import ProgramError
+from interp.image import ProgramImage
 from interp.isa.insn import DecodeError, encode
-from interp.sources import SourceError, read_program
+from interp.listing import maps_text, program_json, program_text
+from interp.loader import LoaderError
+from interp.rawload import SidecarError
+from interp.sources import SourceError, describe, read_program, select_programs
 from interp.vm import DEFAULT_BUDGET
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
-BAD_INPUT = (AsmError, DecodeError, ProgramError, SourceError, TestFileError)
+BAD_INPUT = (AsmError, DecodeError, ProgramError, SourceError, TestFileError, LoaderError, SidecarError,
+             CoreError)
 
 
 class UsageError(Exception):
@@ -56,11 +62,13 @@ def _memory_argument(args: argparse.Namespace) -> bytes | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    source = read_program(Path(args.file), args.syntax)
+    source = read_program(Path(args.file), args.syntax, _target_btf(args))
+    program = source.select(args.section)
     mem = _memory_argument(args)
     if mem is None:
         mem = source.mem or b""
-    result = run_with_memory(source.insns, mem, args.budget)
+    image = ProgramImage(program, budget=args.budget, entry_args=2)
+    result = run_machine_with_memory(image.machine, mem)
     if args.json:
         print(json.dumps(result.to_json()))
     elif result.fault is not None:
@@ -77,9 +85,18 @@ def cmd_run(args: argparse.Namespace) -> int:
 # -- asm / disasm ----------------------------------------------------------------
 
 
+def _target_btf(args: argparse.Namespace) -> str | None:
+    btf = getattr(args, "btf", None)
+    if btf is None:
+        return "auto"
+    if not Path(btf).is_file():
+        raise SourceError(f"--btf {btf}: no such file")
+    return btf
+
+
 def cmd_asm(args: argparse.Namespace) -> int:
     source = read_program(Path(args.file), args.syntax)
-    data = encode(source.insns)
+    data = encode(source.select(args.section).insns)
     if args.output:
         try:
             Path(args.output).write_bytes(data)
@@ -92,19 +109,28 @@ def cmd_asm(args: argparse.Namespace) -> int:
 
 
 def cmd_disasm(args: argparse.Namespace) -> int:
-    source = read_program(Path(args.file), None)
+    source = read_program(Path(args.file), None, _target_btf(args))
+    programs = select_programs(source.programs, args.section)
+    if not programs:
+        source.select(args.section)  # raises: names what the file has
     if args.json:
-        rows: list[dict[str, Any]] = []
-        pc = 0
-        for insn in source.insns:
-            rows.append({"pc": pc, "opcode": insn.opcode, "dst": insn.dst, "src": insn.src,
-                         "off": insn.off, "imm": insn.imm, "text": kernel_syntax.format_insn(insn, pc)})
-            pc += insn.slots
-        print(json.dumps({"file": str(source.path), "insns": rows}))
-    elif args.syntax == "conformance":
-        sys.stdout.write(conformance_syntax.disassemble(source.insns))
-    else:
-        sys.stdout.write(kernel_syntax.disassemble(source.insns))
+        print(json.dumps({"file": str(source.path), "programs": [program_json(p) for p in programs]}))
+        return EXIT_OK
+    if len(source.programs) > 1 or source.programs[0].maps:
+        first = source.programs[0]
+        license_text = f", license {first.license}" if first.license else ""
+        version = f", kern_version {first.kern_version:#x}" if first.kern_version is not None else ""
+        count = len(source.programs)
+        print(f"{source.path.name}: {count} program{'s' if count != 1 else ''}, {len(first.maps)} maps"
+              f"{license_text}{version}")
+        if first.maps:
+            print(maps_text(first))
+        for program in source.programs:
+            print(f"  {describe(program):50} {program.prog_type:16} {program.entry_slots:6} insns "
+                  f"{program.slots:6} linked")
+        print()
+    for program in programs:
+        sys.stdout.write(program_text(program, args.syntax))
     return EXIT_OK
 
 
@@ -182,8 +208,13 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--syntax", choices=("kernel", "conformance"),
                        help="assembly syntax (default: detected; %%rN means conformance)")
 
+    def program_options(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--section", help="the program to use: a section, a function, or SECTION:FUNCTION")
+        p.add_argument("--btf", help="kernel BTF for CO-RE relocations (default: /sys/kernel/btf/vmlinux)")
+
     run = sub.add_parser("run", help="run a program in the interpreter and print r0")
-    run.add_argument("file", help=".s/.asm, .data (conformance) or .bin (raw bytecode)")
+    run.add_argument("file", help=".o (ELF), .bin (bytecode + .json sidecar), .s/.asm or .data")
+    program_options(run)
     run.add_argument("--mem", help="hex bytes given to the program in r1 (length in r2)")
     run.add_argument("--mem-file", help="file whose bytes are given to the program in r1")
     run.add_argument("--json", action="store_true", help="print one JSON object")
@@ -194,11 +225,13 @@ def build_parser() -> argparse.ArgumentParser:
     asm = sub.add_parser("asm", help="assemble to raw bytecode")
     asm.add_argument("file")
     asm.add_argument("-o", "--output", help="write raw bytecode here (default: hex on stdout)")
+    asm.add_argument("--section", help="the program to take from a multi-program file")
     syntax_option(asm)
     asm.set_defaults(func=cmd_asm)
 
-    dis = sub.add_parser("disasm", help="disassemble a program")
+    dis = sub.add_parser("disasm", help="list and disassemble the programs of a file")
     dis.add_argument("file")
+    program_options(dis)
     dis.add_argument("--syntax", choices=("kernel", "conformance"), default="kernel")
     dis.add_argument("--json", action="store_true")
     dis.set_defaults(func=cmd_disasm)
