@@ -1,0 +1,98 @@
+"""Every object of the shared corpus loads, and every MANIFEST row's program is found with its
+program type and instruction slots (entry function alone, and linked with subprograms)."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import pytest
+
+from interp.loader import LoaderError, load_object
+from interp.program import Program
+
+SAMPLES = Path(__file__).resolve().parents[2].parent / "shared" / "corpus" / "ebpf-samples"
+
+pytestmark = pytest.mark.skipif(not (SAMPLES / "MANIFEST.tsv").exists(), reason="ebpf-samples corpus not found")
+
+
+@pytest.fixture(scope="module")
+def loaded() -> dict[str, list[Program]]:
+    out = {}
+    for path in sorted(SAMPLES.rglob("*.o")):
+        relative = str(path.relative_to(SAMPLES))
+        if relative.startswith("invalid/"):
+            continue
+        out[relative] = load_object(path, target_btf=None)
+    return out
+
+
+def test_every_valid_object_loads(loaded: dict[str, list[Program]]) -> None:
+    assert len(loaded) == 162
+    assert all(programs for programs in loaded.values())
+
+
+@pytest.mark.parametrize("name,phrase", [
+    ("badsymsize.o", "malformed ELF object"),
+    ("invalid-lddw.o", "lddw needs a second slot"),
+])
+def test_invalid_objects_are_refused_with_one_line(name: str, phrase: str) -> None:
+    with pytest.raises(LoaderError) as info:
+        load_object(SAMPLES / "invalid" / name)
+    message = str(info.value)
+    assert phrase in message and "\n" not in message and message.startswith(name)
+
+
+def test_manifest_rows_match(loaded: dict[str, list[Program]]) -> None:
+    with open(SAMPLES / "MANIFEST.tsv", newline="") as handle:
+        rows = list(csv.DictReader(handle, delimiter="\t"))
+    assert len(rows) == 527
+    mismatches = []
+    for row in rows:
+        programs = [p for p in loaded[row["file"]] if p.section == row["section"] and p.name == row["function"]]
+        if len(programs) != 1:
+            mismatches.append(f"{row['file']} {row['section']} {row['function']}: found {len(programs)}")
+            continue
+        program = programs[0]
+        got = (program.prog_type, program.attach_kind, program.entry_slots, program.slots)
+        expected = (row["prog_type"], row["kind"], int(row["insn_slots"]), int(row["linked_insn_slots"]))
+        if got != expected:
+            mismatches.append(f"{row['file']} {row['section']} {row['function']}: {got} != {expected}")
+    assert mismatches == []
+
+
+def test_seed_sample_model(loaded: dict[str, list[Program]]) -> None:
+    # the seed's own tracex2: legacy maps, kern_version, and map references by index
+    programs = {p.section: p for p in loaded["linux/tracex2_kern.o"]}
+    write = programs["kprobe/sys_write"]
+    assert write.license == "GPL"
+    assert [(m.name, m.type_name, m.key_size, m.value_size, m.max_entries, m.origin) for m in write.maps] == [
+        ("my_map", "hash", 8, 8, 1024, "legacy"),
+        ("my_hist_map", "percpu_hash", 40, 8, 1024, "legacy"),  # struct hist_key: comm[16] + 3 u64
+    ]
+    assert write.kern_version is not None
+    lookups = [insn for insn in write.insns if write.map_of(insn) is not None]
+    assert {write.map_of(insn).name for insn in lookups} == {"my_hist_map"}
+
+
+def test_btf_line_info_and_maps(loaded: dict[str, list[Program]]) -> None:
+    program = next(p for p in loaded["new_linux/tracex2_kern.o"] if p.name == "bpf_prog2")
+    assert [(m.name, m.type_name, m.origin) for m in program.maps] == [
+        ("my_map", "hash", "btf"), ("my_hist_map", "percpu_hash", "btf")]
+    assert str(program.source_lines[0]).endswith("tracex2_kern.c:26")
+    assert program.source_lines[0].text.strip() == "int bpf_prog2(struct pt_regs *ctx)"
+    assert str(program.insns[5 - 1]) == "r3 = *(u64 *)(r1 +152)"
+
+
+def test_subprograms_are_appended(loaded: dict[str, list[Program]]) -> None:
+    program = next(p for p in loaded["build/bpf2bpf.o"] if p.name == "func")
+    assert (program.entry_slots, program.slots) == (37, 58)
+    assert program.functions[0] == (0, "func")
+    pcs = [pc for pc, _ in program.functions[1:]]
+    assert pcs and pcs[0] == 37
+    # every local call lands on an appended function's first instruction
+    pc = 0
+    for insn in program.insns:
+        if insn.is_local_call:
+            assert insn.call_target(pc) in pcs
+        pc += insn.slots
