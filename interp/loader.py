@@ -23,6 +23,7 @@ from .isa.opcodes import CALL, LDDW, PseudoSrc
 from .program import MapDef, Program, Relocation, SourceLine
 from .sections import section_type
 
+MAX_ZERO_FILL = 64 << 20  # a .bss larger than this is a corrupted size, not a program's data
 EM_BPF = 247
 EM_NONE = 0
 R_BPF_64_64 = 1
@@ -114,6 +115,8 @@ class _Loader:
         for section in self.sections:
             if section.name == name:
                 if section["sh_type"] == "SHT_NOBITS":
+                    if section["sh_size"] > MAX_ZERO_FILL:
+                        raise LoaderError(f"{self.name}: section {name} claims {section['sh_size']} bytes")
                     return bytes(section["sh_size"])
                 return section.data()
         return None
@@ -244,6 +247,9 @@ class _Loader:
 
     def _data_map(self, index: int, section: Any) -> None:
         size = section["sh_size"]
+        if section["sh_type"] == "SHT_NOBITS" and size > MAX_ZERO_FILL:
+            raise LoaderError(f"{self.name}: section {section.name} claims {size} bytes; "
+                              f"global data above {MAX_ZERO_FILL >> 20} MiB is not supported")
         initial = bytes(size) if section["sh_type"] == "SHT_NOBITS" else section.data()
         self.data_maps[index] = len(self.maps)
         self.maps.append(MapDef(section.name, 2, 4, size, 1, 0, "data", initial_value=initial,

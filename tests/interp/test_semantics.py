@@ -54,7 +54,7 @@ EDGE_IMM = [
 u64s = st.one_of(st.sampled_from(EDGE64), st.integers(0, M64))
 imm32s = st.one_of(st.sampled_from(EDGE_IMM), st.integers(-(1 << 31), (1 << 31) - 1))
 
-FAST = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+FAST = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 # ---------------------------------------------------------------------------
 # The instruction cases
