@@ -265,7 +265,7 @@ class _Loader:
             if not raw:
                 continue
             try:
-                insns = decode(raw, check_reserved=False)
+                insns = decode(raw)
             except DecodeError as exc:
                 raise LoaderError(f"{self.name}: section {section.name}: {exc}") from None
             slots: list[Insn | None] = []

@@ -29,7 +29,9 @@ EXAMPLES = settings(max_examples=300, deadline=None)
 # ---------------------------------------------------------------------------
 
 regs = st.integers(0, 10)
-off16 = st.one_of(st.sampled_from([0, 1, -1, 0x7FFF, -0x8000]), st.integers(-(1 << 15), (1 << 15) - 1))
+off16 = st.one_of(
+    st.sampled_from([0, 1, -1, 0x7FFF, -0x8000]), st.integers(-(1 << 15), (1 << 15) - 1)
+)
 imm32 = st.one_of(
     st.sampled_from([0, 1, -1, 0x7FFFFFFF, -0x80000000]), st.integers(-(1 << 31), (1 << 31) - 1)
 )
@@ -191,7 +193,7 @@ KNOWN_OPCODES = sorted(
     min_size=1, max_size=6,
 ))
 def test_bytes_that_decode_re_encode_identically(fields: list[tuple[int, int, int, int]]) -> None:
-    """Arbitrary field values under known opcodes: whatever decodes, re-encodes to the same bytes."""
+    """Random fields under known opcodes: whatever decodes re-encodes to the same bytes."""
     data = b"".join(struct.pack("<BBhi", *f) for f in fields)
     try:
         insns = decode(data)
@@ -355,7 +357,7 @@ def test_unknown_atomic_operation_is_rejected(imm: int, check_reserved: bool) ->
 @EXAMPLES
 @given(st.integers(0, 255))
 def test_opcode_byte_alone_decides_unknown(opcode: int) -> None:
-    """Every opcode byte is either known (some field values make it valid) or rejected in both modes."""
+    """Every opcode byte is either known (valid for some fields) or rejected in both modes."""
     imm = 0 if opcode in (0xC3, 0xDB) else 16  # a known atomic operation; a byte-swap width
     data = _slot(opcode, imm=imm) + (_slot(0) if opcode == 0x18 else b"")
     lax_problem = None

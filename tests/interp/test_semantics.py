@@ -78,7 +78,9 @@ def _alu_cases() -> list[Any]:
     for cls_name, cls in (("alu32", ALU), ("alu64", ALU64)):
         for name, op in BINARY_OPS.items():
             for src_name, x in (("imm", 0), ("reg", X)):
-                cases.append(pytest.param(op | x | cls, 0, None, id=f"{cls_name}-{name}-{src_name}"))
+                cases.append(
+                    pytest.param(op | x | cls, 0, None, id=f"{cls_name}-{name}-{src_name}")
+                )
                 if name in ("div", "mod"):
                     cases.append(
                         pytest.param(op | x | cls, 1, None, id=f"{cls_name}-s{name}-{src_name}")
@@ -245,7 +247,9 @@ def _operands(draw: st.DrawFn, opcode: int, fixed_imm: int | None) -> tuple[int,
 
 
 @st.composite
-def alu_operands(draw: st.DrawFn, opcode: int, fixed_imm: int | None) -> tuple[int, int, int | None]:
+def alu_operands(
+    draw: st.DrawFn, opcode: int, fixed_imm: int | None
+) -> tuple[int, int, int | None]:
     return _operands(draw, opcode, fixed_imm)
 
 
