@@ -29,12 +29,15 @@ class ArgType(str, Enum):
     CONST_SIZE = "ARG_CONST_SIZE"
     CONST_SIZE_OR_ZERO = "ARG_CONST_SIZE_OR_ZERO"
     PTR_TO_CTX = "ARG_PTR_TO_CTX"
+    CONST_ALLOC_SIZE_OR_ZERO = "ARG_CONST_ALLOC_SIZE_OR_ZERO"
+    PTR_TO_ALLOC_MEM = "ARG_PTR_TO_ALLOC_MEM"
 
 
 class RetType(str, Enum):
     INTEGER = "RET_INTEGER"
     VOID = "RET_VOID"
     PTR_TO_MAP_VALUE_OR_NULL = "RET_PTR_TO_MAP_VALUE_OR_NULL"
+    PTR_TO_MEM_OR_NULL = "RET_PTR_TO_MEM_OR_NULL"  # ring buffer records
 
 
 class HelperExit(Exception):
@@ -47,7 +50,7 @@ class HelperExit(Exception):
         self.executed: int | None = None
 
 
-HelperImpl = Callable[["Machine", int, list], int]
+HelperImpl = Callable[["Machine", int, list], int]  # (machine, pc, [r1..r5]) -> r0
 
 
 @dataclass(frozen=True)
@@ -85,8 +88,7 @@ class HelperRegistry:
                 f"call to unknown helper {helper_id}; the {self.name} runtime provides "
                 f"{', '.join(str(i) for i in sorted(self.helpers)) or 'none'}",
             )
-        args = regs[: helper.nargs]
-        for i, value in enumerate(args, start=1):
+        for i, value in enumerate(regs[: helper.nargs], start=1):
             if value is None:
                 raise VmFault(
                     pc,
@@ -94,7 +96,8 @@ class HelperRegistry:
                     f"helper {helper.name} reads argument r{i}, which is not initialised; "
                     f"set r{i} before the call",
                 )
-        return helper.impl(machine, pc, args) & 0xFFFF_FFFF_FFFF_FFFF
+        # all five argument registers are passed: some helpers read more than they declare
+        return helper.impl(machine, pc, regs) & 0xFFFF_FFFF_FFFF_FFFF
 
 
 def _unwind(machine: "Machine", pc: int, args: list) -> int:

@@ -1,20 +1,22 @@
-"""A `Program` made runnable: its map references resolved to addresses and its global data
-mapped as memory, on top of a `Machine`."""
+"""A `Program` made runnable: its maps created, its map references resolved to addresses and
+global data mapped as memory, on top of a `Machine`."""
 
 from __future__ import annotations
+
+from typing import Callable
 
 from .faults import ProgramError
 from .helpers import HelperRegistry
 from .isa.insn import Insn
 from .isa.opcodes import PseudoSrc
-from .memory import MAP_VALUE_BASE, Region, RegionKind
+from .maps import ARRAY, MapState
+from .memory import AddressSpace
 from .program import MapDef, Program
 from .vm import DEFAULT_BUDGET, Machine
 
 # A map pointer is a handle: an address where nothing is mapped, so that only helpers use it.
 MAP_HANDLE_BASE = 0xFFFF_8882_0000_0000
 MAP_HANDLE_STRIDE = 0x100
-MAP_VALUE_STRIDE = 0x1000_0000
 CODE_BASE = 0xFFFF_FFFF_A000_0000  # function pointers (lddw src 4) point here, 8 bytes a slot
 
 
@@ -29,23 +31,32 @@ def map_index_of_handle(address: int) -> int | None:
     return offset // MAP_HANDLE_STRIDE
 
 
+def create_maps(definitions: list[MapDef], space: AddressSpace, ncpus: int = 1) -> list[MapState]:
+    states = []
+    for index, definition in enumerate(definitions):
+        state = MapState(index, definition, space, ncpus)
+        state.populate_arrays()
+        states.append(state)
+    return states
+
+
 class ProgramImage:
-    """`program` ready to run: `machine` executes it; `value_regions[i]` holds the directly
-    addressed value of map i (global data), initialised from the object."""
+    """`program` ready to run: `machine` executes it against `maps` in `space`."""
 
     def __init__(self, program: Program, helpers: HelperRegistry | None = None, *,
-                 budget: int = DEFAULT_BUDGET, entry_args: int = 1) -> None:
+                 budget: int = DEFAULT_BUDGET, entry_args: int = 1, space: AddressSpace | None = None,
+                 maps: list[MapState] | None = None, ncpus: int = 1,
+                 trace: Callable[[int, tuple], None] | None = None) -> None:
         self.program = program
-        self.value_regions: dict[int, Region] = {}
+        self.space = space if space is not None else AddressSpace()
+        self.maps = maps if maps is not None else create_maps(program.maps, self.space, ncpus)
         self.machine = Machine(program.insns, helpers, budget=budget, resolve_lddw=self._resolve,
-                               entry_args=entry_args)
-        for region in self.value_regions.values():
-            self.machine.space.map(region)
+                               entry_args=entry_args, space=self.space, trace=trace)
 
-    def _map(self, pc: int, index: int) -> MapDef:
-        if not 0 <= index < len(self.program.maps):
-            raise ProgramError(pc, f"lddw refers to map {index}, but the program has {len(self.program.maps)} maps")
-        return self.program.maps[index]
+    def _map(self, pc: int, index: int) -> MapState:
+        if not 0 <= index < len(self.maps):
+            raise ProgramError(pc, f"lddw refers to map {index}, but the program has {len(self.maps)} maps")
+        return self.maps[index]
 
     def _resolve(self, pc: int, insn: Insn) -> int:
         src, lo, hi = insn.src, insn.imm & 0xFFFFFFFF, insn.imm >> 32
@@ -53,19 +64,16 @@ class ProgramImage:
             self._map(pc, lo)
             return map_handle(lo)
         if src in (PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX_VALUE):
-            mdef = self._map(pc, lo)
-            if mdef.type != 2:
-                raise ProgramError(pc, f"lddw takes the address of a value of map {mdef.name}, which is "
-                                       f"a {mdef.type_name} map; only array maps have directly addressable values")
-            if hi >= mdef.value_size:
-                raise ProgramError(pc, f"lddw points {hi} bytes into the {mdef.value_size}-byte value of map {mdef.name}")
-            region = self.value_regions.get(lo)
+            state = self._map(pc, lo)
+            if state.type != ARRAY:
+                raise ProgramError(pc, f"lddw takes the address of a value of map {state.name}, a "
+                                       f"{state.definition.type_name} map; only array values are addressable")
+            if hi >= state.definition.value_size:
+                raise ProgramError(pc, f"lddw points {hi} bytes into the {state.definition.value_size}-byte "
+                                       f"value of map {state.name}")
+            region = state.lookup(bytes(4), 0)
             if region is None:
-                initial = mdef.initial_value if mdef.initial_value is not None else bytes(mdef.value_size)
-                region = Region(RegionKind.GLOBAL_DATA if mdef.origin == "data" else RegionKind.MAP_VALUE,
-                                mdef.name, MAP_VALUE_BASE + lo * MAP_VALUE_STRIDE, bytearray(initial),
-                                writable=not mdef.frozen)
-                self.value_regions[lo] = region
+                raise ProgramError(pc, f"map {state.name} has no element 0 to point into")
             return region.base + hi
         if src == PseudoSrc.FUNC:
             signed = lo - (1 << 32) if lo & 0x80000000 else lo

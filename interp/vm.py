@@ -62,6 +62,7 @@ class RunResult:
     r0: int | None
     insns_executed: int
     fault: VmFault | None = None
+    stopped_by: HelperExit | None = None  # a helper that ended the program early (unwind, tail call)
 
     def to_json(self) -> dict[str, Any]:
         return {
@@ -93,12 +94,16 @@ class Machine:
         budget: int = DEFAULT_BUDGET,
         resolve_lddw: LddwResolver | None = None,
         entry_args: int = 1,
+        space: AddressSpace | None = None,
+        trace: Callable[[int, tuple], None] | None = None,
     ) -> None:
         self.listing = Listing.of(insns)
         check_control_flow(self.listing)
         self.helpers = helpers if helpers is not None else conformance_helpers()
         self.budget = budget
-        self.space = AddressSpace()
+        self.space = space if space is not None else AddressSpace()
+        self.runtime: Any = None  # the runtime (maps, kernel memory, ...) helpers act on
+        self._trace = trace
         self._resolve_lddw = resolve_lddw
         self._frames: list[Region | None] = [None] * MAX_CALL_FRAMES
         self.entry_args = entry_args
@@ -116,6 +121,7 @@ class Machine:
             _fault=_fault,
             _budget_fault=self._budget_fault,
             _budget=budget,
+            _trace=trace,
             **_STACK_ACCESSORS,
         )
         code = compile(self.source, "<bpf-program>", "exec")
@@ -125,18 +131,18 @@ class Machine:
     # -- running ----------------------------------------------------------
     def run(self, r1: int = 0, r2: int | None = None) -> RunResult:
         """Run from pc 0 with r1 (and r2) set; r3..r9 and r0 start uninitialised."""
-        for depth, frame in enumerate(self._frames):
-            if frame is not None:
-                self._pop_frame(depth)
         try:
             r0, executed = self._entry(r1 & MASK64, None if r2 is None else r2 & MASK64, None, None, None, 0, 0)
         except HelperExit as stop:
-            return RunResult(stop.r0, stop.executed or 0)
+            return RunResult(stop.r0, stop.executed or 0, stopped_by=stop)
         except VmFault as fault:
             fault.insn = self.listing.by_pc.get(fault.pc)
             return RunResult(None, fault.executed or 0, fault)
-        except RecursionError:
-            return RunResult(None, 0, VmFault(0, FaultKind.CALL_DEPTH, "call stack too deep"))
+        finally:
+            # frames left by a fault or an early exit must not outlive the run
+            for depth, frame in enumerate(self._frames):
+                if frame is not None:
+                    self._pop_frame(depth)
         return RunResult(r0, executed)
 
     # -- runtime services called by generated code -------------------------
@@ -296,6 +302,9 @@ class Machine:
         for pc in pcs:
             out.extend(pad + line for line in self._uninit_checks(fn, pc))
             out.extend(pad + line for line in self._emit_insn(pc, listing.by_pc[pc]))
+            if self._trace is not None:
+                regs = ", ".join(f"r{i}" for i in range(11))
+                out.append(f"{pad}_trace({pc}, ({regs}))")
         # terminator
         succ = successors(listing, last_pc)
         if last.is_exit:

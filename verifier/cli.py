@@ -20,7 +20,9 @@ from interp.faults import ProgramError
 from interp.image import ProgramImage
 from interp.isa.insn import DecodeError, encode
 from interp.listing import maps_text, program_json, program_text
+from interp.kprobe import PerfEventError
 from interp.loader import LoaderError
+from interp.maps import MapError
 from interp.rawload import SidecarError
 from interp.sources import SourceError, describe, read_program, select_programs
 from interp.vm import DEFAULT_BUDGET
@@ -28,7 +30,7 @@ from interp.vm import DEFAULT_BUDGET
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 BAD_INPUT = (AsmError, DecodeError, ProgramError, SourceError, TestFileError, LoaderError, SidecarError,
-             CoreError)
+             CoreError, PerfEventError)
 
 
 class UsageError(Exception):
@@ -65,24 +67,126 @@ def cmd_run(args: argparse.Namespace) -> int:
     source = read_program(Path(args.file), args.syntax, _target_btf(args))
     program = source.select(args.section)
     mem = _memory_argument(args)
-    if mem is None:
-        mem = source.mem or b""
-    image = ProgramImage(program, budget=args.budget, entry_args=2)
-    result = run_machine_with_memory(image.machine, mem)
+    if mem is None and program.prog_type == "kprobe" and source.mem is None:
+        return _run_kprobe(args, source, program)
+    if any(getattr(args, name) is not None for name in ("regs", "kmem", "maps", "env")):
+        raise UsageError("--regs, --kmem, --maps and --env apply to kprobe programs run without --mem")
+    image = ProgramImage(program, budget=args.budget, entry_args=2, trace=_tracer(args, program))
+    result = run_machine_with_memory(image.machine, mem if mem is not None else source.mem or b"")
     if args.json:
         print(json.dumps(result.to_json()))
-    elif result.fault is not None:
-        fault = result.fault
-        print(f"fault at insn {fault.pc} ({fault.insn}): {fault.kind.value}: {fault.message}")
-        print(f"insns executed: {result.insns_executed}")
     else:
-        assert result.r0 is not None
-        print(f"r0 = {result.r0:#x} ({result.r0})")
-        print(f"insns executed: {result.insns_executed}")
+        _print_result(result.r0, result.fault, result.insns_executed)
     return EXIT_FAILED if result.fault is not None else EXIT_OK
 
 
-# -- asm / disasm ----------------------------------------------------------------
+def _print_result(r0: int | None, fault: Any, executed: int) -> None:
+    if fault is not None:
+        print(f"fault at insn {fault.pc} ({fault.insn}): {fault.kind.value}: {fault.message}")
+    else:
+        assert r0 is not None
+        print(f"r0 = {r0:#x} ({r0})")
+    print(f"insns executed: {executed}")
+
+
+def _tracer(args: argparse.Namespace, program: Any) -> Any:
+    if not getattr(args, "trace", False):
+        return None
+    from interp.helper_ids import helper_name
+
+    by_pc = {}
+    pc = 0
+    for insn in program.insns:
+        by_pc[pc] = kernel_syntax.format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name)
+        pc += insn.slots
+    previous: list[Any] = [None] * 11
+
+    def trace(pc: int, regs: tuple) -> None:
+        changed = [f"r{i}={value:#x}" for i, value in enumerate(regs)
+                   if value is not None and value != previous[i]]
+        previous[:] = regs
+        note = f"  ; {' '.join(changed)}" if changed else ""
+        print(f"{pc:5d}: {by_pc[pc]}{note}", file=sys.stderr if args.json else sys.stdout)
+
+    return trace
+
+
+def _load_json_file(path: str, what: str) -> Any:
+    try:
+        return json.loads(Path(path).read_text(encoding="utf-8"))
+    except OSError as exc:
+        raise SourceError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
+    except ValueError as exc:
+        raise SourceError(f"{what} {path} is not valid JSON: {exc}") from None
+
+
+def _seed_maps(session: Any, spec: Any, path: str) -> None:
+    if isinstance(spec, dict) and "maps" in spec:
+        spec = spec["maps"]  # the whole output of a previous `run --json`
+    if not isinstance(spec, list):
+        raise SourceError(f"--maps {path}: expected a list of {{\"name\" or \"index\", \"entries\"}}")
+    for n, item in enumerate(spec):
+        if not isinstance(item, dict) or "entries" not in item:
+            raise SourceError(f"--maps {path}[{n}]: each map needs 'entries' and a 'name' or 'index'")
+        if "index" in item and isinstance(item["index"], int) and 0 <= item["index"] < len(session.maps):
+            state = session.maps[item["index"]]
+        else:
+            found = [m for m in session.maps if m.name == item.get("name")]
+            if not found:
+                names = ", ".join(m.name for m in session.maps) or "none"
+                raise SourceError(f"--maps {path}[{n}]: the program has no map {item.get('name', item.get('index'))!r} "
+                                  f"(its maps: {names})")
+            state = found[0]
+        try:
+            state.load_entries(item["entries"])
+        except MapError as exc:
+            raise SourceError(f"--maps {path}: {exc}") from None
+
+
+def _run_kprobe(args: argparse.Namespace, source: Any, program: Any) -> int:
+    from interp.kprobe import KprobeSession, PerfEvent
+    from interp.pt_regs import parse_regs
+    from interp.world import Environment, KernelMemory, WorldError
+
+    try:
+        regs = parse_regs(args.regs or "")
+        kmem = KernelMemory.from_file(Path(args.kmem)) if args.kmem else KernelMemory()
+        env = Environment.from_json(_load_json_file(args.env, "--env")) if args.env else Environment()
+        session = KprobeSession(source.programs, arch=args.arch, kmem=kmem, env=env, ncpus=args.ncpus,
+                                budget=args.budget, trace=_tracer(args, program))
+        ctx = session.context(regs)
+    except (WorldError, ValueError) as exc:
+        raise UsageError(str(exc)) from None
+    if args.maps:
+        _seed_maps(session, _load_json_file(args.maps, "--maps"), args.maps)
+    event = PerfEvent(session, program.attach_to or program.name)
+    event.set_bpf(source.programs.index(program))
+    if not 0 <= args.cpu < args.ncpus:
+        raise UsageError(f"--cpu {args.cpu} is not one of the {args.ncpus} CPUs (--ncpus)")
+    fired = event.fire(ctx, cpu=args.cpu, in_nmi=env.in_nmi)
+    event.close()
+    outcome = fired.outcome
+    fault = outcome.fault if outcome else None
+    executed = outcome.insns_executed if outcome else 0
+    if args.json:
+        print(json.dumps({
+            "r0": fired.r0, "stored": fired.stored, "insns_executed": executed,
+            "fault": fault.to_json() if fault else None, "output": session.output, "maps": session.dump_maps(),
+        }))
+        return EXIT_FAILED if fault is not None else EXIT_OK
+    _print_result(fired.r0, fault, executed)
+    if fault is None:
+        print("event stored" if fired.stored else "event dropped (r0 = 0)")
+    for item in session.output:
+        details = " ".join(f"{k}={v}" for k, v in item.items() if k not in ("kind", "text"))
+        print(f"output: {item['kind']}: {item.get('text', details)}")
+    for dump in session.dump_maps():
+        print(f"map {dump['index']} {dump['name']} ({dump['type']}): {len(dump['entries'])} entries")
+        for entry in dump["entries"][:args.max_entries]:
+            print(f"  key {entry['key']} value {entry['value']}")
+        if len(dump["entries"]) > args.max_entries:
+            print(f"  ... {len(dump['entries']) - args.max_entries} more (--max-entries, or --json for all)")
+    return EXIT_FAILED if fault is not None else EXIT_OK
 
 
 def _target_btf(args: argparse.Namespace) -> str | None:
@@ -219,6 +323,15 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mem-file", help="file whose bytes are given to the program in r1")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="instruction budget")
+    run.add_argument("--regs", help="kprobe context registers, e.g. di=1,si=0x2000 (others are 0)")
+    run.add_argument("--kmem", help="JSON list of simulated kernel/user memory chunks for probe_read")
+    run.add_argument("--maps", help="JSON initial map contents (the 'maps' of a previous run --json)")
+    run.add_argument("--env", help="JSON environment: pid, tgid, uid, gid, comm, ktime_ns, in_nmi, ...")
+    run.add_argument("--cpu", type=int, default=0, help="the CPU the probe fires on")
+    run.add_argument("--ncpus", type=int, default=1, help="CPUs of the simulated machine (per-CPU maps)")
+    run.add_argument("--arch", default="x86_64", choices=("x86_64", "arm64"), help="pt_regs layout")
+    run.add_argument("--trace", action="store_true", help="print each executed instruction")
+    run.add_argument("--max-entries", type=int, default=16, help="map entries printed per map")
     syntax_option(run)
     run.set_defaults(func=cmd_run)
 
@@ -267,6 +380,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("bpfverify: interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # the reader went away (| head): not an error of ours
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
     except Exception as exc:  # never a traceback for users; BPFVERIFY_DEBUG=1 shows it
         if os.environ.get("BPFVERIFY_DEBUG"):
             raise

@@ -1,0 +1,185 @@
+"""Maps as the kernel keeps them: each value is a memory region the program reads and writes
+within bounds; updates follow BPF_ANY/BPF_NOEXIST/BPF_EXIST and `max_entries` with the kernel's
+error codes. Per-CPU maps keep one value per CPU and hand out the current CPU's."""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any
+
+from .memory import MAP_VALUE_BASE, AddressSpace, Region, RegionKind
+from .program import MapDef
+
+EPERM, ENOENT, E2BIG, ENOMEM, EFAULT, EBUSY, EEXIST, EINVAL, ENOSPC, EOPNOTSUPP = 1, 2, 7, 12, 14, 16, 17, 22, 28, 95
+BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
+
+HASH, ARRAY, PROG_ARRAY, PERF_EVENT_ARRAY, PERCPU_HASH, PERCPU_ARRAY, STACK_TRACE, CGROUP_ARRAY = 1, 2, 3, 4, 5, 6, 7, 8
+LRU_HASH, LRU_PERCPU_HASH, ARRAY_OF_MAPS, HASH_OF_MAPS, RINGBUF = 9, 10, 12, 13, 27
+
+REGION_STRIDE = 0x10_0000  # address space reserved for each value region
+
+
+class MapError(ValueError):
+    """Initial map contents that do not fit the map."""
+
+
+@dataclass
+class MapState:
+    """One map of a loaded program: its definition and its entries (key bytes -> per-CPU regions)."""
+
+    index: int
+    definition: MapDef
+    space: AddressSpace
+    ncpus: int
+    entries: "OrderedDict[bytes, list[Region]]" = field(default_factory=OrderedDict)
+    _next_region: int = 0
+
+    @property
+    def name(self) -> str:
+        return self.definition.name
+
+    @property
+    def type(self) -> int:
+        return self.definition.type
+
+    @property
+    def per_cpu(self) -> bool:
+        return self.type in (PERCPU_HASH, PERCPU_ARRAY, LRU_PERCPU_HASH)
+
+    @property
+    def is_array(self) -> bool:
+        return self.type in (ARRAY, PERCPU_ARRAY, PROG_ARRAY, PERF_EVENT_ARRAY, CGROUP_ARRAY, ARRAY_OF_MAPS)
+
+    @property
+    def is_hash(self) -> bool:
+        return self.type in (HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH, HASH_OF_MAPS)
+
+    def _base(self) -> int:
+        # each map owns 1/256 of the value area; each value gets its own stride within it
+        base = MAP_VALUE_BASE + 0x1_0000_0000 + self.index * 0x10_0000_0000 + self._next_region * REGION_STRIDE
+        self._next_region += 1
+        return base
+
+    def _new_value(self, data: bytes, frozen: bool = False) -> list[Region]:
+        copies = self.ncpus if self.per_cpu else 1
+        regions = []
+        for cpu in range(copies):
+            suffix = f"[cpu{cpu}]" if self.per_cpu else ""
+            region = Region(RegionKind.MAP_VALUE, f"{self.name}{suffix}", self._base(), bytearray(data),
+                            writable=not frozen)
+            self.space.map(region)
+            regions.append(region)
+        return regions
+
+    def _key_index(self, key: bytes) -> int:
+        return int.from_bytes(key[:4], "little")
+
+    def populate_arrays(self) -> None:
+        """Arrays exist in full from creation, zero-filled (global data from its initial bytes)."""
+        if self.type not in (ARRAY, PERCPU_ARRAY):
+            return
+        initial = self.definition.initial_value
+        for i in range(self.definition.max_entries):
+            data = initial if (initial is not None and i == 0) else bytes(self.definition.value_size)
+            self.entries[i.to_bytes(4, "little")] = self._new_value(data, self.definition.frozen)
+
+    # -- the operations helpers perform --------------------------------------
+    def lookup(self, key: bytes, cpu: int) -> Region | None:
+        if self.is_array:
+            key = key[:4]
+        regions = self.entries.get(key)
+        if regions is None:
+            return None
+        if self.type in (LRU_HASH, LRU_PERCPU_HASH):
+            self.entries.move_to_end(key)
+        return regions[cpu if self.per_cpu else 0]
+
+    def update(self, key: bytes, value: bytes, flags: int, cpu: int) -> int:
+        """0 or a negative errno, as bpf_map_update_elem returns."""
+        if flags not in (BPF_ANY, BPF_NOEXIST, BPF_EXIST) and not (flags & ~7 == 0 and flags & 4):
+            return -EINVAL
+        flags &= 3
+        if flags == 3:
+            return -EINVAL
+        if self.is_array:
+            index = self._key_index(key)
+            if index >= self.definition.max_entries:
+                return -E2BIG
+            if flags == BPF_NOEXIST:
+                return -EEXIST  # array elements always exist
+            regions = self.entries.get(key[:4])
+            if regions is None:
+                regions = self.entries[key[:4]] = self._new_value(bytes(self.definition.value_size))
+            target = regions[cpu] if self.per_cpu else regions[0]
+            target.data[:] = value
+            return 0
+        if not self.is_hash:
+            return -EOPNOTSUPP if self.type != PROG_ARRAY else -EINVAL
+        existing = self.entries.get(key)
+        if existing is not None:
+            if flags == BPF_NOEXIST:
+                return -EEXIST
+            (existing[cpu] if self.per_cpu else existing[0]).data[:] = value
+            if self.type in (LRU_HASH, LRU_PERCPU_HASH):
+                self.entries.move_to_end(key)
+            return 0
+        if flags == BPF_EXIST:
+            return -ENOENT
+        if len(self.entries) >= self.definition.max_entries:
+            if self.type in (LRU_HASH, LRU_PERCPU_HASH):
+                oldest = next(iter(self.entries))
+                self.delete(oldest)
+            else:
+                return -E2BIG
+        regions = self._new_value(bytes(self.definition.value_size))
+        (regions[cpu] if self.per_cpu else regions[0]).data[:] = value
+        self.entries[key] = regions
+        return 0
+
+    def delete(self, key: bytes) -> int:
+        if self.is_array:
+            return -EINVAL  # array elements cannot be deleted
+        regions = self.entries.pop(key, None)
+        if regions is None:
+            return -ENOENT
+        for region in regions:
+            self.space.unmap(region)  # a pointer kept to a deleted value now faults
+        return 0
+
+    # -- user space's view: JSON in and out --------------------------------------
+    def load_entries(self, entries: list[Any]) -> None:
+        where = f"map {self.name}"
+        for item in entries:
+            if not isinstance(item, dict) or "key" not in item or "value" not in item:
+                raise MapError(f"{where}: each entry needs 'key' and 'value' (hex)")
+            try:
+                key = bytes.fromhex(str(item["key"]))
+                values = item["value"] if isinstance(item["value"], list) else [item["value"]]
+                datas = [bytes.fromhex(str(v)) for v in values]
+            except ValueError:
+                raise MapError(f"{where}: key and value must be hex strings") from None
+            if len(key) != self.definition.key_size:
+                raise MapError(f"{where}: key {key.hex()} has {len(key)} bytes, the map's keys have {self.definition.key_size}")
+            for data in datas:
+                if len(data) != self.definition.value_size:
+                    raise MapError(f"{where}: value of key {key.hex()} has {len(data)} bytes, "
+                                   f"the map's values have {self.definition.value_size}")
+            if self.is_array and self._key_index(key) >= self.definition.max_entries:
+                raise MapError(f"{where}: key {key.hex()} is past max_entries {self.definition.max_entries}")
+            if self.per_cpu and len(datas) not in (1, self.ncpus):
+                raise MapError(f"{where}: a per-CPU value needs 1 or {self.ncpus} values, found {len(datas)}")
+            for cpu in range(self.ncpus if self.per_cpu else 1):
+                data = datas[cpu] if len(datas) > 1 else datas[0]
+                if self.update(key, data, BPF_ANY, cpu) < 0:
+                    raise MapError(f"{where}: cannot hold key {key.hex()} (max_entries {self.definition.max_entries})")
+
+    def dump(self) -> dict[str, Any]:
+        entries = []
+        for key, regions in self.entries.items():
+            if self.per_cpu:
+                value: Any = [bytes(r.data).hex() for r in regions]
+            else:
+                value = bytes(regions[0].data).hex()
+            entries.append({"key": key.hex(), "value": value})
+        return {"name": self.name, "index": self.index, "type": self.definition.type_name, "entries": entries}
