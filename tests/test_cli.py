@@ -148,3 +148,83 @@ def test_console_entry_point_has_no_traceback(tmp_path: Path) -> None:
     assert proc.returncode == 2
     assert "Traceback" not in proc.stderr
     assert proc.stderr.count("\n") == 1
+
+
+SAMPLES = PROJECT.parent / "shared" / "corpus" / "ebpf-samples"
+needs_corpus = pytest.mark.skipif(not SAMPLES.is_dir(), reason="ebpf-samples corpus not found")
+
+
+@needs_corpus
+def test_run_kprobe_json_and_seeding_the_next_run(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    kmem = tmp_path / "kmem.json"
+    kmem.write_text(json.dumps([{"address": "0xffffc90000010000", "hex": "67452381ffffffff",
+                                 "symbol": "stack"}]))
+    args = ["run", str(SAMPLES / "linux/tracex2_kern.o"), "--section", "kprobe/kfree_skb",
+            "--regs", "sp=0xffffc90000010000", "--kmem", str(kmem), "--json"]
+    code, out, _ = run_cli(capsys, *args)
+    assert code == 0
+    first = json.loads(out)
+    assert (first["r0"], first["stored"], first["fault"]) == (0, False, None)
+    assert first["maps"][0] == {"name": "my_map", "index": 0, "type": "hash",
+                                "entries": [{"key": "67452381ffffffff", "value": "0100000000000000"}]}
+    previous = tmp_path / "previous.json"
+    previous.write_text(out)
+    code, out, _ = run_cli(capsys, *args, "--maps", str(previous))
+    assert json.loads(out)["maps"][0]["entries"] == [{"key": "67452381ffffffff", "value": "0200000000000000"}]
+
+
+@needs_corpus
+def test_run_kprobe_text_output(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "run", str(SAMPLES / "linux/trace_output_kern.o"), "--regs", "di=1")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "r0 = 0x0 (0)" and lines[2] == "event dropped (r0 = 0)"
+    assert lines[3].startswith("output: perf_event_output: map=my_map cpu=0 data=")
+
+
+@needs_corpus
+def test_run_kprobe_trace(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "run", str(SAMPLES / "linux/tracex4_kern.o"), "--section",
+                           "kprobe/kmem_cache_free", "--regs", "si=0x10", "--trace")
+    assert code == 0
+    assert out.splitlines()[0] == "    0: r1 = *(u64 *)(r1 +104)  ; r1=0x10 r10=0xffffc90000000200"
+
+
+@needs_corpus
+@pytest.mark.parametrize("extra,phrase", [
+    (["--regs", "zz=1"], "pt_regs has no register 'zz'"),
+    (["--regs", "di"], "needs the form NAME=VALUE"),
+    (["--cpu", "3"], "--cpu 3 is not one of the 1 CPUs"),
+    (["--kmem", "/nonexistent.json"], "cannot read /nonexistent.json"),
+    (["--section", "nope"], "no program matches --section nope"),
+])
+def test_run_kprobe_bad_input(capsys: pytest.CaptureFixture[str], extra: list[str], phrase: str) -> None:
+    code, out, err = run_cli(capsys, "run", str(SAMPLES / "linux/tracex4_kern.o"),
+                             *(["--section", "kprobe/kmem_cache_free"] if "--section" not in extra else []), *extra)
+    assert code == 2 and out == "" and len(err.splitlines()) == 1 and phrase in err
+
+
+@needs_corpus
+def test_run_kprobe_bad_maps_file(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    maps = tmp_path / "maps.json"
+    maps.write_text(json.dumps([{"name": "my_map", "entries": [{"key": "01", "value": "02"}]}]))
+    code, _, err = run_cli(capsys, "run", str(SAMPLES / "linux/tracex4_kern.o"), "--section",
+                           "kprobe/kmem_cache_free", "--maps", str(maps))
+    assert code == 2 and "key 01 has 1 bytes, the map's keys have 8" in err
+
+
+@needs_corpus
+def test_disasm_object_lists_programs_and_maps(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "disasm", str(SAMPLES / "new_linux/tracex2_kern.o"), "--section", "bpf_prog2")
+    assert code == 0
+    lines = out.splitlines()
+    assert lines[0] == "tracex2_kern.o: 2 programs, 2 maps, license GPL, kern_version 0x50f00"
+    assert "  map 0: my_map hash key 8 value 8 entries 1024 (btf)" in lines
+    assert "; int bpf_prog2(struct pt_regs *ctx) @ tracex2_kern.c:26" in lines
+    assert "   10: r1 = map[my_map] ll" in lines
+    assert "   13: call bpf_map_lookup_elem#1" in lines
+    code, out, _ = run_cli(capsys, "disasm", str(SAMPLES / "new_linux/tracex2_kern.o"), "--json")
+    programs = json.loads(out)["programs"]
+    assert [(p["name"], p["prog_type"], p["insn_slots"]) for p in programs] == [
+        ("bpf_prog2", "kprobe", 29), ("bpf_prog3", "kprobe", 89)]
+    assert programs[0]["insns"][0]["source"]["line"] == 26

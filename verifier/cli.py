@@ -238,6 +238,44 @@ def cmd_disasm(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- cfg ------------------------------------------------------------------------------
+
+
+def cmd_cfg(args: argparse.Namespace) -> int:
+    import shutil
+    import subprocess
+
+    from interp.helper_ids import helper_name
+    from verifier.cfg import build_cfg, to_dot, to_json
+
+    source = read_program(Path(args.file), None, _target_btf(args))
+    program = source.select(args.section)
+    cf = build_cfg(program.insns, dict(program.functions))
+    if args.format == "json":
+        print(json.dumps(to_json(cf)))
+        return EXIT_OK
+    texts = {}
+    pc = 0
+    for insn in program.insns:
+        texts[pc] = kernel_syntax.format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name)
+        pc += insn.slots
+    dot = to_dot(cf, texts.__getitem__)
+    if args.format == "dot":
+        sys.stdout.write(dot)
+        return EXIT_OK
+    dot_tool = shutil.which("dot")
+    if dot_tool is None:
+        raise UsageError("--format svg needs graphviz's `dot` (apt-get install graphviz); use --format dot")
+    svg = subprocess.run([dot_tool, "-Tsvg"], input=dot, capture_output=True, text=True, check=False)
+    if svg.returncode != 0:
+        raise UsageError(f"dot failed: {svg.stderr.strip().splitlines()[0] if svg.stderr else svg.returncode}")
+    if args.output:
+        Path(args.output).write_text(svg.stdout)
+    else:
+        sys.stdout.write(svg.stdout)
+    return EXIT_OK
+
+
 # -- conformance -------------------------------------------------------------------
 
 
@@ -348,6 +386,13 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--syntax", choices=("kernel", "conformance"), default="kernel")
     dis.add_argument("--json", action="store_true")
     dis.set_defaults(func=cmd_disasm)
+
+    cfg = sub.add_parser("cfg", help="the control-flow graph of a program (dot, json or svg)")
+    cfg.add_argument("file")
+    program_options(cfg)
+    cfg.add_argument("--format", choices=("dot", "json", "svg"), default="dot")
+    cfg.add_argument("-o", "--output", help="write the svg here (default: stdout)")
+    cfg.set_defaults(func=cmd_cfg)
 
     conf = sub.add_parser("conformance", help="run eBPF conformance-suite files")
     conf.add_argument("paths", nargs="+", help="directories of .data files, or files")
