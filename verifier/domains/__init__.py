@@ -1,0 +1,1 @@
+"""Abstract domains of the verifier."""

@@ -1,0 +1,428 @@
+"""Scalars: the reduced product of a tnum with unsigned and signed intervals at 64 and 32 bits.
+
+Every transfer function over-approximates the concrete operation of `interp.semantics` (the one
+definition of the instruction set); constant operands are computed by that definition itself.
+`sync` propagates what each component knows to the others (the kernel's reg_bounds_sync), and
+`refine` narrows both operands of a conditional jump for the taken or fall-through branch."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from interp import semantics
+from interp.isa.opcodes import AluOp, JmpOp
+
+from .tnum import M32, M64, Tnum
+
+_INT = semantics.IntBackend()
+S64_MIN, S64_MAX = -(1 << 63), (1 << 63) - 1
+S32_MIN, S32_MAX = -(1 << 31), (1 << 31) - 1
+
+
+def _s(x: int, bits: int) -> int:
+    return x - (1 << bits) if x >> (bits - 1) & 1 else x
+
+
+def _u(x: int, bits: int) -> int:
+    return x & ((1 << bits) - 1)
+
+
+@dataclass(frozen=True, slots=True)
+class Scalar:
+    tnum: Tnum
+    umin: int
+    umax: int
+    smin: int
+    smax: int
+    u32min: int
+    u32max: int
+    s32min: int
+    s32max: int
+
+    # -- construction -------------------------------------------------------------------
+    @staticmethod
+    def const(value: int) -> "Scalar":
+        v = value & M64
+        low = v & M32
+        return Scalar(Tnum.const(v), v, v, _s(v, 64), _s(v, 64), low, low, _s(low, 32), _s(low, 32))
+
+    @staticmethod
+    def unknown() -> "Scalar":
+        return Scalar(Tnum.unknown(), 0, M64, S64_MIN, S64_MAX, 0, M32, S32_MIN, S32_MAX)
+
+    @staticmethod
+    def urange(lo: int, hi: int) -> "Scalar":
+        s = Scalar(Tnum.unknown(), lo, hi, S64_MIN, S64_MAX, 0, M32, S32_MIN, S32_MAX).sync()
+        assert s is not None
+        return s
+
+    @staticmethod
+    def from_u32(low: "Scalar") -> "Scalar":
+        """The zero-extension of a value whose 32-bit bounds are `low`'s."""
+        s = Scalar(Tnum(low.tnum.value & M32, low.tnum.mask & M32), low.u32min, low.u32max, low.u32min,
+                   low.u32max, low.u32min, low.u32max, low.s32min, low.s32max).sync()
+        return s if s is not None else Scalar.unknown()
+
+    # -- queries ----------------------------------------------------------------------------
+    @property
+    def is_const(self) -> bool:
+        return self.tnum.is_const
+
+    @property
+    def value(self) -> int:
+        return self.tnum.value
+
+    def contains(self, x: int) -> bool:
+        x &= M64
+        low = x & M32
+        return (self.tnum.contains(x) and self.umin <= x <= self.umax and self.smin <= _s(x, 64) <= self.smax
+                and self.u32min <= low <= self.u32max and self.s32min <= _s(low, 32) <= self.s32max)
+
+    def subreg(self) -> "Scalar":
+        """A scalar holding the low 32 bits of each member (zero-extended)."""
+        return Scalar.from_u32(self)
+
+    def __str__(self) -> str:
+        if self.is_const:
+            return f"{self.value:#x}" if self.value > 9 else str(self.value)
+        parts = []
+        if self.umin:
+            parts.append(f"umin={self.umin:#x}")
+        if self.umax != M64:
+            parts.append(f"umax={self.umax:#x}")
+        if self.smin != S64_MIN and self.smin != self.umin:
+            parts.append(f"smin={self.smin}")
+        if self.smax != S64_MAX and self.smax != self.umax:
+            parts.append(f"smax={self.smax}")
+        if self.tnum.mask != M64 and not (self.tnum.value == 0 and self.tnum.mask + 1 == 1 << self.tnum.mask.bit_length()):
+            parts.append(f"var_off={self.tnum}")
+        return "scalar(" + ", ".join(parts) + ")" if parts else "scalar"
+
+    # -- lattice ----------------------------------------------------------------------------
+    def join(self, other: "Scalar") -> "Scalar":
+        s = Scalar(self.tnum.join(other.tnum), min(self.umin, other.umin), max(self.umax, other.umax),
+                   min(self.smin, other.smin), max(self.smax, other.smax), min(self.u32min, other.u32min),
+                   max(self.u32max, other.u32max), min(self.s32min, other.s32min), max(self.s32max, other.s32max))
+        return s.sync() or s
+
+    def leq(self, other: "Scalar") -> bool:
+        return (self.tnum.is_subset_of(other.tnum) and other.umin <= self.umin and self.umax <= other.umax
+                and other.smin <= self.smin and self.smax <= other.smax and other.u32min <= self.u32min
+                and self.u32max <= other.u32max and other.s32min <= self.s32min and self.s32max <= other.s32max)
+
+    def widen(self, newer: "Scalar") -> "Scalar":
+        """Bounds that grow jump to the extreme; the tnum (finite height) is joined."""
+        joined = self.join(newer)
+        s = Scalar(
+            joined.tnum,
+            self.umin if newer.umin >= self.umin else 0,
+            self.umax if newer.umax <= self.umax else M64,
+            self.smin if newer.smin >= self.smin else S64_MIN,
+            self.smax if newer.smax <= self.smax else S64_MAX,
+            self.u32min if newer.u32min >= self.u32min else 0,
+            self.u32max if newer.u32max <= self.u32max else M32,
+            self.s32min if newer.s32min >= self.s32min else S32_MIN,
+            self.s32max if newer.s32max <= self.s32max else S32_MAX,
+        )
+        return s.sync() or s
+
+    def meet(self, other: "Scalar") -> "Scalar | None":
+        tnum = self.tnum.meet(other.tnum)
+        if tnum is None:
+            return None
+        return Scalar(tnum, max(self.umin, other.umin), min(self.umax, other.umax), max(self.smin, other.smin),
+                      min(self.smax, other.smax), max(self.u32min, other.u32min), min(self.u32max, other.u32max),
+                      max(self.s32min, other.s32min), min(self.s32max, other.s32max)).sync()
+
+    # -- reduction ------------------------------------------------------------------------------
+    def sync(self) -> "Scalar | None":
+        """Make every component as tight as the others allow; None when no value remains."""
+        t, umin, umax, smin, smax = self.tnum, self.umin, self.umax, self.smin, self.smax
+        u32min, u32max, s32min, s32max = self.u32min, self.u32max, self.s32min, self.s32max
+        for _ in range(3):
+            # from the tnum
+            umin, umax = max(umin, t.value), min(umax, t.value | t.mask)
+            sign = 1 << 63
+            smin = max(smin, _s(t.value | (t.mask & sign), 64))
+            smax = min(smax, _s(t.value | (t.mask & (sign - 1)), 64))
+            low = t.trunc(32)
+            u32min, u32max = max(u32min, low.value), min(u32max, low.value | low.mask)
+            sign32 = 1 << 31
+            s32min = max(s32min, _s(low.value | (low.mask & sign32), 32))
+            s32max = min(s32max, _s(low.value | (low.mask & (sign32 - 1)), 32))
+            # signed and unsigned views of the same range, when it does not cross a sign boundary
+            if umin <= umax and (umax < 1 << 63 or umin >= 1 << 63):
+                smin, smax = max(smin, _s(umin, 64)), min(smax, _s(umax, 64))
+            if smin <= smax and (smin >= 0 or smax < 0):
+                umin, umax = max(umin, _u(smin, 64)), min(umax, _u(smax, 64))
+            if u32min <= u32max and (u32max < 1 << 31 or u32min >= 1 << 31):
+                s32min, s32max = max(s32min, _s(u32min, 32)), min(s32max, _s(u32max, 32))
+            if s32min <= s32max and (s32min >= 0 or s32max < 0):
+                u32min, u32max = max(u32min, _u(s32min, 32)), min(u32max, _u(s32max, 32))
+            # the low half of a 64-bit range that stays within one 2^32 block
+            if umin <= umax and umin >> 32 == umax >> 32:
+                u32min, u32max = max(u32min, umin & M32), min(u32max, umax & M32)
+            if smin <= smax and smin >> 32 == smax >> 32:
+                lo, hi = smin & M32, smax & M32
+                if lo <= hi:
+                    u32min, u32max = max(u32min, lo), min(u32max, hi)
+            # a 64-bit range from the low half when the upper half is known
+            if not t.mask >> 32:
+                upper = t.value & ~M32 & M64
+                umin, umax = max(umin, upper | u32min), min(umax, upper | u32max)
+            if umin > umax or smin > smax or u32min > u32max or s32min > s32max:
+                return None
+            # back into the tnum
+            narrowed = t.meet(Tnum.range(umin, umax))
+            if narrowed is None:
+                return None
+            low_range = narrowed.trunc(32).meet(Tnum.range(u32min, u32max))
+            if low_range is None:
+                return None
+            t = narrowed.with_subreg(low_range)
+        result = Scalar(t, umin, umax, smin, smax, u32min, u32max, s32min, s32max)
+        if t.is_const:
+            return Scalar.const(t.value) if result.contains(t.value) else None
+        return result
+
+    # -- arithmetic ---------------------------------------------------------------------------------
+    def alu(self, opcode: int, other: "Scalar", off: int = 0, imm: int = 0) -> "Scalar":
+        """The result of ALU/ALU64 `opcode` with self as dst and `other` as the source value."""
+        from interp.isa.opcodes import CLASS_MASK, OP_MASK, Cls
+
+        op = opcode & OP_MASK
+        wide = opcode & CLASS_MASK == Cls.ALU64
+        if self.is_const and other.is_const:
+            return Scalar.const(semantics.alu(_INT, opcode, off, imm, self.value, other.value))
+        if op == AluOp.MOV and not off:
+            return other if wide else other.subreg()
+        if op == AluOp.END:
+            if self.is_const:
+                return Scalar.const(semantics.alu(_INT, opcode, off, imm, self.value, None))
+            if opcode & 0x08 == 0 and not wide and imm < 64:  # to little endian: a truncation
+                return Scalar.from_u32(Scalar.urange(0, (1 << imm) - 1)).meet(self._trunc(imm)) or Scalar.unknown()
+            return Scalar.urange(0, (1 << imm) - 1 if imm < 64 else M64)
+        if not wide:
+            a, b = self.subreg(), other.subreg()
+            return Scalar.from_u32(a._binary32(op, b, off))
+        return self._binary64(op, other, off)
+
+    def _trunc(self, bits: int) -> "Scalar":
+        s = Scalar(self.tnum.trunc(bits), 0, (1 << bits) - 1, 0, (1 << bits) - 1, 0, min(M32, (1 << bits) - 1),
+                   S32_MIN, S32_MAX).sync()
+        return s if s is not None else Scalar.urange(0, (1 << bits) - 1)
+
+    def _binary64(self, op: int, b: "Scalar", off: int) -> "Scalar":
+        a = self
+        t, umin, umax, smin, smax = Tnum.unknown(), 0, M64, S64_MIN, S64_MAX
+        if op == AluOp.ADD:
+            t = a.tnum.add(b.tnum)
+            if a.umax + b.umax <= M64:
+                umin, umax = a.umin + b.umin, a.umax + b.umax
+            if S64_MIN <= a.smin + b.smin and a.smax + b.smax <= S64_MAX:
+                smin, smax = a.smin + b.smin, a.smax + b.smax
+        elif op == AluOp.SUB:
+            t = a.tnum.sub(b.tnum)
+            if a.umin >= b.umax:
+                umin, umax = a.umin - b.umax, a.umax - b.umin
+            if S64_MIN <= a.smin - b.smax and a.smax - b.smin <= S64_MAX:
+                smin, smax = a.smin - b.smax, a.smax - b.smin
+        elif op == AluOp.MUL:
+            t = a.tnum.mul(b.tnum)
+            if a.umax * b.umax <= M64:
+                umin, umax = a.umin * b.umin, a.umax * b.umax
+            products = [x * y for x in (a.smin, a.smax) for y in (b.smin, b.smax)]
+            if S64_MIN <= min(products) and max(products) <= S64_MAX:
+                smin, smax = min(products), max(products)
+        elif op == AluOp.AND:
+            t = a.tnum.and_(b.tnum)
+            umax = min(a.umax, b.umax)
+        elif op == AluOp.OR:
+            t = a.tnum.or_(b.tnum)
+            umin = max(a.umin, b.umin)
+        elif op == AluOp.XOR:
+            t = a.tnum.xor(b.tnum)
+        elif op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH):
+            if not b.is_const:
+                return Scalar.unknown()
+            k = b.value & 63
+            if op == AluOp.LSH:
+                t = a.tnum.lshift(k)
+                if a.umax << k <= M64:
+                    umin, umax = a.umin << k, a.umax << k
+            elif op == AluOp.RSH:
+                t = a.tnum.rshift(k)
+                umin, umax = a.umin >> k, a.umax >> k
+            else:
+                t = a.tnum.arshift(k)
+                smin, smax = a.smin >> k, a.smax >> k
+        elif op == AluOp.DIV and not off:
+            if b.umin > 0:
+                umin, umax = a.umin // b.umax, a.umax // b.umin
+            else:
+                umax = a.umax  # x / 0 is 0, x / y <= x
+        elif op == AluOp.MOD and not off:
+            umax = a.umax if b.umin == 0 else min(a.umax, b.umax - 1)
+        elif op == AluOp.NEG:
+            t = a.tnum.neg()
+            if a.smin > S64_MIN:
+                smin, smax = -a.smax, -a.smin
+        elif op == AluOp.MOV:  # sign extension
+            t = b.tnum.sext(off)
+        result = Scalar(t, umin, umax, smin, smax, 0, M32, S32_MIN, S32_MAX).sync()
+        return result if result is not None else Scalar.unknown()
+
+    def _binary32(self, op: int, b: "Scalar", off: int) -> "Scalar":
+        """Operate on the low halves (self and b are zero-extended subregisters)."""
+        a = self
+        t, umin, umax, smin, smax = Tnum.unknown(32), 0, M32, S32_MIN, S32_MAX
+        if op == AluOp.ADD:
+            t = a.tnum.add(b.tnum).trunc(32)
+            if a.u32max + b.u32max <= M32:
+                umin, umax = a.u32min + b.u32min, a.u32max + b.u32max
+            if S32_MIN <= a.s32min + b.s32min and a.s32max + b.s32max <= S32_MAX:
+                smin, smax = a.s32min + b.s32min, a.s32max + b.s32max
+        elif op == AluOp.SUB:
+            t = a.tnum.sub(b.tnum).trunc(32)
+            if a.u32min >= b.u32max:
+                umin, umax = a.u32min - b.u32max, a.u32max - b.u32min
+            if S32_MIN <= a.s32min - b.s32max and a.s32max - b.s32min <= S32_MAX:
+                smin, smax = a.s32min - b.s32max, a.s32max - b.s32min
+        elif op == AluOp.MUL:
+            t = a.tnum.mul(b.tnum).trunc(32)
+            if a.u32max * b.u32max <= M32:
+                umin, umax = a.u32min * b.u32min, a.u32max * b.u32max
+        elif op == AluOp.AND:
+            t = a.tnum.and_(b.tnum)
+            umax = min(a.u32max, b.u32max)
+        elif op == AluOp.OR:
+            t = a.tnum.or_(b.tnum)
+            umin = max(a.u32min, b.u32min)
+        elif op == AluOp.XOR:
+            t = a.tnum.xor(b.tnum)
+        elif op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH):
+            if not b.is_const:
+                return Scalar.urange(0, M32)
+            k = b.value & 31
+            if op == AluOp.LSH:
+                t = a.tnum.lshift(k).trunc(32)
+                if a.u32max << k <= M32:
+                    umin, umax = a.u32min << k, a.u32max << k
+            elif op == AluOp.RSH:
+                t = a.tnum.rshift(k)
+                umin, umax = a.u32min >> k, a.u32max >> k
+            else:
+                t = a.tnum.arshift(k, 32)
+                smin, smax = a.s32min >> k, a.s32max >> k
+        elif op == AluOp.DIV and not off:
+            if b.u32min > 0:
+                umin, umax = a.u32min // b.u32max, a.u32max // b.u32min
+            else:
+                umax = a.u32max
+        elif op == AluOp.MOD and not off:
+            umax = a.u32max if b.u32min == 0 else min(a.u32max, b.u32max - 1)
+        elif op == AluOp.NEG:
+            t = a.tnum.neg().trunc(32)
+            if a.s32min > S32_MIN:
+                smin, smax = -a.s32max, -a.s32min
+        elif op == AluOp.MOV:  # sign extension within 32 bits
+            t = b.tnum.sext(off).trunc(32)
+        result = Scalar(Tnum(t.value & M32, t.mask & M32), 0, M32, 0, M32, umin, umax, smin, smax).sync()
+        return result if result is not None else Scalar.urange(0, M32)
+
+    # -- branches -----------------------------------------------------------------------------------
+    def refine(self, op: int, other: "Scalar", taken: bool, wide: bool) -> "tuple[Scalar, Scalar] | None":
+        """(self, other) narrowed by knowing `self op other` is `taken`; None when impossible."""
+        a, b = self, other
+        if not taken:
+            negation = {JmpOp.JEQ: JmpOp.JNE, JmpOp.JNE: JmpOp.JEQ, JmpOp.JGT: JmpOp.JLE, JmpOp.JLE: JmpOp.JGT,
+                        JmpOp.JGE: JmpOp.JLT, JmpOp.JLT: JmpOp.JGE, JmpOp.JSGT: JmpOp.JSLE, JmpOp.JSLE: JmpOp.JSGT,
+                        JmpOp.JSGE: JmpOp.JSLT, JmpOp.JSLT: JmpOp.JSGE}
+            if op == JmpOp.JSET:
+                return a._refine_jset(b, taken=False, wide=wide)
+            op = negation[JmpOp(op)]
+        if op == JmpOp.JSET:
+            return a._refine_jset(b, taken=True, wide=wide)
+        # express every comparison as a <= / < / == / != on one view
+        swap = {JmpOp.JGT: JmpOp.JLT, JmpOp.JGE: JmpOp.JLE, JmpOp.JSGT: JmpOp.JSLT, JmpOp.JSGE: JmpOp.JSLE}
+        if op in swap:
+            result = b.refine(swap[JmpOp(op)], a, True, wide)
+            return None if result is None else (result[1], result[0])
+        fields = ("umin", "umax") if op in (JmpOp.JLT, JmpOp.JLE) else ("smin", "smax")
+        if not wide:
+            fields = ("u32min", "u32max") if op in (JmpOp.JLT, JmpOp.JLE) else ("s32min", "s32max")
+        lo, hi = fields
+        if op == JmpOp.JEQ:
+            if wide:
+                both = a.meet(b)
+                return None if both is None else (both, both)
+            low = a._low_view().meet(b._low_view())
+            if low is None:
+                return None
+            na, nb = a._with_low(low), b._with_low(low)
+            return None if na is None or nb is None else (na, nb)
+        if op == JmpOp.JNE:
+            if b.is_const and a.is_const and (a.value == b.value if wide else (a.value ^ b.value) & M32 == 0):
+                return None
+            na = a._exclude(b, wide) if b.is_const else a
+            nb = b._exclude(a, wide) if a.is_const else b
+            return None if na is None or nb is None else (na, nb)
+        strict = op in (JmpOp.JLT, JmpOp.JSLT)
+        a_max = min(getattr(a, hi), getattr(b, hi) - (1 if strict else 0))
+        b_min = max(getattr(b, lo), getattr(a, lo) + (1 if strict else 0))
+        na = a._replace(hi, a_max)
+        nb = b._replace(lo, b_min)
+        return None if na is None or nb is None else (na, nb)
+
+    def _replace(self, name: str, value: int) -> "Scalar | None":
+        fields = {f: getattr(self, f) for f in ("tnum", "umin", "umax", "smin", "smax", "u32min", "u32max", "s32min", "s32max")}
+        fields[name] = value
+        return Scalar(**fields).sync()
+
+    def _low_view(self) -> "Scalar":
+        return self.subreg()
+
+    def _with_low(self, low: "Scalar") -> "Scalar | None":
+        t = self.tnum.meet(self.tnum.with_subreg(low.tnum))
+        if t is None:
+            return None
+        return Scalar(t, self.umin, self.umax, self.smin, self.smax, max(self.u32min, low.u32min),
+                      min(self.u32max, low.u32max), max(self.s32min, low.s32min), min(self.s32max, low.s32max)).sync()
+
+    def _exclude(self, const: "Scalar", wide: bool) -> "Scalar | None":
+        """Self without the constant `const` (only shrinks a range at its ends)."""
+        c = const.value if wide else const.value & M32
+        s: Scalar | None = self
+        if wide:
+            if self.umin == c:
+                s = s._replace("umin", c + 1) if s else None
+            elif self.umax == c:
+                s = s._replace("umax", c - 1) if s else None
+        else:
+            if self.u32min == c:
+                s = s._replace("u32min", c + 1) if s else None
+            elif self.u32max == c:
+                s = s._replace("u32max", c - 1) if s else None
+        return s
+
+    def _refine_jset(self, other: "Scalar", taken: bool, wide: bool) -> "tuple[Scalar, Scalar] | None":
+        if not other.is_const:
+            return self, other
+        bits = other.value if wide else other.value & M32
+        if taken:
+            if (self.tnum.value & bits) == 0 and (self.tnum.mask & bits) == 0:
+                return None  # no bit of the mask can be set
+            if bits and bits & (bits - 1) == 0:  # one bit: it is set
+                t = self.tnum.meet(Tnum(bits, M64 ^ bits))
+                if t is None:
+                    return None
+                s = Scalar(t, self.umin, self.umax, self.smin, self.smax, self.u32min, self.u32max,
+                           self.s32min, self.s32max).sync()
+                return None if s is None else (s, other)
+            return self, other
+        if self.tnum.value & bits:
+            return None  # a bit of the mask is certainly set
+        t = Tnum(self.tnum.value, self.tnum.mask & ~bits & M64)
+        s = Scalar(t, self.umin, self.umax, self.smin, self.smax, self.u32min, self.u32max,
+                   self.s32min, self.s32max).sync()
+        return None if s is None else (s, other)
