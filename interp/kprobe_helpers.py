@@ -285,6 +285,33 @@ def perf_event_read(machine: "Machine", pc: int, args: list) -> int:
     return counter if counter is not None else -ENOENT
 
 
+def _read_value(machine: "Machine", pc: int, name: str, index: int, dst: int, size: int) -> int:
+    # struct bpf_perf_event_value { u64 counter; u64 enabled; u64 running; }
+    if size != 24:
+        _write(machine, pc, name, 3, dst, bytes(size))
+        return -EINVAL
+    counter = _session(machine).env.perf_counters.get(index)
+    if counter is None:
+        _write(machine, pc, name, 3, dst, bytes(size))
+        return -ENOENT
+    _write(machine, pc, name, 3, dst, struct.pack("<QQQ", counter, counter, counter))
+    return 0
+
+
+def perf_event_read_value(machine: "Machine", pc: int, args: list) -> int:
+    state = _map(machine, pc, "perf_event_read_value", args[0])
+    session = _session(machine)
+    index = session.cpu if (args[1] & BPF_F_INDEX_MASK) == BPF_F_CURRENT_CPU else args[1] & BPF_F_INDEX_MASK
+    if index >= state.definition.max_entries:
+        return -E2BIG
+    return _read_value(machine, pc, "perf_event_read_value", index, args[2], args[3])
+
+
+def perf_prog_read_value(machine: "Machine", pc: int, args: list) -> int:
+    session = _session(machine)
+    return _read_value(machine, pc, "perf_prog_read_value", session.cpu, args[1], args[2])
+
+
 def get_stackid(machine: "Machine", pc: int, args: list) -> int:
     state = _map(machine, pc, "get_stackid", args[1], 2)
     if state.type != STACK_TRACE:
@@ -420,6 +447,10 @@ _SPECS: list[tuple[str, Any, RetType, tuple[A, ...], bool]] = [
     ("get_current_cgroup_id", get_current_cgroup_id, RetType.INTEGER, (), False),
     ("probe_read_str", probe_read_str, RetType.INTEGER, (A.PTR_TO_UNINIT_MEM, _SIZE, A.ANYTHING), True),
     ("jiffies64", jiffies64, RetType.INTEGER, (), False),
+    ("perf_event_read_value", perf_event_read_value, RetType.INTEGER,
+     (A.CONST_MAP_PTR, A.ANYTHING, A.PTR_TO_UNINIT_MEM, A.CONST_SIZE), True),
+    ("perf_prog_read_value", perf_prog_read_value, RetType.INTEGER,
+     (A.PTR_TO_CTX, A.PTR_TO_UNINIT_MEM, A.CONST_SIZE), True),
 ]
 
 # The seed kernel's prototypes of its four helpers (Linux 4.1, kprobe_prog_func_proto)

@@ -32,7 +32,11 @@ SHN_UNDEF = 0
 
 
 class LoaderError(ValueError):
-    """An object file that cannot be loaded; the message names the problem."""
+    """An object file that cannot be loaded; the message names the problem, on one line (names
+    taken from the file are shown with their control characters escaped)."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__("".join(c if c.isprintable() else repr(c)[1:-1] for c in message))
 
 
 @dataclass
