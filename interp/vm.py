@@ -132,7 +132,9 @@ class Machine:
     def run(self, r1: int = 0, r2: int | None = None) -> RunResult:
         """Run from pc 0 with r1 (and r2) set; r3..r9 and r0 start uninitialised."""
         try:
-            r0, executed = self._entry(r1 & MASK64, None if r2 is None else r2 & MASK64, None, None, None, 0, 0)
+            if r2 is None and self.entry_args >= 2:
+                r2 = 0
+            r0, executed = self._entry(r1 & MASK64, None if r2 is None else r2 & MASK64, None, None, None, 0, 0, 0)
         except HelperExit as stop:
             return RunResult(stop.r0, stop.executed or 0, stopped_by=stop)
         except VmFault as fault:
@@ -208,7 +210,10 @@ class Machine:
                 entry_uninit = 0x3FF & ~given
             else:
                 entry_uninit = 0x3FF
-            fn = _Function(entry, body, block_leaders(listing, body, entry),
+            # the instruction after a local call starts a block: see _blocks
+            leaders = set(block_leaders(listing, body, entry))
+            leaders |= {pc + 1 for pc in body if listing.by_pc[pc].is_local_call and pc + 1 in listing.by_pc}
+            fn = _Function(entry, body, sorted(leaders),
                            maybe_uninitialised(listing, body, entry, entry_uninit))
             lines.extend(self._translate_function(fn))
         return "\n".join(lines) + "\n"
@@ -222,7 +227,7 @@ class Machine:
             while True:
                 insn = self.listing.by_pc[pc]
                 succ = successors(self.listing, pc)
-                if insn.is_jmp and not insn.is_call or not succ:
+                if insn.is_jmp and not insn.is_call or not succ or insn.is_local_call:
                     break
                 nxt = succ[0][0]
                 if nxt in leaders:
@@ -238,11 +243,11 @@ class Machine:
     def _translate_function(self, fn: _Function) -> list[str]:
         blocks = self._blocks(fn)
         out = [
-            f"def _fn_{fn.entry}(r1, r2, r3, r4, r5, n, depth, _ld=_ld, _st=_st, _atomic=_atomic, "
+            f"def _fn_{fn.entry}(r1, r2, r3, r4, r5, n, depth, site, _ld=_ld, _st=_st, _atomic=_atomic, "
             "_helper=_helper, _budget=_budget, _fault=_fault, "
             + ", ".join(f"{name}={name}" for name in _STACK_ACCESSORS) + "):",
             "    r0 = r6 = r7 = r8 = r9 = None",
-            f"    r10, stk = _push({fn.entry}, depth)",
+            "    r10, stk = _push(site, depth)",
             f"    pc = {fn.entry}",
             "    try:",
             "        while True:",
@@ -386,6 +391,10 @@ class Machine:
             if insn.imm == AtomicOp.CMPXCHG:
                 return [f"r0 = {call}"]
             if insn.imm & AtomicOp.FETCH:
+                if insn.src == 10:
+                    return [_raise(pc, FaultKind.FRAME_POINTER_WRITE,
+                                   "an atomic fetch into r10 would overwrite the read-only frame pointer; "
+                                   "fetch into another register")]
                 return [f"r{insn.src} = {call}"]
             return [call]
         if cls in (Cls.JMP, Cls.JMP32):
@@ -398,7 +407,7 @@ class Machine:
         kill = "r1 = r2 = r3 = r4 = r5 = None"
         if insn.is_local_call:
             target = insn.call_target(pc)
-            return [f"r0, n = _fn_{target}(r1, r2, r3, r4, r5, n, depth + 1)", kill]
+            return [f"r0, n = _fn_{target}(r1, r2, r3, r4, r5, n, depth + 1, {pc})", kill]
         if insn.opcode & SRC_X and insn.is_call:
             return [f"r0 = _helper({pc}, r{insn.dst}, [r1, r2, r3, r4, r5])", kill]
         if insn.is_call:
