@@ -238,6 +238,49 @@ def cmd_disasm(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+# -- check --------------------------------------------------------------------------------
+
+
+EXIT_UNKNOWN = 3
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    import resource
+
+    from verifier.analysis import Limits
+    from verifier.check import check_program
+
+    if args.max_memory:
+        limit = args.max_memory * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    source = read_program(Path(args.file), None, _target_btf(args))
+    programs = select_programs(source.programs, args.section)
+    if not programs:
+        source.select(args.section)
+    if args.section is None:
+        traced = [p for p in programs if p.prog_type not in ("unknown",)]
+        programs = traced or programs
+    kern_version = int(args.kern_version, 0) if args.kern_version else None
+    limits = Limits(timeout_s=args.timeout, max_work=args.max_work)
+    results = [check_program(p, args.profile, args.arch, kern_version, limits) for p in programs]
+    if args.format == "json":
+        print(json.dumps({"file": str(source.path), "profile": args.profile, "programs": [r.to_json() for r in results]}))
+    else:
+        for result in results:
+            stats = f"{result.program.slots} insns, {result.time_s:.2f} s"
+            print(f"{describe(result.program)}: {result.verdict} ({stats})")
+            for finding in result.findings:
+                print(f"  {finding}")
+            if result.reason:
+                print(f"  unknown: {result.reason}")
+    verdicts = {r.verdict for r in results}
+    if "rejected" in verdicts:
+        return EXIT_FAILED
+    if "unknown" in verdicts:
+        return EXIT_UNKNOWN
+    return EXIT_OK
+
+
 # -- cfg ------------------------------------------------------------------------------
 
 
@@ -386,6 +429,19 @@ def build_parser() -> argparse.ArgumentParser:
     dis.add_argument("--syntax", choices=("kernel", "conformance"), default="kernel")
     dis.add_argument("--json", action="store_true")
     dis.set_defaults(func=cmd_disasm)
+
+    check = sub.add_parser("check", help="verify programs: accepted (exit 0), rejected (1), unknown (3)")
+    check.add_argument("file")
+    program_options(check)
+    check.add_argument("--profile", choices=("linux-6.18", "linux-4.1"), default="linux-6.18",
+                       help="the kernel whose rules apply (default: linux-6.18)")
+    check.add_argument("--arch", choices=("x86_64", "arm64"), default="x86_64")
+    check.add_argument("--kern-version", help="linux-4.1: the target's LINUX_VERSION_CODE (default 0x40100)")
+    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--timeout", type=float, default=60.0, help="seconds per program before the verdict is unknown")
+    check.add_argument("--max-memory", type=int, help="megabytes of memory the analysis may use")
+    check.add_argument("--max-work", type=int, default=5_000_000, help="instruction steps per program")
+    check.set_defaults(func=cmd_check)
 
     cfg = sub.add_parser("cfg", help="the control-flow graph of a program (dot, json or svg)")
     cfg.add_argument("file")

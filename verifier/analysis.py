@@ -1,0 +1,901 @@
+"""Abstract interpretation of a program over its CFG.
+
+Each function is analysed by a forward fixpoint in weak topological order, widening at loop
+heads (after a few plain iterations) and narrowing once after; local calls analyse the callee
+with the caller's arguments (memoised per entry state). A final pass over the stable states
+checks every rule and records the state before each instruction. Under a profile with loops,
+each loop must also be shown to terminate: its body is run iteration by iteration from the
+state on entry (no join at the head) until no iteration can go round again."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field, replace
+from typing import Any, Callable
+
+from interp.helpers import ArgType, Helper, HelperRegistry, RetType
+from interp.isa.insn import Insn
+from interp.isa.opcodes import (
+    CLASS_MASK,
+    OP_MASK,
+    SRC_X,
+    STACK_SIZE,
+    AluOp,
+    AtomicOp,
+    Cls,
+    JmpOp,
+    Mode,
+    PseudoSrc,
+)
+from interp.program import Program
+
+from .cfg import EXIT_NODE, ControlFlow, FunctionGraph, build_cfg, weak_topological_order
+from .domains.regs import NULLABLE, RegState, RegType
+from .domains.scalar import Scalar
+from .domains.tnum import M64
+from .errors import Code, Finding, ResourceLimit
+from .profiles import Profile, ProgramTypeOps, allowed
+from .state import MISC, Frame, State
+
+WIDEN_AFTER = 3  # plain joins at a loop head before widening
+ARRAY_MAPS = (2, 6)  # array, per-CPU array
+Report = Callable[[int, str, str], None]
+
+
+def _no_report(pc: int, code: str, message: str) -> None:
+    pass
+
+
+@dataclass
+class Limits:
+    timeout_s: float = 60.0
+    max_work: int = 5_000_000  # instruction transfers
+    max_unroll_work: int = 400_000  # transfers spent proving loops terminate
+
+
+@dataclass
+class Analysis:
+    program: Program
+    profile: Profile
+    arch: str
+    ops: ProgramTypeOps
+    registry: HelperRegistry
+    limits: Limits = field(default_factory=Limits)
+    cf: ControlFlow = field(init=False)
+    findings: dict[tuple[int, str], Finding] = field(default_factory=dict)
+    states: dict[int, State] = field(default_factory=dict)  # the state before each checked instruction
+    work: int = 0
+    unroll_work: int = 0
+    stack_use: dict[int, int] = field(default_factory=dict)  # function entry -> deepest stack offset used
+    _deadline: float = 0.0
+    _memo: dict[tuple[int, State], State | None] = field(default_factory=dict)
+    _checking: set[tuple[int, State]] = field(default_factory=set)
+
+    def __post_init__(self) -> None:
+        self.cf = build_cfg(self.program.insns, dict(self.program.functions))
+        self._deadline = time.monotonic() + self.limits.timeout_s
+        # the object's maps, plus the inner-map templates of BTF maps of maps
+        self.maps = list(self.program.maps)
+        self.inner_of: dict[int, int] = {}
+        for index, mdef in enumerate(self.program.maps):
+            if mdef.inner_idx is not None and mdef.inner_idx < len(self.program.maps):
+                self.inner_of[index] = mdef.inner_idx
+            elif mdef.inner is not None:
+                self.inner_of[index] = len(self.maps)
+                self.maps.append(mdef.inner)
+
+    # -- reporting ---------------------------------------------------------------------
+    def report(self, pc: int, code: str, message: str) -> None:
+        key = (pc, code)
+        if key not in self.findings:
+            line = self.program.source_lines.get(pc)
+            self.findings[key] = Finding(pc, code, message, str(line) if line and line.line else None)
+
+    def _tick(self, amount: int = 1) -> None:
+        self.work += amount
+        if self.work > self.limits.max_work:
+            raise ResourceLimit(f"the analysis did {self.limits.max_work} instruction steps without finishing "
+                                "(raise --max-work)")
+        if self.work % 512 == 0 and time.monotonic() > self._deadline:
+            raise ResourceLimit(f"the analysis ran past its {self.limits.timeout_s:g} s time limit (raise --timeout)")
+
+    # -- entry ---------------------------------------------------------------------------
+    def run(self) -> None:
+        ctx = RegState(RegType.PTR_TO_CTX, Scalar.const(0))
+        state = State((Frame.entry({1: ctx}, 0),))
+        self.analyse_function(0, state, check=True)
+
+    def analyse_function(self, entry: int, state: State, check: bool) -> State | None:
+        """The join of the states at the function's exits, or None when no exit is reachable."""
+        key = (entry, state)
+        if not check and key in self._memo:
+            return self._memo[key]
+        if check and key in self._checking:
+            return self._memo.get(key)
+        run = FunctionRun(self, self.cf.functions[entry], state)
+        run.fixpoint()
+        result = run.exit_state
+        self._memo[key] = result
+        if check:
+            self._checking.add(key)
+            run.check_pass()
+            if self.profile.allow_loops:
+                run.check_termination()
+        return result
+
+
+class FunctionRun:
+    """The fixpoint over one function's blocks for one entry state."""
+
+    def __init__(self, analysis: Analysis, fn: FunctionGraph, entry_state: State) -> None:
+        self.a = analysis
+        self.fn = fn
+        self.entry_state = entry_state
+        self.edges: dict[tuple[int, Any], State] = {}  # (block, successor) -> state along the edge
+        self.inputs: dict[int, State] = {}
+        self.wto = weak_topological_order(fn)
+        self.exit_state: State | None = None
+
+    # -- the fixpoint ------------------------------------------------------------------
+    def block_input(self, block: int) -> State | None:
+        incoming = [s for (src, dst), s in self.edges.items() if dst == block]
+        if block == self.fn.entry:
+            incoming.append(self.entry_state)
+        if not incoming:
+            return None
+        result = incoming[0]
+        for s in incoming[1:]:
+            result = result.join(s)
+        return result
+
+    def process(self, block: int, state: State | None, report: Report = _no_report, record: bool = False) -> None:
+        for succ in self.fn.graph.successors(block):
+            self.edges.pop((block, succ), None)
+        if state is None:
+            return
+        outputs = Transfer(self.a, self.fn, report, record).run_block(self.fn.blocks[block], state)
+        for succ, out in outputs:
+            if out is None:
+                continue
+            key = (block, succ)
+            self.edges[key] = self.edges[key].join(out) if key in self.edges else out
+
+    def run_elements(self, elements: list[Any]) -> None:
+        for element in elements:
+            if isinstance(element, list):
+                self.component(element)
+            else:
+                state = self.block_input(element)
+                self.inputs[element] = state  # type: ignore[assignment]
+                self.process(element, state)
+
+    def component(self, component: list[Any]) -> None:
+        head, body = component[0], component[1:]
+        current = self.block_input(head)
+        iterations = 0
+        while True:
+            self.inputs[head] = current  # type: ignore[assignment]
+            self.process(head, current)
+            self.run_elements(body)
+            incoming = self.block_input(head)
+            if incoming is None or current is None:
+                new = incoming if current is None else current
+            else:
+                new = current.join(incoming, widen=iterations >= WIDEN_AFTER)
+            iterations += 1
+            if new == current:
+                break
+            current = new
+        # one narrowing step: the state the loop actually feeds back is a sound, smaller invariant
+        narrowed = self.block_input(head)
+        if narrowed is not None and narrowed != current:
+            self.inputs[head] = narrowed
+            self.process(head, narrowed)
+            self.run_elements(body)
+
+    def fixpoint(self) -> None:
+        self.run_elements(self.wto)
+        exits = [s for (src, dst), s in self.edges.items() if dst == EXIT_NODE]
+        self.exit_state = None
+        for s in exits:
+            self.exit_state = s if self.exit_state is None else self.exit_state.join(s)
+
+    def check_pass(self) -> None:
+        for block in sorted(self.fn.blocks):
+            state = self.inputs.get(block)
+            if state is None:
+                continue
+            outputs = Transfer(self.a, self.fn, self.a.report, record=True).run_block(self.fn.blocks[block], state)
+            del outputs
+
+    # -- termination --------------------------------------------------------------------
+    def check_termination(self) -> None:
+        for head in sorted(self.fn.loops):
+            if self.inputs.get(head) is None:
+                continue
+            reason = self.loop_bound(head)
+            if reason is not None:
+                back = [tail for tail, h in self.fn.back_edges if h == head]
+                jump_pc = self.fn.blocks[back[0]].end if back else head
+                self.a.report(jump_pc, Code.UNBOUNDED_LOOP, f"the loop at insn {head} may not terminate: {reason}; "
+                              "bound it with a counter that the loop condition checks against a constant")
+
+    def loop_bound(self, head: int) -> str | None:
+        """None when every path leaves the loop after finitely many iterations, else why not."""
+        loop = self.fn.loops[head]
+        component = _find_component(self.wto, head)
+        if component is None:
+            return "its blocks do not form a loop the analysis can follow"
+        entry = None
+        for (src, dst), state in self.edges.items():
+            if dst == head and src not in loop:
+                entry = state if entry is None else entry.join(state)
+        if head == self.fn.entry:
+            entry = self.entry_state if entry is None else entry.join(self.entry_state)
+        if entry is None:
+            return None
+        current = entry
+        seen: list[State] = []
+        iterations = 0
+        while True:
+            trial = FunctionRun(self.a, self.fn, self.entry_state)
+            trial.wto = self.wto
+            trial.edges = {k: v for k, v in self.edges.items() if k[0] not in loop and k[1] in loop and k[1] != head}
+            trial.inputs[head] = current
+            before = self.a.work
+            trial.process(head, current)
+            trial.run_elements(component[1:])
+            self.a.unroll_work += self.a.work - before
+            back = None
+            for (src, dst), state in trial.edges.items():
+                if dst == head and src in loop:
+                    back = state if back is None else back.join(state)
+            iterations += 1
+            if back is None:
+                return None
+            if any(back == old for old in seen) or back == current:
+                return (f"iteration {iterations} comes back to the loop head in a state it had before, so "
+                        "nothing in the state bounds the number of iterations")
+            if self.a.unroll_work > self.a.limits.max_unroll_work:
+                return f"no exit was found within {iterations} iterations ({self.a.limits.max_unroll_work} instruction steps)"
+            seen.append(current)
+            if len(seen) > 8:
+                seen.pop(0)
+            current = back
+
+
+def _find_component(elements: list[Any], head: int) -> list[Any] | None:
+    for element in elements:
+        if isinstance(element, list):
+            if element[0] == head:
+                return element
+            found = _find_component(element[1:], head)
+            if found is not None:
+                return found
+    return None
+
+
+# ---------------------------------------------------------------------------
+# One instruction at a time
+# ---------------------------------------------------------------------------
+
+
+class Transfer:
+    def __init__(self, analysis: Analysis, fn: FunctionGraph, report: Report, record: bool) -> None:
+        self.a = analysis
+        self.fn = fn
+        self.report = report
+        self.record = record
+
+    def run_block(self, block: Any, state: State) -> list[tuple[Any, State | None]]:
+        listing = self.a.cf.listing
+        for pc in block.pcs:
+            self.a._tick()
+            if self.record:
+                previous = self.a.states.get(pc)
+                if previous is None:
+                    self.a.states[pc] = state
+                elif previous.depth == state.depth:
+                    self.a.states[pc] = previous.join(state)
+            insn = listing.by_pc[pc]
+            problem = self.a.profile.unsupported(insn)
+            if problem:
+                self.report(pc, Code.UNSUPPORTED_INSTRUCTION, f"{insn} is not supported by {self.a.profile.name}: "
+                            f"{problem}; use an older form or the linux-6.18 profile")
+            if pc == block.end:
+                return self.terminator(pc, insn, state)
+            new_state = self.step(pc, insn, state)
+            if new_state is None:
+                return []
+            state = new_state
+        raise AssertionError("unreachable: a block ends with its last pc")
+
+    # -- helpers ------------------------------------------------------------------------
+    def read(self, state: State, pc: int, reg: int, what: str = "read") -> RegState:
+        value = state.reg(reg)
+        if value.type == RegType.NOT_INIT:
+            self.report(pc, Code.UNINITIALISED_REGISTER,
+                        f"r{reg} is {what} before it is written on some path to here; initialise r{reg} first")
+            return RegState.scalar()
+        if value.type == RegType.CONFLICT:
+            self.report(pc, Code.TYPE_CONFLICT,
+                        f"r{reg} holds different kinds of values (pointers of different kinds, or a pointer and "
+                        "a number) on different paths to here; keep one kind of value in it on every path")
+            return RegState.scalar()
+        return value
+
+    def write_reg(self, state: State, pc: int, reg: int, value: RegState) -> State:
+        if reg == 10:
+            self.report(pc, Code.FRAME_POINTER_WRITE, "r10 is the read-only frame pointer; write another register")
+            return state
+        return state.with_reg(reg, value)
+
+    # -- non-terminators ----------------------------------------------------------------
+    def step(self, pc: int, insn: Insn, state: State) -> State | None:
+        cls = insn.opcode & CLASS_MASK
+        if cls in (Cls.ALU, Cls.ALU64):
+            return self.alu(pc, insn, state)
+        if insn.is_lddw:
+            return self.lddw(pc, insn, state)
+        if cls == Cls.LDX:
+            loaded, state = self.memory(pc, insn, state, insn.src, insn.off, insn.size_bytes, write=False)
+            if loaded is not None and insn.mode == Mode.MEMSX and loaded.is_scalar:
+                loaded = RegState.scalar(loaded.value.alu(Cls.ALU64 | AluOp.MOV | SRC_X, loaded.value, insn.size_bytes * 8))
+            return self.write_reg(state, pc, insn.dst, loaded if loaded is not None else RegState.scalar())
+        if cls == Cls.ST:
+            value = RegState.const(insn.imm)
+            _, state = self.memory(pc, insn, state, insn.dst, insn.off, insn.size_bytes, write=True, value=value)
+            return state
+        if cls == Cls.STX:
+            value = self.read(state, pc, insn.src)
+            if insn.mode == Mode.ATOMIC:
+                return self.atomic(pc, insn, state, value)
+            _, state = self.memory(pc, insn, state, insn.dst, insn.off, insn.size_bytes, write=True, value=value)
+            return state
+        if insn.is_call:
+            return self.call(pc, insn, state)
+        if cls == Cls.LD:
+            self.report(pc, Code.UNSUPPORTED_INSTRUCTION, f"{insn} is a legacy packet load, which needs a socket "
+                        f"buffer; {self.a.program.prog_type} programs have none: read memory with ldx instead")
+            return self.write_reg(state, pc, 0, RegState.scalar())
+        raise AssertionError(f"unexpected non-terminator {insn}")
+
+    def lddw(self, pc: int, insn: Insn, state: State) -> State:
+        src, lo, hi = insn.src, insn.imm & 0xFFFFFFFF, insn.imm >> 32
+        maps = self.a.maps
+        if src == PseudoSrc.IMM64:
+            return self.write_reg(state, pc, insn.dst, RegState.const(insn.imm))
+        if src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX, PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX_VALUE):
+            if lo >= len(maps):
+                self.report(pc, Code.HELPER_ARGUMENT, f"lddw refers to map {lo}, but the program has {len(maps)} maps")
+                return self.write_reg(state, pc, insn.dst, RegState.scalar())
+            if src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX):
+                return self.write_reg(state, pc, insn.dst, RegState(RegType.CONST_PTR_TO_MAP, Scalar.const(0), maps=frozenset({lo})))
+            if maps[lo].type != ARRAY_MAPS[0]:
+                self.report(pc, Code.INVALID_DEREFERENCE, f"lddw takes the address of a value of map {maps[lo].name}, "
+                            "which is not an array map; only array values are directly addressable")
+            return self.write_reg(state, pc, insn.dst, RegState(RegType.PTR_TO_MAP_VALUE, Scalar.const(hi), maps=frozenset({lo})))
+        if src == PseudoSrc.FUNC:
+            return self.write_reg(state, pc, insn.dst, RegState(RegType.PTR_TO_FUNC, Scalar.const(0)))
+        self.report(pc, Code.UNSUPPORTED_INSTRUCTION, f"{insn} loads a kernel symbol by BTF id, which this verifier "
+                    "does not model; read kernel memory with bpf_probe_read_kernel instead")
+        return self.write_reg(state, pc, insn.dst, RegState.scalar())
+
+    # -- ALU -------------------------------------------------------------------------------
+    def alu(self, pc: int, insn: Insn, state: State) -> State:
+        op = insn.opcode & OP_MASK
+        wide = insn.opcode & CLASS_MASK == Cls.ALU64
+        x = bool(insn.opcode & SRC_X)
+        src = self.read(state, pc, insn.src) if x and op != AluOp.END else RegState.const(insn.imm)
+        if op == AluOp.MOV:
+            if insn.off and src.is_pointer:
+                self.report(pc, Code.POINTER_ARITHMETIC, f"sign extension of pointer r{insn.src} is prohibited; "
+                            "sign-extend numbers only")
+                return self.write_reg(state, pc, insn.dst, RegState.scalar())
+            if src.is_pointer and not wide:
+                return self.write_reg(state, pc, insn.dst, RegState.scalar(Scalar.urange(0, 0xFFFFFFFF)))
+            if src.is_pointer:
+                return self.write_reg(state, pc, insn.dst, src)
+            return self.write_reg(state, pc, insn.dst, RegState.scalar(Scalar.const(0).alu(insn.opcode, src.value, insn.off, insn.imm)))
+        dst = self.read(state, pc, insn.dst)
+        if dst.is_scalar and src.is_scalar:
+            value = dst.value.alu(insn.opcode, src.value, insn.off, insn.imm)
+            return self.write_reg(state, pc, insn.dst, RegState.scalar(value))
+        name = {AluOp.ADD: "+=", AluOp.SUB: "-="}.get(AluOp(op), f"{AluOp(op).name.lower()}")
+        pointer, other = (dst, src) if dst.is_pointer else (src, dst)
+        if not wide:
+            self.report(pc, Code.POINTER_ARITHMETIC, f"32-bit arithmetic on pointer {self._describe(pointer)} is "
+                        "prohibited; use 64-bit registers for pointers")
+            return self.write_reg(state, pc, insn.dst, RegState.scalar())
+        if op == AluOp.SUB and dst.is_pointer and src.is_pointer:
+            if (dst.type, dst.maps, dst.frame) == (src.type, src.maps, src.frame):
+                return self.write_reg(state, pc, insn.dst, RegState.scalar(dst.value.alu(insn.opcode | SRC_X, src.value)))
+            self.report(pc, Code.POINTER_ARITHMETIC, "subtracting pointers into different objects is prohibited")
+            return self.write_reg(state, pc, insn.dst, RegState.scalar())
+        if op not in (AluOp.ADD, AluOp.SUB) or (op == AluOp.SUB and not dst.is_pointer) or other.is_pointer:
+            self.report(pc, Code.POINTER_ARITHMETIC, f"operation {name} on pointer {self._describe(pointer)} is "
+                        "prohibited; only adding or subtracting a number moves a pointer")
+            return self.write_reg(state, pc, insn.dst, RegState.scalar())
+        if pointer.type in NULLABLE:
+            self.report(pc, Code.POINTER_ARITHMETIC, f"arithmetic on {pointer.type.value} pointer prohibited; "
+                        "compare it with 0 first")
+            return self.write_reg(state, pc, insn.dst, RegState.scalar())
+        if pointer.type in (RegType.CONST_PTR_TO_MAP, RegType.PTR_TO_FUNC):
+            self.report(pc, Code.POINTER_ARITHMETIC, f"arithmetic on a {pointer.type.value} pointer is prohibited; "
+                        "pass it to helpers unchanged")
+            return self.write_reg(state, pc, insn.dst, RegState.scalar())
+        offset = pointer.value.alu(Cls.ALU64 | op | SRC_X, other.value)
+        return self.write_reg(state, pc, insn.dst, replace(pointer, value=offset))
+
+    def _describe(self, reg: RegState) -> str:
+        return reg.describe()
+
+    # -- memory ----------------------------------------------------------------------------
+    def memory(self, pc: int, insn: Insn, state: State, base_reg: int, off: int, size: int, write: bool,
+               value: RegState | None = None) -> tuple[RegState | None, State]:
+        base = self.read(state, pc, base_reg)
+        verb = "write" if write else "read"
+        kind = base.type
+        if kind == RegType.SCALAR and base_reg != 10:
+            if base.value.is_const and base.value.value == 0:
+                what = "r%d is NULL (0)" % base_reg
+            else:
+                what = f"r{base_reg} is a number ({base.value}), not a pointer"
+            self.report(pc, Code.INVALID_DEREFERENCE, f"{size}-byte {verb} through r{base_reg}: {what}; only pointers "
+                        "to the stack, the context, map values and ring buffer records may be dereferenced")
+            return None, state
+        if kind in NULLABLE:
+            self.report(pc, Code.NULL_DEREFERENCE, f"{size}-byte {verb} through r{base_reg}, which may be NULL "
+                        f"({kind.value}); compare r{base_reg} with 0 before dereferencing it")
+            return None, state
+        if kind == RegType.PTR_TO_CTX:
+            return self.ctx_access(pc, base, base_reg, off, size, write), state
+        if kind == RegType.PTR_TO_STACK:
+            return self.stack_access(pc, insn, state, base, base_reg, off, size, write, value)
+        if kind == RegType.PTR_TO_MAP_VALUE:
+            return self.map_value_access(pc, base, base_reg, off, size, write), state
+        if kind == RegType.PTR_TO_MEM:
+            lo, hi = base.value.smin + off, base.value.smax + off + size
+            if lo < 0 or hi > base.mem_size:
+                self.report(pc, Code.MEM_OUT_OF_BOUNDS, f"{size}-byte {verb} at r{base_reg}{off:+d} may reach bytes "
+                            f"[{lo}, {hi}) of a {base.mem_size}-byte ring buffer record; keep it within [0, {base.mem_size})")
+            return (RegState.scalar(_sized(size)) if not write else None), state
+        self.report(pc, Code.INVALID_DEREFERENCE, f"{size}-byte {verb} through r{base_reg}, a {kind.value} pointer, "
+                    "which may not be dereferenced")
+        return None, state
+
+    def ctx_access(self, pc: int, base: RegState, base_reg: int, off: int, size: int, write: bool) -> RegState | None:
+        ops = self.a.ops
+        if not base.value.is_const:
+            self.report(pc, Code.CTX_VARIABLE_OFFSET, f"r{base_reg} points into {ops.context_name} at a variable "
+                        f"offset ({base.value}); the context is read at constant offsets only")
+            return RegState.scalar()
+        offset = _signed(base.value.value) + off
+        reason = ops.context(offset, size, write, self.a.arch)
+        if reason is not None:
+            if write:
+                code = Code.CTX_WRITE
+                message = f"{size}-byte write to {ops.context_name} at offset {offset}: {reason}; copy the value to the stack first"
+            elif "aligned" in reason:
+                code = Code.CTX_MISALIGNED
+                message = f"{size}-byte read of {ops.context_name} at offset {offset}: {reason}"
+            else:
+                code = Code.CTX_OUT_OF_BOUNDS
+                message = f"{size}-byte read of {ops.context_name} at offset {offset} is out of bounds: {reason}"
+            self.report(pc, code, message)
+            return RegState.scalar()
+        return None if write else RegState.scalar(_sized(size))
+
+    def stack_access(self, pc: int, insn: Insn, state: State, base: RegState, base_reg: int, off: int, size: int,
+                     write: bool, value: RegState | None) -> tuple[RegState | None, State]:
+        frame_index = base.frame
+        frame = state.frames[frame_index]
+        lo, hi = base.value.smin + off, base.value.smax + off
+        verb = "write" if write else "read"
+        fn_entry = self.fn.entry
+        self.a.stack_use[fn_entry] = min(self.a.stack_use.get(fn_entry, 0), lo)
+        if lo < -STACK_SIZE or hi + size > 0:
+            self.report(pc, Code.STACK_OUT_OF_BOUNDS, f"{size}-byte {verb} at stack offset [{lo}, {hi}] (r{base_reg}{off:+d}) "
+                        f"leaves the {STACK_SIZE}-byte stack; offsets must stay within [-{STACK_SIZE}, -{size}]")
+            return (RegState.scalar() if not write else None), state
+        aligned = (base.value.tnum.value + off) % size == 0 and base.value.tnum.mask & (size - 1) == 0
+        if not aligned:
+            self.report(pc, Code.STACK_MISALIGNED, f"{size}-byte {verb} at stack offset {lo} is misaligned; the stack "
+                        f"is accessed at offsets that are multiples of the access size")
+        variable = lo != hi
+        if variable and not self.a.profile.variable_stack_access:
+            self.report(pc, Code.STACK_VARIABLE_OFFSET, f"{size}-byte {verb} at a variable stack offset [{lo}, {hi}]: "
+                        f"{self.a.profile.name} accesses the stack at constant offsets only")
+        if write:
+            assert value is not None
+            if variable:
+                new_frame = frame
+                stack = frame.stack_bytes()
+                changed = {o: MISC for o in range(lo, hi + size) if o in stack}
+                new_frame = replace(frame, stack=tuple(sorted({**stack, **changed}.items())),
+                                    spills=tuple((s, r) for s, r in frame.spills if not (s < hi + size and lo < s + 8)))
+            else:
+                stored = value if size == 8 or not value.is_pointer else RegState.scalar()
+                new_frame = frame.store_stack(lo, size, stored)
+            return None, state.with_frame(frame_index, new_frame)
+        missing = frame.first_uninitialised(lo, hi + size)
+        if missing is not None:
+            self.report(pc, Code.STACK_UNINITIALISED, f"{size}-byte read at stack offset {lo}{'..' + str(hi) if variable else ''} "
+                        f"reads byte {missing}, which is not initialised on some path to here; write it first")
+            return RegState.scalar(_sized(size)), state
+        if variable:
+            return RegState.scalar(_sized(size)), state
+        return frame.load_stack(lo, size), state
+
+    def map_value_access(self, pc: int, base: RegState, base_reg: int, off: int, size: int, write: bool) -> RegState | None:
+        defs = [self.a.maps[i] for i in sorted(base.maps)]
+        mdef = min(defs, key=lambda m: m.value_size)  # the smallest value bounds every access
+        lo, hi = base.value.smin + off, base.value.smax + off + size
+        verb = "write" if write else "read"
+        if lo < 0 or hi > mdef.value_size:
+            self.report(pc, Code.MAP_VALUE_OUT_OF_BOUNDS, f"{size}-byte {verb} at r{base_reg}{off:+d} may reach bytes "
+                        f"[{lo}, {hi}) of a value of map {mdef.name}, which has {mdef.value_size} bytes; "
+                        f"check the offset so that it stays within [0, {mdef.value_size - size}]")
+            return RegState.scalar()
+        if write:
+            frozen = [m for m in defs if m.frozen]
+            if frozen:
+                mdef = frozen[0]
+                self.report(pc, Code.MAP_VALUE_READ_ONLY, f"{size}-byte write to map {mdef.name}, which is read-only "
+                            "for programs (.rodata); write to a writable map or to the stack")
+            return None
+        if len(defs) == 1 and mdef.frozen and mdef.initial_value is not None and lo + size == hi:
+            return RegState.const(int.from_bytes(mdef.initial_value[lo:hi], "little"))
+        return RegState.scalar(_sized(size))
+
+    def atomic(self, pc: int, insn: Insn, state: State, value: RegState) -> State:
+        size = insn.size_bytes
+        loaded, state = self.memory(pc, insn, state, insn.dst, insn.off, size, write=False)
+        _, state = self.memory(pc, insn, state, insn.dst, insn.off, size, write=True, value=RegState.scalar())
+        if value.is_pointer:
+            self.report(pc, Code.POINTER_ARITHMETIC, f"atomic operation with pointer r{insn.src} is prohibited")
+        if insn.imm == AtomicOp.CMPXCHG:
+            self.read(state, pc, 0)
+            return self.write_reg(state, pc, 0, RegState.scalar(_sized(size)))
+        if insn.imm & AtomicOp.FETCH:
+            return self.write_reg(state, pc, insn.src, RegState.scalar(_sized(size)))
+        return state
+
+    # -- calls -------------------------------------------------------------------------------
+    def call(self, pc: int, insn: Insn, state: State) -> State | None:
+        if insn.is_local_call:
+            return self.local_call(pc, insn, state)
+        if insn.opcode & SRC_X:
+            self.report(pc, Code.UNSUPPORTED_INSTRUCTION, f"{insn}: indirect calls are not part of the kernel's "
+                        "instruction set; call a helper by its id")
+            return _after_call(state, RegState.scalar())
+        if insn.src == 2:
+            self.report(pc, Code.UNSUPPORTED_INSTRUCTION, f"{insn} calls a kernel function (kfunc), which this "
+                        "verifier does not model; use helpers")
+            return _after_call(state, RegState.scalar())
+        helper = self.a.registry.get(insn.imm)
+        prog_type = self.a.program.prog_type
+        if helper is None or not allowed(self.a.profile, prog_type, helper):
+            from interp.helper_ids import helper_name
+
+            name = helper.name if helper else (helper_name(insn.imm) or f"#{insn.imm}")
+            allowed_names = ", ".join(sorted(self.a.ops.helpers))
+            self.report(pc, Code.UNKNOWN_HELPER, f"call to helper {insn.imm} ({name}), which {self.a.profile.name} "
+                        f"{prog_type} programs may not call; they may call: {allowed_names}")
+            return _after_call(state, RegState.scalar())
+        if helper.gpl_only and not self.a.program.is_gpl_compatible:
+            self.report(pc, Code.GPL_ONLY_HELPER, f"helper {helper.name} is GPL-only and the program's license is "
+                        f"{self.a.program.license or 'missing'}; declare a GPL-compatible license")
+        return HelperCall(self, pc, helper, state).run()
+
+    def local_call(self, pc: int, insn: Insn, state: State) -> State | None:
+        target = insn.call_target(pc)
+        depth = state.depth + 1
+        if depth >= self.a.profile.max_call_depth:
+            self.report(pc, Code.CALL_DEPTH, f"calls nest {depth + 1} frames deep; at most "
+                        f"{self.a.profile.max_call_depth} frames are allowed")
+            return _after_call(state, RegState.scalar())
+        callers = [f.callsite for f in state.frames]
+        if any(self.a.cf.function_of(site) and target in self.a.cf.function_of(site) for site in callers if site >= 0) \
+                or target == self.fn.entry:
+            self.report(pc, Code.RECURSION, f"the call at insn {pc} makes function {target} call itself; recursion "
+                        "is not allowed")
+            return _after_call(state, RegState.scalar())
+        args = {r: state.reg(r) for r in range(1, 6)}
+        callee_frame = Frame.entry(args, depth, callsite=pc)
+        callee_state = State(state.frames + (callee_frame,), state.refs)
+        result = self.a.analyse_function(target, callee_state, check=self.record)
+        if result is None:
+            return None  # the callee never returns
+        r0 = result.reg(0)
+        if r0.type == RegType.PTR_TO_STACK and r0.frame == depth:
+            self.report(pc, Code.RETURN_STACK_POINTER, f"function {target} returns a pointer to its own stack, which "
+                        "is gone after the return; return a value or a pointer the caller owns")
+            r0 = RegState.scalar()
+        caller = State(result.frames[:-1], result.refs)
+        return _after_call(caller, r0)
+
+    # -- terminators ----------------------------------------------------------------------------
+    def terminator(self, pc: int, insn: Insn, state: State) -> list[tuple[Any, State | None]]:
+        succ = list(self.fn.graph.successors(self.fn.block_of[pc]))
+        if insn.is_exit:
+            r0 = self.read(state, pc, 0, "returned by exit")
+            if state.reg(0).type == RegType.NOT_INIT:
+                self.report(pc, Code.R0_UNINITIALISED, "exit returns r0, which is not set on some path to here; set "
+                            "r0 before exit")
+            if state.depth == 0 and state.refs:
+                self.report(pc, Code.UNRELEASED_REFERENCE, "the program exits while holding a ring buffer record from "
+                            "bpf_ringbuf_reserve; submit or discard it on every path")
+            if r0.is_pointer and r0.type == RegType.PTR_TO_STACK and state.depth > 0 and r0.frame == state.depth:
+                pass  # reported by the caller
+            return [(EXIT_NODE, state)]
+        if insn.is_unconditional_jump:
+            return [(insn.jump_target(pc), state)]
+        if insn.is_conditional_jump:
+            taken, fallthrough = self.branch(pc, insn, state)
+            return [(insn.jump_target(pc), taken), (pc + 1, fallthrough)]
+        new_state = self.step(pc, insn, state)
+        return [(s, new_state) for s in succ if s != EXIT_NODE]
+
+    def branch(self, pc: int, insn: Insn, state: State) -> tuple[State | None, State | None]:
+        op = insn.opcode & OP_MASK
+        wide = insn.opcode & CLASS_MASK == Cls.JMP
+        x = bool(insn.opcode & SRC_X)
+        a = self.read(state, pc, insn.dst)
+        b = self.read(state, pc, insn.src) if x else RegState.const(insn.imm)
+        if a.is_scalar and b.is_scalar:
+            outcomes: list[State | None] = []
+            for taken in (True, False):
+                refined = a.value.refine(op, b.value, taken, wide)
+                if refined is None:
+                    outcomes.append(None)
+                    continue
+                s = state.with_reg(insn.dst, RegState.scalar(refined[0])) if insn.dst != 10 else state
+                if x and insn.src != 10:
+                    s = s.with_reg(insn.src, RegState.scalar(refined[1]))
+                outcomes.append(s)
+            return outcomes[0], outcomes[1]
+        pointer, other, preg = (a, b, insn.dst) if a.is_pointer else (b, a, insn.src)
+        if not wide:
+            self.report(pc, Code.POINTER_ARITHMETIC, f"32-bit comparison of pointer r{preg} is prohibited; compare "
+                        "pointers with 64-bit jumps")
+            return state, state
+        is_zero = other.is_scalar and other.value.is_const and other.value.value == 0
+        if pointer.is_pointer and is_zero and op in (JmpOp.JEQ, JmpOp.JNE):
+            if pointer.is_nullable:
+                null_state = _mark_null(state, pointer)
+                ok_state = _mark_non_null(state, pointer)
+                return (null_state, ok_state) if op == JmpOp.JEQ else (ok_state, null_state)
+            # a pointer that cannot be NULL is never 0
+            return (None, state) if op == JmpOp.JEQ else (state, None)
+        return state, state
+
+
+class HelperCall:
+    """Checking one helper call's arguments against its prototype, and its effect."""
+
+    def __init__(self, transfer: Transfer, pc: int, helper: Helper, state: State) -> None:
+        self.t = transfer
+        self.pc = pc
+        self.helper = helper
+        self.state = state
+        self.args = transfer.a.profile.helper_args.get(helper.name, helper.args)
+        self.map_set: frozenset[int] = frozenset()
+        self.const_key: bytes | None = None
+        self.released: int = 0
+
+    def report(self, code: str, message: str) -> None:
+        self.t.report(self.pc, code, f"{self.helper.name}: {message}")
+
+    def run(self) -> State:
+        regs = [self.t.read(self.state, self.pc, i + 1, f"read as argument {i + 1} of {self.helper.name}")
+                for i in range(len(self.args))]
+        for i, arg in enumerate(self.args):
+            self.check(i, arg, regs)
+        return self.result(regs)
+
+    def _region(self, i: int, reg: RegState, size_lo: int, size_hi: int, write: bool, need_init: bool, what: str) -> None:
+        """Arg i points to `size_hi` bytes (at most) of memory that can be read (or written)."""
+        regno = i + 1
+        if size_hi == 0:
+            return
+        if reg.type == RegType.PTR_TO_STACK:
+            frame = self.state.frames[reg.frame]
+            lo, hi = reg.value.smin, reg.value.smax + size_hi
+            if lo < -STACK_SIZE or hi > 0:
+                self.report(Code.HELPER_MEMORY, f"r{regno} ({what}) points to stack bytes [{lo}, {hi}), outside "
+                            f"the {STACK_SIZE}-byte stack; make the buffer fit")
+                return
+            if not reg.value.is_const and not self.t.a.profile.variable_stack_access:
+                self.report(Code.STACK_VARIABLE_OFFSET, f"r{regno} ({what}) points into the stack at a variable offset")
+            if need_init:
+                missing = frame.first_uninitialised(lo, hi)
+                if missing is not None:
+                    self.report(Code.STACK_UNINITIALISED, f"r{regno} ({what}) points to {size_hi} bytes of stack at "
+                                f"offset {lo}, and byte {missing} is not initialised; initialise the whole buffer first")
+            if write:
+                self.state = self.state.with_frame(reg.frame, frame.mark_initialised(lo, hi)) if reg.value.is_const else self.state
+            return
+        if reg.type == RegType.PTR_TO_MAP_VALUE:
+            mdef = min((self.t.a.maps[m] for m in reg.maps), key=lambda m: m.value_size)
+            lo, hi = reg.value.smin, reg.value.smax + size_hi
+            if lo < 0 or hi > mdef.value_size:
+                self.report(Code.HELPER_MEMORY, f"r{regno} ({what}) may cover bytes [{lo}, {hi}) of a "
+                            f"{mdef.value_size}-byte value of map {mdef.name}; make it fit")
+            elif write and mdef.frozen:
+                self.report(Code.MAP_VALUE_READ_ONLY, f"r{regno} ({what}) points into read-only map {mdef.name}")
+            return
+        if reg.type == RegType.PTR_TO_MEM:
+            lo, hi = reg.value.smin, reg.value.smax + size_hi
+            if lo < 0 or hi > reg.mem_size:
+                self.report(Code.HELPER_MEMORY, f"r{regno} ({what}) may cover bytes [{lo}, {hi}) of a "
+                            f"{reg.mem_size}-byte ring buffer record; make it fit")
+            return
+        if reg.type == RegType.PTR_TO_CTX and not write:
+            offset = _signed(reg.value.value) if reg.value.is_const else 0
+            if self.t.a.ops.context(offset, 1, False, self.t.a.arch) is not None or not reg.value.is_const:
+                self.report(Code.HELPER_MEMORY, f"r{regno} ({what}) points into the context at an invalid offset")
+            return
+        kind = "NULL" if reg.is_scalar and reg.value.is_const and reg.value.value == 0 else reg.describe()
+        nullable = " (compare it with 0 first)" if reg.is_nullable else ""
+        self.report(Code.HELPER_ARGUMENT, f"r{regno} ({what}) must point to {'writable' if write else 'readable'} memory "
+                    f"(the stack, a map value or a ring buffer record), but it is {kind}{nullable}")
+
+    def check(self, i: int, arg: ArgType, regs: list[RegState]) -> None:
+        reg = regs[i]
+        regno = i + 1
+        maps = self.t.a.maps
+        if arg == ArgType.ANYTHING:
+            return
+        if arg == ArgType.CONST_MAP_PTR:
+            if reg.type != RegType.CONST_PTR_TO_MAP:
+                extra = " (compare it with 0 first)" if reg.is_nullable else ""
+                self.report(Code.HELPER_ARGUMENT, f"r{regno} must be a map pointer (lddw of a map), but it is "
+                            f"{reg.describe()}{extra}")
+                return
+            self.map_set = reg.maps
+            return
+        if arg in (ArgType.PTR_TO_MAP_KEY, ArgType.PTR_TO_MAP_VALUE):
+            if not self.map_set:
+                return
+            defs = [maps[m] for m in sorted(self.map_set)]
+            size = max(m.key_size if arg == ArgType.PTR_TO_MAP_KEY else m.value_size for m in defs)
+            mdef = defs[0]
+            what = f"{'key' if arg == ArgType.PTR_TO_MAP_KEY else 'value'} of map {mdef.name}, {size} bytes"
+            self._region(i, reg, size, size, write=False, need_init=True, what=what)
+            if arg == ArgType.PTR_TO_MAP_KEY and reg.type == RegType.PTR_TO_STACK and reg.value.is_const:
+                lo = _signed(reg.value.value)
+                self.const_key = self.state.frames[reg.frame].known_bytes(lo, lo + size)
+            return
+        if arg == ArgType.PTR_TO_CTX:
+            if reg.type != RegType.PTR_TO_CTX or not (reg.value.is_const and reg.value.value == 0):
+                self.report(Code.HELPER_ARGUMENT, f"r{regno} must be the context pointer the program received in r1 "
+                            f"(unchanged), but it is {reg.describe()}")
+            return
+        if arg in (ArgType.CONST_SIZE, ArgType.CONST_SIZE_OR_ZERO, ArgType.CONST_STACK_SIZE, ArgType.CONST_ALLOC_SIZE_OR_ZERO):
+            if not reg.is_scalar:
+                self.report(Code.HELPER_ARGUMENT, f"r{regno} must be a size (a number), but it is {reg.describe()}")
+                return
+            if arg == ArgType.CONST_ALLOC_SIZE_OR_ZERO:
+                if not reg.value.is_const:
+                    self.report(Code.HELPER_ARGUMENT, f"r{regno} must be a constant size, but it is {reg.value}")
+                return
+            if arg == ArgType.CONST_STACK_SIZE and not reg.value.is_const:
+                self.report(Code.HELPER_ARGUMENT, f"r{regno} must be a constant size in {self.t.a.profile.name}, "
+                            f"but it is {reg.value}")
+            if reg.value.smin < 0:
+                self.report(Code.HELPER_ARGUMENT, f"r{regno} (a size) may be negative ({reg.value}); bound it "
+                            "with a check such as `if rN > SIZE goto`")
+                return
+            if arg in (ArgType.CONST_SIZE, ArgType.CONST_STACK_SIZE) and reg.value.umin == 0:
+                self.report(Code.HELPER_ARGUMENT, f"r{regno} (a size) may be 0, which {self.helper.name} does not "
+                            "accept; make it at least 1")
+            if reg.value.umax > 1 << 29:
+                self.report(Code.HELPER_ARGUMENT, f"r{regno} (a size) is unbounded ({reg.value}); bound it with a "
+                            "check against the buffer size before the call")
+                return
+            previous = self.args[i - 1] if i > 0 else None
+            if previous in (ArgType.PTR_TO_MEM, ArgType.PTR_TO_UNINIT_MEM, ArgType.PTR_TO_STACK):
+                write = previous != ArgType.PTR_TO_MEM
+                need_init = previous == ArgType.PTR_TO_MEM or (previous == ArgType.PTR_TO_STACK)
+                self._region(i - 1, regs[i - 1], reg.value.umin, reg.value.umax, write=write, need_init=need_init,
+                             what=f"a buffer of up to {reg.value.umax} bytes")
+            return
+        if arg in (ArgType.PTR_TO_MEM, ArgType.PTR_TO_UNINIT_MEM, ArgType.PTR_TO_STACK):
+            if arg == ArgType.PTR_TO_STACK and reg.type != RegType.PTR_TO_STACK:
+                self.report(Code.HELPER_ARGUMENT, f"r{regno} must point to the stack in {self.t.a.profile.name}, but it "
+                            f"is {reg.describe()}")
+            elif reg.type not in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM, RegType.PTR_TO_CTX):
+                self._region(i, reg, 1, 1, write=arg != ArgType.PTR_TO_MEM, need_init=False, what="a buffer")
+            return  # the size argument that follows checks the extent
+        if arg == ArgType.PTR_TO_ALLOC_MEM:
+            if reg.type != RegType.PTR_TO_MEM or not reg.ref or not (reg.value.is_const and reg.value.value == 0):
+                self.report(Code.HELPER_ARGUMENT, f"r{regno} must be a record from bpf_ringbuf_reserve (non-NULL, "
+                            f"unmoved), but it is {reg.describe()}")
+                return
+            self.released = reg.ref
+            return
+
+    def result(self, regs: list[RegState]) -> State:
+        state = self.state
+        if self.released:
+            ref = self.released
+            state = replace(state.map_regs(lambda r: RegState.scalar() if r.ref == ref else r),
+                            refs=state.refs - {ref})
+        ret = self.helper.ret
+        if ret == RetType.PTR_TO_MAP_VALUE_OR_NULL and self.map_set:
+            defs = [self.t.a.maps[m] for m in self.map_set]
+            pointer_id = self.pc + 1
+            if all(m.type in (12, 13) for m in defs):  # a map of maps holds maps
+                if not all(m in self.t.a.inner_of for m in self.map_set):
+                    self.report(Code.HELPER_ARGUMENT, "the map of maps has no inner map template to check the "
+                                "inner map's uses against")
+                    return _after_call(state, RegState.scalar())
+                inner = frozenset(self.t.a.inner_of[m] for m in self.map_set)
+                state = _forget_id(state, pointer_id)
+                return _after_call(state, RegState(RegType.CONST_PTR_TO_MAP_OR_NULL, Scalar.const(0), maps=inner,
+                                                   id=pointer_id))
+            if (self.t.a.profile.array_lookup_non_null and all(m.type in ARRAY_MAPS for m in defs)
+                    and self.const_key is not None
+                    and all(int.from_bytes(self.const_key[:4], "little") < m.max_entries for m in defs)):
+                return _after_call(state, RegState(RegType.PTR_TO_MAP_VALUE, Scalar.const(0), maps=self.map_set))
+            state = _forget_id(state, pointer_id)
+            return _after_call(state, RegState(RegType.PTR_TO_MAP_VALUE_OR_NULL, Scalar.const(0),
+                                               maps=self.map_set, id=pointer_id))
+        if ret == RetType.PTR_TO_MEM_OR_NULL:
+            size_reg = regs[1] if len(regs) > 1 else RegState.scalar()
+            size = size_reg.value.value if size_reg.is_scalar and size_reg.value.is_const else 0
+            pointer_id = self.pc + 1
+            state = _forget_id(state, pointer_id)
+            state = replace(state, refs=state.refs | {pointer_id})
+            return _after_call(state, RegState(RegType.PTR_TO_MEM_OR_NULL, Scalar.const(0), mem_size=size,
+                                               id=pointer_id, ref=pointer_id))
+        if ret == RetType.VOID:
+            return _after_call(state, RegState.uninit())
+        return _after_call(state, RegState.scalar())
+
+
+# -- small pieces -----------------------------------------------------------------------------
+
+
+def _signed(value: int) -> int:
+    return value - (1 << 64) if value >> 63 else value
+
+
+def _sized(size: int) -> Scalar:
+    return Scalar.urange(0, (1 << (8 * size)) - 1) if size < 8 else Scalar.unknown()
+
+
+def _after_call(state: State, r0: RegState) -> State:
+    frame = state.top
+    regs = list(frame.regs)
+    regs[0] = r0
+    for r in range(1, 6):
+        regs[r] = RegState.uninit()
+    return replace(state, frames=state.frames[:-1] + (replace(frame, regs=tuple(regs)),))
+
+
+def _forget_id(state: State, pointer_id: int) -> State:
+    """An older pointer from the same call site (an earlier loop iteration) can no longer be
+    null-checked through the new one."""
+    return state.map_regs(lambda r: replace(r, id=0) if r.id == pointer_id else r)
+
+
+def _mark_null(state: State, pointer: RegState) -> State:
+    if not pointer.id:
+        return state
+    pointer_id = pointer.id
+    state = state.map_regs(lambda r: RegState.const(0) if r.id == pointer_id and r.is_nullable else r)
+    if pointer.ref:
+        state = replace(state, refs=state.refs - {pointer.ref})
+    return state
+
+
+def _mark_non_null(state: State, pointer: RegState) -> State:
+    if not pointer.id:
+        return state
+    pointer_id = pointer.id
+    return state.map_regs(lambda r: replace(r, type=NULLABLE[r.type]) if r.id == pointer_id and r.is_nullable else r)
+
+
+__all__ = ["Analysis", "Limits"]

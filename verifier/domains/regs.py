@@ -1,0 +1,112 @@
+"""Register types: what a register holds (a scalar or a kind of pointer) and its value or offset."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from enum import Enum
+
+from .scalar import Scalar
+
+
+class RegType(str, Enum):
+    NOT_INIT = "not_init"
+    SCALAR = "scalar"
+    PTR_TO_CTX = "ctx"
+    PTR_TO_STACK = "fp"
+    CONST_PTR_TO_MAP = "map_ptr"
+    CONST_PTR_TO_MAP_OR_NULL = "map_ptr_or_null"  # a lookup in a map of maps
+    PTR_TO_MAP_VALUE = "map_value"
+    PTR_TO_MAP_VALUE_OR_NULL = "map_value_or_null"
+    PTR_TO_MEM = "mem"  # a ring buffer record
+    PTR_TO_MEM_OR_NULL = "mem_or_null"
+    PTR_TO_FUNC = "func"
+    CONFLICT = "conflict"  # paths disagree on the type: any use is an error
+
+
+POINTERS = {RegType.PTR_TO_CTX, RegType.PTR_TO_STACK, RegType.CONST_PTR_TO_MAP, RegType.CONST_PTR_TO_MAP_OR_NULL,
+            RegType.PTR_TO_MAP_VALUE,
+            RegType.PTR_TO_MAP_VALUE_OR_NULL, RegType.PTR_TO_MEM, RegType.PTR_TO_MEM_OR_NULL, RegType.PTR_TO_FUNC}
+NULLABLE = {RegType.PTR_TO_MAP_VALUE_OR_NULL: RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM_OR_NULL: RegType.PTR_TO_MEM,
+            RegType.CONST_PTR_TO_MAP_OR_NULL: RegType.CONST_PTR_TO_MAP}
+
+
+@dataclass(frozen=True, slots=True)
+class RegState:
+    type: RegType
+    value: Scalar  # the value of a scalar; the byte offset of a pointer from its base
+    maps: frozenset[int] = frozenset()  # map pointers: which maps; map values: whose values (paths may differ)
+    mem_size: int = 0  # PTR_TO_MEM: the record's size
+    frame: int = 0  # PTR_TO_STACK: which call frame's stack
+    id: int = 0  # nullable pointers: copies share an id, so one null check refines all
+    ref: int = 0  # an acquired reference (ring buffer record) that must be released
+
+    @staticmethod
+    def scalar(value: Scalar | None = None) -> "RegState":
+        return RegState(RegType.SCALAR, value if value is not None else Scalar.unknown())
+
+    @staticmethod
+    def const(value: int) -> "RegState":
+        return RegState(RegType.SCALAR, Scalar.const(value))
+
+    @staticmethod
+    def uninit() -> "RegState":
+        return _UNINIT
+
+    @property
+    def is_pointer(self) -> bool:
+        return self.type in POINTERS
+
+    @property
+    def is_scalar(self) -> bool:
+        return self.type == RegType.SCALAR
+
+    @property
+    def is_nullable(self) -> bool:
+        return self.type in NULLABLE
+
+    def with_value(self, value: Scalar) -> "RegState":
+        return replace(self, value=value)
+
+    def join(self, other: "RegState") -> "RegState":
+        if self == other:
+            return self
+        if self.type == RegType.NOT_INIT or other.type == RegType.NOT_INIT:
+            return _UNINIT
+        if self.type != other.type or (self.is_pointer and (self.mem_size, self.frame, self.ref)
+                                       != (other.mem_size, other.frame, other.ref)):
+            return RegState(RegType.CONFLICT, Scalar.unknown())
+        return replace(self, value=self.value.join(other.value), id=self.id if self.id == other.id else 0,
+                       maps=self.maps | other.maps)
+
+    def widen(self, newer: "RegState") -> "RegState":
+        joined = self.join(newer)
+        if joined.type in (RegType.NOT_INIT, RegType.CONFLICT) or joined == self:
+            return joined
+        return replace(joined, value=self.value.widen(newer.value))
+
+    def leq(self, other: "RegState") -> bool:
+        if other.type == RegType.NOT_INIT:
+            return True
+        if other.type == RegType.CONFLICT:
+            return self.type != RegType.NOT_INIT
+        if self.type != other.type:
+            return False
+        if self.is_pointer and ((self.mem_size, self.frame, self.ref) != (other.mem_size, other.frame, other.ref)
+                                or not self.maps <= other.maps):
+            return False
+        if other.id and self.id != other.id:
+            return False
+        return self.value.leq(other.value)
+
+    def describe(self) -> str:
+        if self.type == RegType.SCALAR:
+            return str(self.value)
+        if self.type in (RegType.NOT_INIT, RegType.CONFLICT):
+            return self.type.value
+        offset = "" if self.value.is_const and self.value.value == 0 else (
+            f"{self.value.value - (1 << 64) if self.value.value >> 63 else self.value.value:+d}"
+            if self.value.is_const else f"+{self.value}")
+        return f"{self.type.value}{offset}"
+
+
+_UNINIT = RegState(RegType.NOT_INIT, Scalar.unknown())

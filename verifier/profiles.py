@@ -1,0 +1,194 @@
+"""Profiles: the rules of one kernel. A profile names the instructions it supports, its limits,
+and its program types, each an ops table like the seed's `bpf_verifier_ops`: the helpers the
+type may call and which context accesses are valid."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Callable
+
+from interp.helper_ids import HELPER_IDS
+from interp.helpers import ArgType, Helper, HelperRegistry
+from interp.isa.insn import Insn
+from interp.isa.opcodes import CLASS_MASK, OP_MASK, SRC_X, AluOp, AtomicOp, Cls, JmpOp, Mode
+from interp.kprobe_helpers import SEED_ARGS, kprobe_helpers
+from interp.pt_regs import layout_for
+
+# valid_access(offset, size, write, arch) -> None when valid, else the reason
+ContextRule = Callable[[int, int, bool, str], "str | None"]
+
+
+def _pt_regs_access(off: int, size: int, write: bool, arch: str) -> str | None:
+    limit = layout_for(arch).size
+    if write:
+        return "the context (struct pt_regs) is read-only"
+    if off < 0 or off + size > limit:
+        return f"sizeof(struct pt_regs) is {limit} on {arch}"
+    if off % size:
+        return f"context loads must be aligned: offset {off} is not a multiple of {size}"
+    return None
+
+
+def _tracepoint_access(off: int, size: int, write: bool, arch: str) -> str | None:
+    if write:
+        return "the tracepoint record is read-only"
+    if off < 8 or off + size > 2048:
+        return "a tracepoint program reads its record from offset 8 (after the common fields) to 2048"
+    if off % size:
+        return f"context loads must be aligned: offset {off} is not a multiple of {size}"
+    return None
+
+
+def _raw_tracepoint_access(off: int, size: int, write: bool, arch: str) -> str | None:
+    if write:
+        return "the raw tracepoint arguments are read-only"
+    if off < 0 or off + size > 96:
+        return "a raw tracepoint program reads at most 12 eight-byte arguments (96 bytes)"
+    if off % size:
+        return f"context loads must be aligned: offset {off} is not a multiple of {size}"
+    return None
+
+
+def _perf_event_access(off: int, size: int, write: bool, arch: str) -> str | None:
+    regs = layout_for(arch).size
+    if write:
+        return "struct bpf_perf_event_data is read-only"
+    if off < 0 or off + size > regs + 16:
+        return f"sizeof(struct bpf_perf_event_data) is {regs + 16} on {arch}"
+    if off % size:
+        return f"context loads must be aligned: offset {off} is not a multiple of {size}"
+    if off < regs and size != 8:
+        return "registers in struct bpf_perf_event_data are read 8 bytes at a time"
+    return None
+
+
+@dataclass(frozen=True)
+class ProgramTypeOps:
+    name: str
+    helpers: frozenset[str]
+    context: ContextRule
+    context_name: str
+
+
+@dataclass(frozen=True)
+class Profile:
+    name: str
+    description: str
+    max_insns: int
+    program_types: dict[str, ProgramTypeOps]
+    allow_loops: bool
+    allow_local_calls: bool
+    v4_instructions: bool  # sdiv/smod, movsx, sign-extending loads, bswap, gotol (Linux 6.6)
+    jmp32: bool  # the JMP32 class (Linux 5.1)
+    extra_jumps: bool  # jlt, jle, jslt, jsle (Linux 4.14)
+    fetch_atomics: bool  # atomics other than add, and fetch forms (Linux 5.12)
+    variable_stack_access: bool
+    check_kern_version: bool
+    array_lookup_non_null: bool  # a constant in-range key into an array map cannot miss
+    helper_args: dict[str, tuple[ArgType, ...]] = field(default_factory=dict)  # overrides
+    max_call_depth: int = 8
+    complexity_limit: int = 1_000_000
+
+    def helper(self, registry: HelperRegistry, helper_id: int) -> Helper | None:
+        return registry.get(helper_id)
+
+    def unsupported(self, insn: Insn) -> str | None:
+        """Why the profile's kernel does not know `insn`, or None."""
+        cls, op = insn.opcode & CLASS_MASK, insn.opcode & OP_MASK
+        if cls == Cls.JMP32 and not self.jmp32:
+            return "the JMP32 instruction class arrived in Linux 5.1"
+        if cls in (Cls.JMP, Cls.JMP32) and op in (JmpOp.JLT, JmpOp.JLE, JmpOp.JSLT, JmpOp.JSLE) and not self.extra_jumps:
+            return "jlt, jle, jslt and jsle arrived in Linux 4.14"
+        if insn.is_local_call and not self.allow_local_calls:
+            return "calls of local functions (bpf-to-bpf calls) arrived in Linux 4.16"
+        if not self.v4_instructions:
+            if insn.is_alu and op in (AluOp.DIV, AluOp.MOD) and insn.off == 1:
+                return "signed division and modulo arrived in Linux 6.6"
+            if insn.is_alu and op == AluOp.MOV and insn.off and insn.opcode & SRC_X:
+                return "sign-extending moves arrived in Linux 6.6"
+            if cls == Cls.LDX and insn.mode == Mode.MEMSX:
+                return "sign-extending loads arrived in Linux 6.6"
+            if cls == Cls.ALU64 and op == AluOp.END:
+                return "unconditional byte swaps arrived in Linux 6.6"
+            if cls == Cls.JMP32 and op == JmpOp.JA:
+                return "gotol arrived in Linux 6.6"
+        if cls == Cls.STX and insn.mode == Mode.ATOMIC and insn.imm != AtomicOp.ADD and not self.fetch_atomics:
+            return "atomic operations other than add arrived in Linux 5.12"
+        if insn.is_lddw and insn.src not in (0, 1) and self.name == "linux-4.1":
+            return "only map-fd pseudo loads existed in Linux 4.1"
+        return None
+
+
+_BASE_TRACING = frozenset({
+    "map_lookup_elem", "map_update_elem", "map_delete_elem", "probe_read", "ktime_get_ns", "trace_printk",
+    "get_prandom_u32", "get_smp_processor_id", "tail_call", "get_current_pid_tgid", "get_current_uid_gid",
+    "get_current_comm", "perf_event_read", "get_current_task", "current_task_under_cgroup",
+    "probe_read_str", "get_current_cgroup_id", "probe_read_user", "probe_read_kernel", "probe_read_user_str",
+    "probe_read_kernel_str", "ktime_get_boot_ns", "ringbuf_output", "ringbuf_reserve", "ringbuf_submit",
+    "ringbuf_discard", "jiffies64", "perf_event_read_value",
+})
+_EVENT_OUTPUT = frozenset({"perf_event_output", "get_stackid", "get_stack"})
+
+LINUX_6_18 = Profile(
+    name="linux-6.18",
+    description="the running kernel (Linux 6.18): its kprobe helper set, bounded loops, 1M instructions",
+    max_insns=1_000_000,
+    program_types={
+        # probe_write_user and override_return are not available on the running kernel (it answers
+        # "program of this type cannot use helper" for both: lockdown and CONFIG_BPF_KPROBE_OVERRIDE)
+        "kprobe": ProgramTypeOps("kprobe", _BASE_TRACING | _EVENT_OUTPUT, _pt_regs_access, "struct pt_regs"),
+        "tracepoint": ProgramTypeOps("tracepoint", _BASE_TRACING | _EVENT_OUTPUT, _tracepoint_access,
+                                     "the tracepoint record"),
+        "raw_tracepoint": ProgramTypeOps("raw_tracepoint", _BASE_TRACING | _EVENT_OUTPUT, _raw_tracepoint_access,
+                                         "struct bpf_raw_tracepoint_args"),
+        "perf_event": ProgramTypeOps("perf_event", _BASE_TRACING | _EVENT_OUTPUT | {"perf_prog_read_value"},
+                                     _perf_event_access, "struct bpf_perf_event_data"),
+    },
+    allow_loops=True,
+    allow_local_calls=True,
+    v4_instructions=True,
+    jmp32=True,
+    extra_jumps=True,
+    fetch_atomics=True,
+    variable_stack_access=True,
+    check_kern_version=False,
+    array_lookup_non_null=True,
+)
+
+LINUX_4_1 = Profile(
+    name="linux-4.1",
+    description="the seed (Linux 4.1): four helpers, no back-edges, 4096 instructions, kern_version must match",
+    max_insns=4096,
+    program_types={
+        "kprobe": ProgramTypeOps("kprobe", frozenset({"map_lookup_elem", "map_update_elem", "map_delete_elem",
+                                                      "probe_read"}), _pt_regs_access, "struct pt_regs"),
+    },
+    allow_loops=False,
+    allow_local_calls=False,
+    v4_instructions=False,
+    jmp32=False,
+    extra_jumps=False,
+    fetch_atomics=False,
+    variable_stack_access=False,
+    check_kern_version=True,
+    array_lookup_non_null=False,
+    helper_args=dict(SEED_ARGS),
+    max_call_depth=1,
+    complexity_limit=32_768,  # the 4.1 verifier's state-exploration bound
+)
+
+PROFILES = {p.name: p for p in (LINUX_6_18, LINUX_4_1)}
+DEFAULT_PROFILE = LINUX_6_18.name
+
+
+def helper_registry() -> HelperRegistry:
+    return kprobe_helpers()
+
+
+def allowed(profile: Profile, prog_type: str, helper: Helper) -> bool:
+    ops = profile.program_types.get(prog_type)
+    return ops is not None and helper.name in ops.helpers
+
+
+__all__ = ["DEFAULT_PROFILE", "HELPER_IDS", "LINUX_4_1", "LINUX_6_18", "PROFILES", "Profile", "ProgramTypeOps",
+           "allowed", "helper_registry"]
