@@ -74,6 +74,8 @@ class Analysis:
     def __post_init__(self) -> None:
         self.cf = build_cfg(self.program.insns, dict(self.program.functions))
         self._deadline = time.monotonic() + self.limits.timeout_s
+        # calls the loader could not resolve (externs) are reported as such, not followed
+        self.unresolved = {r.pc for r in self.program.relocations if not r.resolved}
         # the object's maps, plus the inner-map templates of BTF maps of maps
         self.maps = list(self.program.maps)
         self.inner_of: dict[int, int] = {}
@@ -470,7 +472,12 @@ class Transfer:
             self.report(pc, Code.CTX_VARIABLE_OFFSET, f"r{base_reg} points into {ops.context_name} at a variable "
                         f"offset ({base.value}); the context is read at constant offsets only")
             return RegState.scalar()
-        offset = _signed(base.value.value) + off
+        if base.value.value != 0:
+            moved = _signed(base.value.value)
+            self.report(pc, Code.CTX_MODIFIED_POINTER, f"r{base_reg} is the context pointer moved by {moved}; the "
+                        f"kernel dereferences only the unmodified pointer: use *(r1 {moved + off:+d}) instead")
+            return RegState.scalar()
+        offset = off
         reason = ops.context(offset, size, write, self.a.arch)
         if reason is not None:
             if write:
@@ -563,6 +570,8 @@ class Transfer:
 
     # -- calls -------------------------------------------------------------------------------
     def call(self, pc: int, insn: Insn, state: State) -> State | None:
+        if pc in self.a.unresolved:
+            return _after_call(state, RegState.scalar())
         if insn.is_local_call:
             return self.local_call(pc, insn, state)
         if insn.opcode & SRC_X:

@@ -99,10 +99,17 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
                                                 f"{prof.name} allows no loops; unroll the loop"))
             import networkx as nx
 
-            for cycle in nx.simple_cycles(cf.call_graph):
+            # an unresolved extern call is still `call -1`, a call of itself: that is reported above
+            unresolved = {r.pc for r in program.relocations if not r.resolved}
+            calls = nx.DiGraph((a, b) for a, b, d in cf.call_graph.edges(data=True)
+                               if not set(d["sites"]) <= unresolved)
+            try:
+                cycle = [a for a, _ in nx.find_cycle(calls)]
+            except nx.NetworkXNoCycle:
+                cycle = []
+            if cycle:
                 findings.append(Finding(cycle[0], Code.RECURSION, f"functions {cycle} call each other; recursion is "
                                         "not allowed"))
-                break
             blocking = {Code.BACK_EDGE, Code.RECURSION}
             if not any(f.code in blocking for f in findings):
                 try:
@@ -128,12 +135,20 @@ def _check_stack_depth(analysis: Analysis) -> None:
     """The stacks of a chain of calls share 512 bytes (each frame rounded up to 32)."""
     cf = analysis.cf
     use = {entry: (-analysis.stack_use.get(entry, 0) + 31) // 32 * 32 for entry in cf.functions}
+    deepest: dict[int, int] = {}
 
-    def deepest(entry: int, seen: tuple[int, ...]) -> int:
-        below = [deepest(callee, seen + (entry,)) for callee in cf.call_graph.successors(entry) if callee not in seen]
-        return use[entry] + max(below, default=0)
+    def depth(entry: int, path: frozenset[int]) -> int:
+        if entry in deepest:
+            return deepest[entry]
+        below = 0
+        for callee, data in cf.call_graph[entry].items():
+            if callee in path or set(data["sites"]) <= analysis.unresolved:
+                continue  # recursion and unresolved calls are reported on their own
+            below = max(below, depth(callee, path | {entry}))
+        deepest[entry] = use[entry] + below
+        return deepest[entry]
 
-    total = deepest(0, ())
+    total = depth(0, frozenset())
     if total > 512:
         analysis.report(0, Code.STACK_DEPTH, f"the deepest chain of calls uses {total} bytes of stack; "
                         "together they may use at most 512")

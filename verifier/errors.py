@@ -14,6 +14,7 @@ class Code:
     CTX_MISALIGNED = "ctx-misaligned"
     CTX_OUT_OF_BOUNDS = "ctx-out-of-bounds"
     CTX_VARIABLE_OFFSET = "ctx-variable-offset"
+    CTX_MODIFIED_POINTER = "ctx-modified-pointer"
     STACK_OUT_OF_BOUNDS = "stack-out-of-bounds"
     STACK_MISALIGNED = "stack-misaligned"
     STACK_UNINITIALISED = "stack-uninitialised-read"
