@@ -50,7 +50,7 @@ def _no_report(pc: int, code: str, message: str) -> None:
 class Limits:
     timeout_s: float = 60.0
     max_work: int = 5_000_000  # instruction transfers
-    max_unroll_work: int = 400_000  # transfers spent proving loops terminate
+    max_unroll_work: int = 60_000  # transfers spent proving loops terminate
 
 
 @dataclass

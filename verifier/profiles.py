@@ -18,48 +18,38 @@ from interp.pt_regs import layout_for
 ContextRule = Callable[[int, int, bool, str], "str | None"]
 
 
-def _pt_regs_access(off: int, size: int, write: bool, arch: str) -> str | None:
-    limit = layout_for(arch).size
-    if write:
-        return "the context (struct pt_regs) is read-only"
-    if off < 0 or off + size > limit:
-        return f"sizeof(struct pt_regs) is {limit} on {arch}"
-    if off % size:
-        return f"context loads must be aligned: offset {off} is not a multiple of {size}"
-    return None
+def _window(what: str, lo: int, hi: Callable[[str], int], bounds: str) -> ContextRule:
+    """A read-only context whose bytes [lo, hi(arch)) may be loaded at aligned offsets."""
+
+    def rule(off: int, size: int, write: bool, arch: str) -> str | None:
+        if write:
+            return f"{what} is read-only"
+        if off < lo or off + size > hi(arch):
+            return bounds.format(size=hi(arch), arch=arch)
+        if off % size:
+            return f"context loads must be aligned: offset {off} is not a multiple of {size}"
+        return None
+
+    return rule
 
 
-def _tracepoint_access(off: int, size: int, write: bool, arch: str) -> str | None:
-    if write:
-        return "the tracepoint record is read-only"
-    if off < 8 or off + size > 2048:
-        return "a tracepoint program reads its record from offset 8 (after the common fields) to 2048"
-    if off % size:
-        return f"context loads must be aligned: offset {off} is not a multiple of {size}"
-    return None
+_pt_regs_access = _window("the context (struct pt_regs)", 0, lambda arch: layout_for(arch).size,
+                          "sizeof(struct pt_regs) is {size} on {arch}")
+_tracepoint_access = _window("the tracepoint record", 8, lambda arch: 2048,
+                             "a tracepoint program reads its record from offset 8 (after the common fields) to 2048")
+_raw_tracepoint_access = _window("the raw tracepoint arguments", 0, lambda arch: 96,
+                                 "a raw tracepoint program reads at most 12 eight-byte arguments (96 bytes)")
 
 
-def _raw_tracepoint_access(off: int, size: int, write: bool, arch: str) -> str | None:
-    if write:
-        return "the raw tracepoint arguments are read-only"
-    if off < 0 or off + size > 96:
-        return "a raw tracepoint program reads at most 12 eight-byte arguments (96 bytes)"
-    if off % size:
-        return f"context loads must be aligned: offset {off} is not a multiple of {size}"
-    return None
+_perf_event_window = _window("struct bpf_perf_event_data", 0, lambda arch: layout_for(arch).size + 16,
+                             "sizeof(struct bpf_perf_event_data) is {size} on {arch}")
 
 
 def _perf_event_access(off: int, size: int, write: bool, arch: str) -> str | None:
-    regs = layout_for(arch).size
-    if write:
-        return "struct bpf_perf_event_data is read-only"
-    if off < 0 or off + size > regs + 16:
-        return f"sizeof(struct bpf_perf_event_data) is {regs + 16} on {arch}"
-    if off % size:
-        return f"context loads must be aligned: offset {off} is not a multiple of {size}"
-    if off < regs and size != 8:
+    reason = _perf_event_window(off, size, write, arch)
+    if reason is None and off < layout_for(arch).size and size != 8:
         return "registers in struct bpf_perf_event_data are read 8 bytes at a time"
-    return None
+    return reason
 
 
 @dataclass(frozen=True)
