@@ -228,3 +228,49 @@ def test_disasm_object_lists_programs_and_maps(capsys: pytest.CaptureFixture[str
     assert [(p["name"], p["prog_type"], p["insn_slots"]) for p in programs] == [
         ("bpf_prog2", "kprobe", 29), ("bpf_prog3", "kprobe", 89)]
     assert programs[0]["insns"][0]["source"]["line"] == 26
+
+
+def test_check_example_accepted(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "check", str(PROJECT / "examples" / "count_writes.o"))
+    assert code == 0
+    assert out.startswith("kprobe/ksys_write:count_writes: accepted (24 insns")
+
+
+def test_check_rejects_with_code_json(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    prog = tmp_path / "bad.s"
+    prog.write_text("*(u64 *)(r1 +0) = 5\nr0 = 0\nexit\n")
+    code, out, _ = run_cli(capsys, "check", str(prog), "--format", "json")
+    assert code == 1
+    program = json.loads(out)["programs"][0]
+    assert program["verdict"] == "rejected"
+    assert program["errors"][0]["pc"] == 0 and program["errors"][0]["code"] == "ctx-write"
+
+
+def test_check_resource_limit_is_unknown(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    prog = tmp_path / "long.s"
+    prog.write_text("r0 = 0\n" + "r0 += 1\n" * 3000 + "exit\n")
+    code, out, _ = run_cli(capsys, "check", str(prog), "--max-work", "100")
+    assert code == 3
+    assert "unknown" in out and "--max-work" in out
+
+
+def test_check_linux_4_1_profile(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    prog = tmp_path / "time.s"
+    prog.write_text("call 5\nexit\n")
+    binary = tmp_path / "time.bin"
+    run_cli(capsys, "asm", str(prog), "-o", str(binary))
+    (tmp_path / "time.json").write_text(json.dumps({"prog_type": 2, "license": "GPL", "kern_version": 0x40100}))
+    code, out, _ = run_cli(capsys, "check", str(binary), "--profile", "linux-4.1", "--kern-version", "0x40100")
+    assert code == 1 and "unknown-helper" in out and "kern-version" not in out
+    code, out, _ = run_cli(capsys, "check", str(prog), "--profile", "linux-4.1")
+    assert "kern-version-mismatch" in out  # an assembly file declares no version
+
+
+def test_cfg_json_and_dot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    prog = tmp_path / "loop.s"
+    prog.write_text("r0 = 0\nr1 = 4\nl: r0 += 1\nr1 -= 1\nif r1 != 0 goto l\nexit\n")
+    code, out, _ = run_cli(capsys, "cfg", str(prog), "--format", "json")
+    main = json.loads(out)["functions"][0]
+    assert code == 0 and main["back_edges"] == [[2, 2]] and main["loops"] == {"2": [2]}
+    code, out, _ = run_cli(capsys, "cfg", str(prog), "--format", "dot")
+    assert out.startswith("digraph cfg {") and "constraint=false" in out
