@@ -140,7 +140,7 @@ class FunctionRun:
 
     # -- the fixpoint ------------------------------------------------------------------
     def block_input(self, block: int) -> State | None:
-        incoming = [s for (src, dst), s in self.edges.items() if dst == block]
+        incoming = [self.edges[(src, block)] for src in self.fn.graph.predecessors(block) if (src, block) in self.edges]
         if block == self.fn.entry:
             incoming.append(self.entry_state)
         if not incoming:
@@ -197,7 +197,8 @@ class FunctionRun:
 
     def fixpoint(self) -> None:
         self.run_elements(self.wto)
-        exits = [s for (src, dst), s in self.edges.items() if dst == EXIT_NODE]
+        exits = [self.edges[(src, EXIT_NODE)] for src in self.fn.graph.predecessors(EXIT_NODE)
+                 if (src, EXIT_NODE) in self.edges]
         self.exit_state = None
         for s in exits:
             self.exit_state = s if self.exit_state is None else self.exit_state.join(s)
