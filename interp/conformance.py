@@ -12,7 +12,7 @@ from pathlib import Path
 
 from .asm.common import AsmError
 from .asm.conformance_syntax import assemble
-from .faults import ProgramError, VmFault
+from .faults import ProgramError
 from .isa.insn import DecodeError, Insn, decode
 from .memory import CALLER_MEMORY_BASE, Region, RegionKind
 from .vm import Machine, RunResult

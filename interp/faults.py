@@ -12,7 +12,6 @@ class FaultKind(str, Enum):
     READ_ONLY = "read-only"
     UNINITIALISED_REGISTER = "uninitialised-register"
     FRAME_POINTER_WRITE = "frame-pointer-write"
-    BAD_JUMP = "bad-jump"
     UNKNOWN_HELPER = "unknown-helper"
     HELPER_ARGUMENT = "helper-argument"
     BUDGET_EXHAUSTED = "budget-exhausted"

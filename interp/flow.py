@@ -20,7 +20,6 @@ from .isa.opcodes import (
     Mode,
 )
 
-ALL_REGS = (1 << 11) - 1
 CALLER_SAVED = 0b111110  # r1..r5: clobbered by every call
 
 
@@ -45,9 +44,6 @@ class Listing:
             pcs.append(pc)
             pc += insn.slots
         return cls(tuple(insns), tuple(pcs), dict(zip(pcs, insns)), pc)
-
-    def next_pc(self, pc: int) -> int:
-        return pc + self.by_pc[pc].slots
 
 
 def successors(listing: Listing, pc: int) -> list[tuple[int, Edge]]:

@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from .kprobe import KprobeSession
     from .vm import Machine
 
+EAGAIN = 11
 BPF_F_CURRENT_CPU = 0xFFFFFFFF
 BPF_F_INDEX_MASK = 0xFFFFFFFF
 MAX_TAIL_CALL_CNT = 33
@@ -210,11 +211,8 @@ def current_task_under_cgroup(machine: "Machine", pc: int, args: list) -> int:
         return -E2BIG
     under = _session(machine).env.under_cgroup
     if index not in under:
-        return -EAGAIN_NOT_SET
+        return -EAGAIN  # the cgroup array slot holds no cgroup
     return 1 if under[index] else 0
-
-
-EAGAIN_NOT_SET = 11  # -EAGAIN: the cgroup array slot holds no cgroup
 
 
 # -- output -------------------------------------------------------------------------------

@@ -26,8 +26,6 @@ from .sections import section_type
 MAX_ZERO_FILL = 64 << 20  # a .bss larger than this is a corrupted size, not a program's data
 EM_BPF = 247
 EM_NONE = 0
-R_BPF_64_64 = 1
-R_BPF_64_32 = 10
 SHN_UNDEF = 0
 
 
@@ -55,7 +53,6 @@ class _Function:
     name: str
     start: int  # slot index within the section
     end: int
-    is_global: bool
 
 
 @dataclass
@@ -296,7 +293,7 @@ class _Loader:
                 end = syms[i + 1].value // SLOT_BYTES if i + 1 < len(syms) else nslots
             if end > nslots or start >= nslots:
                 raise LoaderError(f"{self.name}: function {sym.name} runs past the end of section {section_name}")
-            functions.append(_Function(index, sym.name, start, end, sym.binding in ("STB_GLOBAL", "STB_WEAK")))
+            functions.append(_Function(index, sym.name, start, end))
         return functions
 
     def _apply_relocations(self, sec: _CodeSection) -> None:
@@ -360,7 +357,7 @@ class _Loader:
             # every function of a program section is a program, static ones included
             entries = list(sec.functions)
             if not entries:
-                entries = [_Function(index, sec.name, 0, len(sec.slots), True)]
+                entries = [_Function(index, sec.name, 0, len(sec.slots))]
             for entry in entries:
                 programs.append(self._link(sec, entry))
         if not programs:
@@ -375,7 +372,7 @@ class _Loader:
             if function.start <= slot < function.end:
                 return function
         if not sec.functions and 0 <= slot < len(sec.slots):
-            return _Function(section, sec.name, 0, len(sec.slots), False)
+            return _Function(section, sec.name, 0, len(sec.slots))
         raise LoaderError(f"{self.name}: call to {sec.name}+{slot}, where no function starts")
 
     def _link(self, sec: _CodeSection, entry: _Function) -> Program:

@@ -38,7 +38,6 @@ class RegionKind(str, Enum):
     CONTEXT = "context"
     CALLER_MEMORY = "memory"
     MAP_VALUE = "map value"
-    GLOBAL_DATA = "global data"
 
 
 @dataclass(eq=False)

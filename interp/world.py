@@ -71,12 +71,6 @@ class KernelMemory:
             chunk.data[address + i - chunk.address] = byte
         return True
 
-    def symbol_address(self, name: str) -> int | None:
-        for chunk in self.chunks:
-            if chunk.symbol == name:
-                return chunk.address
-        return None
-
     @classmethod
     def from_json(cls, items: Any, where: str = "kernel memory") -> "KernelMemory":
         if not isinstance(items, list):

@@ -32,7 +32,6 @@ from interp.program import Program
 from .cfg import EXIT_NODE, ControlFlow, FunctionGraph, build_cfg, weak_topological_order
 from .domains.regs import NULLABLE, RegState, RegType
 from .domains.scalar import Scalar
-from .domains.tnum import M64
 from .errors import Code, Finding, ResourceLimit
 from .profiles import Profile, ProgramTypeOps, allowed
 from .state import MISC, Frame, State
@@ -374,7 +373,7 @@ class Transfer:
                 return self.write_reg(state, pc, insn.dst, RegState.scalar())
             if src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX):
                 return self.write_reg(state, pc, insn.dst, RegState(RegType.CONST_PTR_TO_MAP, Scalar.const(0), maps=frozenset({lo})))
-            if maps[lo].type != ARRAY_MAPS[0]:
+            if maps[lo].type != 2:  # BPF_MAP_TYPE_ARRAY
                 self.report(pc, Code.INVALID_DEREFERENCE, f"lddw takes the address of a value of map {maps[lo].name}, "
                             "which is not an array map; only array values are directly addressable")
             return self.write_reg(state, pc, insn.dst, RegState(RegType.PTR_TO_MAP_VALUE, Scalar.const(hi), maps=frozenset({lo})))
@@ -407,7 +406,7 @@ class Transfer:
         name = {AluOp.ADD: "+=", AluOp.SUB: "-="}.get(AluOp(op), f"{AluOp(op).name.lower()}")
         pointer, other = (dst, src) if dst.is_pointer else (src, dst)
         if not wide:
-            self.report(pc, Code.POINTER_ARITHMETIC, f"32-bit arithmetic on pointer {self._describe(pointer)} is "
+            self.report(pc, Code.POINTER_ARITHMETIC, f"32-bit arithmetic on pointer {pointer.describe()} is "
                         "prohibited; use 64-bit registers for pointers")
             return self.write_reg(state, pc, insn.dst, RegState.scalar())
         if op == AluOp.SUB and dst.is_pointer and src.is_pointer:
@@ -416,7 +415,7 @@ class Transfer:
             self.report(pc, Code.POINTER_ARITHMETIC, "subtracting pointers into different objects is prohibited")
             return self.write_reg(state, pc, insn.dst, RegState.scalar())
         if op not in (AluOp.ADD, AluOp.SUB) or (op == AluOp.SUB and not dst.is_pointer) or other.is_pointer:
-            self.report(pc, Code.POINTER_ARITHMETIC, f"operation {name} on pointer {self._describe(pointer)} is "
+            self.report(pc, Code.POINTER_ARITHMETIC, f"operation {name} on pointer {pointer.describe()} is "
                         "prohibited; only adding or subtracting a number moves a pointer")
             return self.write_reg(state, pc, insn.dst, RegState.scalar())
         if pointer.type in NULLABLE:
@@ -429,9 +428,6 @@ class Transfer:
             return self.write_reg(state, pc, insn.dst, RegState.scalar())
         offset = pointer.value.alu(Cls.ALU64 | op | SRC_X, other.value)
         return self.write_reg(state, pc, insn.dst, replace(pointer, value=offset))
-
-    def _describe(self, reg: RegState) -> str:
-        return reg.describe()
 
     # -- memory ----------------------------------------------------------------------------
     def memory(self, pc: int, insn: Insn, state: State, base_reg: int, off: int, size: int, write: bool,
@@ -517,7 +513,6 @@ class Transfer:
         if write:
             assert value is not None
             if variable:
-                new_frame = frame
                 stack = frame.stack_bytes()
                 changed = {o: MISC for o in range(lo, hi + size) if o in stack}
                 new_frame = replace(frame, stack=tuple(sorted({**stack, **changed}.items())),
@@ -629,15 +624,14 @@ class Transfer:
     def terminator(self, pc: int, insn: Insn, state: State) -> list[tuple[Any, State | None]]:
         succ = list(self.fn.graph.successors(self.fn.block_of[pc]))
         if insn.is_exit:
-            r0 = self.read(state, pc, 0, "returned by exit")
             if state.reg(0).type == RegType.NOT_INIT:
                 self.report(pc, Code.R0_UNINITIALISED, "exit returns r0, which is not set on some path to here; set "
                             "r0 before exit")
+            else:
+                self.read(state, pc, 0, "returned by exit")  # a type conflict is still reported
             if state.depth == 0 and state.refs:
                 self.report(pc, Code.UNRELEASED_REFERENCE, "the program exits while holding a ring buffer record from "
                             "bpf_ringbuf_reserve; submit or discard it on every path")
-            if r0.is_pointer and r0.type == RegType.PTR_TO_STACK and state.depth > 0 and r0.frame == state.depth:
-                pass  # reported by the caller
             return [(EXIT_NODE, state)]
         if insn.is_unconditional_jump:
             return [(insn.jump_target(pc), state)]
@@ -704,7 +698,7 @@ class HelperCall:
             self.check(i, arg, regs)
         return self.result(regs)
 
-    def _region(self, i: int, reg: RegState, size_lo: int, size_hi: int, write: bool, need_init: bool, what: str) -> None:
+    def _region(self, i: int, reg: RegState, size_hi: int, write: bool, need_init: bool, what: str) -> None:
         """Arg i points to `size_hi` bytes (at most) of memory that can be read (or written)."""
         regno = i + 1
         if size_hi == 0:
@@ -772,7 +766,7 @@ class HelperCall:
             size = max(m.key_size if arg == ArgType.PTR_TO_MAP_KEY else m.value_size for m in defs)
             mdef = defs[0]
             what = f"{'key' if arg == ArgType.PTR_TO_MAP_KEY else 'value'} of map {mdef.name}, {size} bytes"
-            self._region(i, reg, size, size, write=False, need_init=True, what=what)
+            self._region(i, reg, size, write=False, need_init=True, what=what)
             if arg == ArgType.PTR_TO_MAP_KEY and reg.type == RegType.PTR_TO_STACK and reg.value.is_const:
                 lo = _signed(reg.value.value)
                 self.const_key = self.state.frames[reg.frame].known_bytes(lo, lo + size)
@@ -808,7 +802,7 @@ class HelperCall:
             if previous in (ArgType.PTR_TO_MEM, ArgType.PTR_TO_UNINIT_MEM, ArgType.PTR_TO_STACK):
                 write = previous != ArgType.PTR_TO_MEM
                 need_init = previous == ArgType.PTR_TO_MEM or (previous == ArgType.PTR_TO_STACK)
-                self._region(i - 1, regs[i - 1], reg.value.umin, reg.value.umax, write=write, need_init=need_init,
+                self._region(i - 1, regs[i - 1], reg.value.umax, write=write, need_init=need_init,
                              what=f"a buffer of up to {reg.value.umax} bytes")
             return
         if arg in (ArgType.PTR_TO_MEM, ArgType.PTR_TO_UNINIT_MEM, ArgType.PTR_TO_STACK):
@@ -816,7 +810,7 @@ class HelperCall:
                 self.report(Code.HELPER_ARGUMENT, f"r{regno} must point to the stack in {self.t.a.profile.name}, but it "
                             f"is {reg.describe()}")
             elif reg.type not in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM, RegType.PTR_TO_CTX):
-                self._region(i, reg, 1, 1, write=arg != ArgType.PTR_TO_MEM, need_init=False, what="a buffer")
+                self._region(i, reg, 1, write=arg != ArgType.PTR_TO_MEM, need_init=False, what="a buffer")
             return  # the size argument that follows checks the extent
         if arg == ArgType.PTR_TO_ALLOC_MEM:
             if reg.type != RegType.PTR_TO_MEM or not reg.ref or not (reg.value.is_const and reg.value.value == 0):

@@ -38,10 +38,6 @@ class FunctionGraph:
     loops: dict[int, set[int]] = field(default_factory=dict)  # loop head -> blocks of its natural loop
     dominators: dict[int, int] = field(default_factory=dict)  # block -> immediate dominator
 
-    @property
-    def loop_heads(self) -> set[int]:
-        return set(self.loops)
-
 
 @dataclass
 class ControlFlow:

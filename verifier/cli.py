@@ -12,7 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, Sequence
 
-from interp.asm import conformance_syntax, kernel_syntax
+from interp.asm import kernel_syntax
 from interp.asm.common import AsmError
 from interp.conformance import TestFileError, judge, run_machine_with_memory, run_with_memory
 from interp.core import CoreError

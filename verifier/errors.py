@@ -46,7 +46,6 @@ class Code:
     STACK_DEPTH = "combined-stack-too-large"
     PROGRAM_TYPE = "program-type"
     UNRESOLVED_RELOCATION = "unresolved-relocation"
-    COMPLEXITY = "complexity-limit"
 
 
 @dataclass(frozen=True)

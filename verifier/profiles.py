@@ -77,10 +77,6 @@ class Profile:
     array_lookup_non_null: bool  # a constant in-range key into an array map cannot miss
     helper_args: dict[str, tuple[ArgType, ...]] = field(default_factory=dict)  # overrides
     max_call_depth: int = 8
-    complexity_limit: int = 1_000_000
-
-    def helper(self, registry: HelperRegistry, helper_id: int) -> Helper | None:
-        return registry.get(helper_id)
 
     def unsupported(self, insn: Insn) -> str | None:
         """Why the profile's kernel does not know `insn`, or None."""
@@ -164,7 +160,6 @@ LINUX_4_1 = Profile(
     array_lookup_non_null=False,
     helper_args=dict(SEED_ARGS),
     max_call_depth=1,
-    complexity_limit=32_768,  # the 4.1 verifier's state-exploration bound
 )
 
 PROFILES = {p.name: p for p in (LINUX_6_18, LINUX_4_1)}

@@ -69,10 +69,6 @@ class Frame:
             stack[off] = MISC
         return replace(self, stack=tuple(sorted(stack.items())), spills=tuple(sorted(spills.items())))
 
-    def initialised(self, lo: int, hi: int) -> bool:
-        stack = self.stack_bytes()
-        return all(off in stack for off in range(lo, hi))
-
     def first_uninitialised(self, lo: int, hi: int) -> int | None:
         stack = self.stack_bytes()
         for off in range(lo, hi):
@@ -160,9 +156,4 @@ class State:
         return State(frames, self.refs | other.refs)
 
 
-def stack_offset_range(reg: RegState, off: int) -> tuple[int, int]:
-    """Signed minimum and maximum of a stack pointer's offset plus `off`."""
-    return reg.value.smin + off, reg.value.smax + off
-
-
-__all__ = ["Frame", "MISC", "STACK_SIZE", "State", "stack_offset_range"]
+__all__ = ["Frame", "MISC", "STACK_SIZE", "State"]

@@ -67,7 +67,7 @@ def _imm_text(imm: int) -> str:
 
 def format_insn(insn: Insn, pc: int | None = None, *, helper_name: HelperNamer | None = None,
                 map_name: MapNamer | None = None) -> str:
-    """One instruction in kernel syntax. With `pc`, local call targets are also shown absolute."""
+    """One instruction in kernel syntax (jumps and local calls as offsets relative to the next pc)."""
     op, cls, x = insn.opcode & 0xF0, insn.opcode & 0x07, insn.opcode & SRC_X
     d, s = insn.dst, insn.src
     if cls in (Cls.ALU, Cls.ALU64):

@@ -64,9 +64,6 @@ class RegState:
     def is_nullable(self) -> bool:
         return self.type in NULLABLE
 
-    def with_value(self, value: Scalar) -> "RegState":
-        return replace(self, value=value)
-
     def join(self, other: "RegState") -> "RegState":
         if self == other:
             return self
