@@ -97,11 +97,9 @@ class MapState:
 
     def update(self, key: bytes, value: bytes, flags: int, cpu: int) -> int:
         """0 or a negative errno, as bpf_map_update_elem returns."""
-        if flags not in (BPF_ANY, BPF_NOEXIST, BPF_EXIST) and not (flags & ~7 == 0 and flags & 4):
+        if flags & ~7 or flags & 3 == 3:  # BPF_F_LOCK (4) may accompany the others
             return -EINVAL
         flags &= 3
-        if flags == 3:
-            return -EINVAL
         if self.is_array:
             index = self._key_index(key)
             if index >= self.definition.max_entries:
