@@ -274,3 +274,18 @@ def test_cfg_json_and_dot(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     assert code == 0 and main["back_edges"] == [[2, 2]] and main["loops"] == {"2": [2]}
     code, out, _ = run_cli(capsys, "cfg", str(prog), "--format", "dot")
     assert out.startswith("digraph cfg {") and "constraint=false" in out
+
+
+@pytest.mark.parametrize("argv,phrase", [
+    ([], "the following arguments are required: COMMAND"),
+    (["frob"], "invalid choice: 'frob'"),
+    (["check", "x.o", "--profile", "linux-5"], "invalid choice: 'linux-5'"),
+    (["check", str(EXAMPLE.parent / "count_writes.o"), "--kern-version", "abc"], "--kern-version abc is not an integer"),
+])
+def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], phrase: str) -> None:
+    try:
+        code = main(argv)
+    except SystemExit as stop:  # argparse's own usage errors
+        code = int(stop.code or 0)
+    _, err = capsys.readouterr()
+    assert code == 2 and len(err.splitlines()) == 1 and phrase in err

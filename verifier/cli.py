@@ -10,7 +10,7 @@ import os
 import sys
 import time
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, NoReturn, Sequence
 
 from interp.asm import kernel_syntax
 from interp.asm.common import AsmError
@@ -260,7 +260,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.section is None:
         traced = [p for p in programs if p.prog_type not in ("unknown",)]
         programs = traced or programs
-    kern_version = int(args.kern_version, 0) if args.kern_version else None
+    try:
+        kern_version = int(args.kern_version, 0) if args.kern_version else None
+    except ValueError:
+        raise UsageError(f"--kern-version {args.kern_version} is not an integer (e.g. 0x40100 for 4.1.0)") from None
     limits = Limits(timeout_s=args.timeout, max_work=args.max_work)
     results = [check_program(p, args.profile, args.arch, kern_version, limits) for p in programs]
     if args.format == "json":
@@ -381,8 +384,15 @@ def cmd_bench(args: argparse.Namespace) -> int:
 # -- entry point ---------------------------------------------------------------------
 
 
+class _Parser(argparse.ArgumentParser):
+    """Usage mistakes are one line (the full usage stays under --help)."""
+
+    def error(self, message: str) -> "NoReturn":  # type: ignore[override]
+        self.exit(EXIT_BAD_INPUT, f"{self.prog}: usage error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="bpfverify",
         description="Verify, run, assemble and disassemble eBPF programs for kprobes.",
     )
