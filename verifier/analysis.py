@@ -39,6 +39,9 @@ from .state import MISC, Frame, State
 WIDEN_AFTER = 3  # plain joins at a loop head before widening
 ARRAY_MAPS = (2, 6)  # array, per-CPU array
 Report = Callable[[int, str, str], None]
+BOUNDED_BY_SIZE = frozenset({"probe_read_str", "probe_read_kernel_str", "probe_read_user_str", "get_stack"})
+MAX_ERRNO = 4095
+MAX_CPUS = 8192  # the largest CONFIG_NR_CPUS of x86_64 and arm64: a bound that holds on every machine
 
 
 def _no_report(pc: int, code: str, message: str) -> None:
@@ -687,6 +690,7 @@ class HelperCall:
         self.map_set: frozenset[int] = frozenset()
         self.const_key: bytes | None = None
         self.released: int = 0
+        self.size_max = 0  # the largest value the size argument may have
 
     def report(self, code: str, message: str) -> None:
         self.t.report(self.pc, code, f"{self.helper.name}: {message}")
@@ -798,6 +802,7 @@ class HelperCall:
                 self.report(Code.HELPER_ARGUMENT, f"r{regno} (a size) is unbounded ({reg.value}); bound it with a "
                             "check against the buffer size before the call")
                 return
+            self.size_max = reg.value.umax
             previous = self.args[i - 1] if i > 0 else None
             if previous in (ArgType.PTR_TO_MEM, ArgType.PTR_TO_UNINIT_MEM, ArgType.PTR_TO_STACK):
                 write = previous != ArgType.PTR_TO_MEM
@@ -856,7 +861,16 @@ class HelperCall:
                                                id=pointer_id, ref=pointer_id))
         if ret == RetType.VOID:
             return _after_call(state, RegState.uninit())
-        return _after_call(state, RegState.scalar())
+        return _after_call(state, RegState(RegType.SCALAR, self.return_range()))
+
+    def return_range(self) -> Scalar:
+        """What the kernel knows of an integer result: string reads and stack walks return at most
+        the buffer size or a negative errno, and a CPU number is below the number of CPUs."""
+        if self.helper.name in BOUNDED_BY_SIZE:
+            return Scalar.srange(-MAX_ERRNO, min(self.size_max, (1 << 63) - 1))
+        if self.helper.name == "get_smp_processor_id":
+            return Scalar.urange(0, MAX_CPUS - 1)
+        return Scalar.unknown()
 
 
 # -- small pieces -----------------------------------------------------------------------------

@@ -57,6 +57,15 @@ class Scalar:
         return s
 
     @staticmethod
+    def srange(lo: int, hi: int) -> "Scalar":
+        """Every value from `lo` to `hi` as signed 64-bit numbers; a 32-bit view within the same
+        signed 32-bit range when both ends fit, as the kernel gives for bounded helper results."""
+        s32 = (lo, hi) if S32_MIN <= lo <= hi <= S32_MAX else (S32_MIN, S32_MAX)
+        s = Scalar(Tnum.unknown(), 0, M64, lo, hi, 0, M32, s32[0], s32[1]).sync()
+        assert s is not None
+        return s
+
+    @staticmethod
     def from_u32(low: "Scalar") -> "Scalar":
         """The zero-extension of a value whose 32-bit bounds are `low`'s."""
         s = Scalar(Tnum(low.tnum.value & M32, low.tnum.mask & M32), low.u32min, low.u32max, low.u32min,
