@@ -131,13 +131,13 @@ class Analysis:
 class FunctionRun:
     """The fixpoint over one function's blocks for one entry state."""
 
-    def __init__(self, analysis: Analysis, fn: FunctionGraph, entry_state: State) -> None:
+    def __init__(self, analysis: Analysis, fn: FunctionGraph, entry_state: State, wto: list[Any] | None = None) -> None:
         self.a = analysis
         self.fn = fn
         self.entry_state = entry_state
         self.edges: dict[tuple[int, Any], State] = {}  # (block, successor) -> state along the edge
         self.inputs: dict[int, State] = {}
-        self.wto = weak_topological_order(fn)
+        self.wto = wto if wto is not None else weak_topological_order(fn)
         self.exit_state: State | None = None
 
     # -- the fixpoint ------------------------------------------------------------------
@@ -240,12 +240,12 @@ class FunctionRun:
         if entry is None:
             return None
         current = entry
-        seen: list[State] = []
+        seen: set[State] = set()
+        outside = {k: v for k, v in self.edges.items() if k[0] not in loop and k[1] in loop and k[1] != head}
         iterations = 0
         while True:
-            trial = FunctionRun(self.a, self.fn, self.entry_state)
-            trial.wto = self.wto
-            trial.edges = {k: v for k, v in self.edges.items() if k[0] not in loop and k[1] in loop and k[1] != head}
+            trial = FunctionRun(self.a, self.fn, self.entry_state, self.wto)
+            trial.edges = dict(outside)
             trial.inputs[head] = current
             before = self.a.work
             trial.process(head, current)
@@ -258,14 +258,12 @@ class FunctionRun:
             iterations += 1
             if back is None:
                 return None
-            if any(back == old for old in seen) or back == current:
+            seen.add(current)
+            if back in seen:
                 return (f"iteration {iterations} comes back to the loop head in a state it had before, so "
                         "nothing in the state bounds the number of iterations")
             if self.a.unroll_work > self.a.limits.max_unroll_work:
                 return f"no exit was found within {iterations} iterations ({self.a.limits.max_unroll_work} instruction steps)"
-            seen.append(current)
-            if len(seen) > 8:
-                seen.pop(0)
             current = back
 
 

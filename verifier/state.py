@@ -32,7 +32,15 @@ class Frame:
     def with_reg(self, reg: int, state: RegState) -> "Frame":
         regs = list(self.regs)
         regs[reg] = state
-        return replace(self, regs=tuple(regs))
+        return Frame(tuple(regs), self.stack, self.spills, self.callsite)
+
+    def __hash__(self) -> int:
+        # states are hashed often (loop unrolling remembers the ones it has seen): compute once
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.regs, self.stack, self.spills, self.callsite))
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
     # -- stack ------------------------------------------------------------------------
     def stack_bytes(self) -> dict[int, int]:
@@ -133,7 +141,14 @@ class State:
         return self.frames[-1].regs[reg]
 
     def with_reg(self, reg: int, state: RegState) -> "State":
-        return replace(self, frames=self.frames[:-1] + (self.frames[-1].with_reg(reg, state),))
+        return State(self.frames[:-1] + (self.frames[-1].with_reg(reg, state),), self.refs)
+
+    def __hash__(self) -> int:
+        cached = self.__dict__.get("_hash")
+        if cached is None:
+            cached = hash((self.frames, self.refs))
+            object.__setattr__(self, "_hash", cached)
+        return cached
 
     def with_frame(self, index: int, frame: Frame) -> "State":
         frames = list(self.frames)

@@ -343,6 +343,10 @@ class Scalar:
     def refine(self, op: int, other: "Scalar", taken: bool, wide: bool) -> "tuple[Scalar, Scalar] | None":
         """(self, other) narrowed by knowing `self op other` is `taken`; None when impossible."""
         a, b = self, other
+        if a.is_const and b.is_const:  # decided outright: loops unrolled with constant counters come here
+            width = 64 if wide else 32
+            holds = semantics.jump_condition(_INT, op, width, a.value & ((1 << width) - 1), b.value & ((1 << width) - 1))
+            return (a, b) if bool(holds) == taken else None
         if not taken:
             negation = {JmpOp.JEQ: JmpOp.JNE, JmpOp.JNE: JmpOp.JEQ, JmpOp.JGT: JmpOp.JLE, JmpOp.JLE: JmpOp.JGT,
                         JmpOp.JGE: JmpOp.JLT, JmpOp.JLT: JmpOp.JGE, JmpOp.JSGT: JmpOp.JSLE, JmpOp.JSLE: JmpOp.JSGT,
