@@ -33,6 +33,8 @@ from .cfg import EXIT_NODE, ControlFlow, FunctionGraph, build_cfg, weak_topologi
 from .domains.regs import NULLABLE, RegState, RegType
 from .domains.scalar import Scalar
 from .errors import Code, Finding, ResourceLimit
+from .liveness import live_in
+from .paths import Paths
 from .profiles import Profile, ProgramTypeOps, allowed
 from .state import MISC, Frame, State
 
@@ -41,6 +43,7 @@ ARRAY_MAPS = (2, 6)  # array, per-CPU array
 Report = Callable[[int, str, str], None]
 BOUNDED_BY_SIZE = frozenset({"probe_read_str", "probe_read_kernel_str", "probe_read_user_str", "get_stack"})
 MAX_ERRNO = 4095
+R0_ONLY = 1  # what a function's exit reads
 MAX_CPUS = 8192  # the largest CONFIG_NR_CPUS of x86_64 and arm64: a bound that holds on every machine
 
 
@@ -129,63 +132,74 @@ class Analysis:
 
 
 class FunctionRun:
-    """The fixpoint over one function's blocks for one entry state."""
+    """The fixpoint over one function's blocks for one entry state. Each program point holds the
+    paths reaching it, kept apart where their register kinds differ (see `paths`)."""
 
-    def __init__(self, analysis: Analysis, fn: FunctionGraph, entry_state: State, wto: list[Any] | None = None) -> None:
+    def __init__(self, analysis: Analysis, fn: FunctionGraph, entry_state: State, wto: list[Any] | None = None,
+                 live: dict[int, int] | None = None) -> None:
         self.a = analysis
         self.fn = fn
         self.entry_state = entry_state
-        self.edges: dict[tuple[int, Any], State] = {}  # (block, successor) -> state along the edge
-        self.inputs: dict[int, State] = {}
+        self.edges: dict[tuple[int, Any], Paths] = {}  # (block, successor) -> the paths along the edge
+        self.inputs: dict[int, Paths] = {}
         self.wto = wto if wto is not None else weak_topological_order(fn)
+        self.live = live if live is not None else live_in(analysis.cf.listing, fn)
         self.exit_state: State | None = None
 
+    def _live(self, node: Any) -> int:
+        return R0_ONLY if node == EXIT_NODE else self.live[node]
+
     # -- the fixpoint ------------------------------------------------------------------
-    def block_input(self, block: int) -> State | None:
+    def block_input(self, block: int) -> Paths | None:
         incoming = [self.edges[(src, block)] for src in self.fn.graph.predecessors(block) if (src, block) in self.edges]
         if block == self.fn.entry:
-            incoming.append(self.entry_state)
+            incoming.append(Paths.of(self.entry_state))
         if not incoming:
             return None
         result = incoming[0]
-        for s in incoming[1:]:
-            result = result.join(s)
+        for paths in incoming[1:]:
+            result = result.join(paths, self._live(block))
         return result
 
-    def process(self, block: int, state: State | None, report: Report = _no_report, record: bool = False) -> None:
+    def process(self, block: int, paths: Paths | None, report: Report = _no_report, record: bool = False) -> None:
         for succ in self.fn.graph.successors(block):
             self.edges.pop((block, succ), None)
-        if state is None:
+        if paths is None:
             return
-        outputs = Transfer(self.a, self.fn, report, record).run_block(self.fn.blocks[block], state)
-        for succ, out in outputs:
-            if out is None:
-                continue
-            key = (block, succ)
-            self.edges[key] = self.edges[key].join(out) if key in self.edges else out
+        for state in paths:
+            outputs = Transfer(self.a, self.fn, report, record).run_block(self.fn.blocks[block], state)
+            for succ, out in outputs:
+                if out is None:
+                    continue
+                key = (block, succ)
+                found = Paths.of(out)
+                self.edges[key] = self.edges[key].join(found, self._live(succ)) if key in self.edges else found
 
     def run_elements(self, elements: list[Any]) -> None:
         for element in elements:
             if isinstance(element, list):
                 self.component(element)
             else:
-                state = self.block_input(element)
-                self.inputs[element] = state  # type: ignore[assignment]
-                self.process(element, state)
+                paths = self.block_input(element)
+                if paths is not None:
+                    self.inputs[element] = paths
+                self.process(element, paths)
 
     def component(self, component: list[Any]) -> None:
         head, body = component[0], component[1:]
+        live = self._live(head)
         current = self.block_input(head)
         iterations = 0
         while True:
-            self.inputs[head] = current  # type: ignore[assignment]
+            if current is not None:
+                self.inputs[head] = current
             self.process(head, current)
             self.run_elements(body)
             incoming = self.block_input(head)
             if incoming is None or current is None:
                 new = incoming if current is None else current
             else:
-                new = current.join(incoming, widen=iterations >= WIDEN_AFTER)
+                new = current.join(incoming, live, widen=iterations >= WIDEN_AFTER)
             iterations += 1
             if new == current:
                 break
@@ -199,19 +213,15 @@ class FunctionRun:
 
     def fixpoint(self) -> None:
         self.run_elements(self.wto)
-        exits = [self.edges[(src, EXIT_NODE)] for src in self.fn.graph.predecessors(EXIT_NODE)
-                 if (src, EXIT_NODE) in self.edges]
         self.exit_state = None
-        for s in exits:
-            self.exit_state = s if self.exit_state is None else self.exit_state.join(s)
+        for src in self.fn.graph.predecessors(EXIT_NODE):
+            for s in self.edges.get((src, EXIT_NODE), ()):
+                self.exit_state = s if self.exit_state is None else self.exit_state.join(s)
 
     def check_pass(self) -> None:
         for block in sorted(self.fn.blocks):
-            state = self.inputs.get(block)
-            if state is None:
-                continue
-            outputs = Transfer(self.a, self.fn, self.a.report, record=True).run_block(self.fn.blocks[block], state)
-            del outputs
+            for state in self.inputs.get(block, ()):
+                Transfer(self.a, self.fn, self.a.report, record=True).run_block(self.fn.blocks[block], state)
 
     # -- termination --------------------------------------------------------------------
     def check_termination(self) -> None:
@@ -228,33 +238,34 @@ class FunctionRun:
     def loop_bound(self, head: int) -> str | None:
         """None when every path leaves the loop after finitely many iterations, else why not."""
         loop = self.fn.loops[head]
+        live = self._live(head)
         component = _find_component(self.wto, head)
         if component is None:
             return "its blocks do not form a loop the analysis can follow"
-        entry = None
-        for (src, dst), state in self.edges.items():
+        entry: Paths | None = None
+        for (src, dst), paths in self.edges.items():
             if dst == head and src not in loop:
-                entry = state if entry is None else entry.join(state)
+                entry = paths if entry is None else entry.join(paths, live)
         if head == self.fn.entry:
-            entry = self.entry_state if entry is None else entry.join(self.entry_state)
+            entry = Paths.of(self.entry_state) if entry is None else entry.join(Paths.of(self.entry_state), live)
         if entry is None:
             return None
         current = entry
-        seen: set[State] = set()
+        seen: set[Paths] = set()
         outside = {k: v for k, v in self.edges.items() if k[0] not in loop and k[1] in loop and k[1] != head}
         iterations = 0
         while True:
-            trial = FunctionRun(self.a, self.fn, self.entry_state, self.wto)
+            trial = FunctionRun(self.a, self.fn, self.entry_state, self.wto, self.live)
             trial.edges = dict(outside)
             trial.inputs[head] = current
             before = self.a.work
             trial.process(head, current)
             trial.run_elements(component[1:])
             self.a.unroll_work += self.a.work - before
-            back = None
-            for (src, dst), state in trial.edges.items():
+            back: Paths | None = None
+            for (src, dst), paths in trial.edges.items():
                 if dst == head and src in loop:
-                    back = state if back is None else back.join(state)
+                    back = paths if back is None else back.join(paths, live)
             iterations += 1
             if back is None:
                 return None
@@ -433,6 +444,9 @@ class Transfer:
     # -- memory ----------------------------------------------------------------------------
     def memory(self, pc: int, insn: Insn, state: State, base_reg: int, off: int, size: int, write: bool,
                value: RegState | None = None) -> tuple[RegState | None, State]:
+        if state.reg(base_reg).type in (RegType.NOT_INIT, RegType.CONFLICT):
+            self.read(state, pc, base_reg)  # reports the one cause
+            return None, state
         base = self.read(state, pc, base_reg)
         verb = "write" if write else "read"
         kind = base.type

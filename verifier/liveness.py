@@ -1,0 +1,42 @@
+"""Which registers are live (may be read before being written) where each block starts.
+
+Path partitioning uses this: two paths that disagree only about dead registers may be joined
+without losing anything a later instruction could need."""
+
+from __future__ import annotations
+
+from interp.flow import CALLER_SAVED, Listing, regs_clobbered, regs_read, regs_written
+
+from .cfg import EXIT_NODE, FunctionGraph
+
+ARGUMENTS = CALLER_SAVED  # r1..r5: what any call may read
+
+
+def _transfer(listing: Listing, pcs: list[int], live_out: int) -> int:
+    live = live_out
+    for pc in reversed(pcs):
+        insn = listing.by_pc[pc]
+        read = regs_read(insn) | (ARGUMENTS if insn.is_call else 0)
+        live = (live & ~(regs_written(insn) | regs_clobbered(insn))) | read
+    return live
+
+
+def live_in(listing: Listing, fn: FunctionGraph) -> dict[int, int]:
+    """For each block of `fn`: the bitmask of registers live at its first instruction."""
+    live: dict[int, int] = {block: 0 for block in fn.blocks}
+    changed = True
+    while changed:  # backward dataflow to a fixpoint: a few passes over small graphs
+        changed = False
+        for block in sorted(fn.blocks, reverse=True):
+            out = 0
+            for succ in fn.graph.successors(block):
+                if succ != EXIT_NODE:
+                    out |= live[succ]
+            new = _transfer(listing, fn.blocks[block].pcs, out)
+            if new != live[block]:
+                live[block] = new
+                changed = True
+    return live
+
+
+__all__ = ["live_in"]
