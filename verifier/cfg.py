@@ -11,7 +11,8 @@ from typing import Any
 
 import networkx as nx
 
-from interp.flow import Edge, Listing, check_control_flow, function_body, function_entries, successors
+from interp.flow import (Edge, Listing, block_leaders, check_control_flow, function_body, function_entries,
+                         successors)
 from interp.isa.insn import Insn
 
 EXIT_NODE = "exit"
@@ -84,16 +85,11 @@ def build_cfg(insns: list[Insn] | tuple[Insn, ...], names: dict[int, str] | None
 
 def _function_graph(listing: Listing, entry: int, body: list[int], name: str) -> FunctionGraph:
     members = set(body)
-    leaders = {entry}
-    for pc in body:
+    leaders = set(block_leaders(listing, body, entry))
+    for pc in body:  # a graph's blocks also end at every jump, so what follows one starts a block
         insn = listing.by_pc[pc]
-        succ = successors(listing, pc)
-        if insn.is_jmp and not insn.is_call:
-            leaders.update(target for target, _ in succ if target in members)
-            if insn.is_conditional_jump or insn.is_unconditional_jump or insn.is_exit:
-                nxt = pc + insn.slots
-                if nxt in members:
-                    leaders.add(nxt)
+        if insn.is_jmp and not insn.is_call and pc + insn.slots in members:
+            leaders.add(pc + insn.slots)
     blocks: dict[int, Block] = {}
     block_of: dict[int, int] = {}
     for leader in sorted(leaders):
