@@ -221,122 +221,84 @@ class Scalar:
                    S32_MIN, S32_MAX).sync()
         return s if s is not None else Scalar.urange(0, (1 << bits) - 1)
 
+    def _view(self, bits: int) -> tuple[int, int, int, int]:
+        """(umin, umax, smin, smax) of the whole register (64) or of its low half (32)."""
+        if bits == 64:
+            return self.umin, self.umax, self.smin, self.smax
+        return self.u32min, self.u32max, self.s32min, self.s32max
+
     def _binary64(self, op: int, b: "Scalar", off: int) -> "Scalar":
-        a = self
-        t, umin, umax, smin, smax = Tnum.unknown(), 0, M64, S64_MIN, S64_MAX
-        if op == AluOp.ADD:
-            t = a.tnum.add(b.tnum)
-            if a.umax + b.umax <= M64:
-                umin, umax = a.umin + b.umin, a.umax + b.umax
-            if S64_MIN <= a.smin + b.smin and a.smax + b.smax <= S64_MAX:
-                smin, smax = a.smin + b.smin, a.smax + b.smax
-        elif op == AluOp.SUB:
-            t = a.tnum.sub(b.tnum)
-            if a.umin >= b.umax:
-                umin, umax = a.umin - b.umax, a.umax - b.umin
-            if S64_MIN <= a.smin - b.smax and a.smax - b.smin <= S64_MAX:
-                smin, smax = a.smin - b.smax, a.smax - b.smin
-        elif op == AluOp.MUL:
-            t = a.tnum.mul(b.tnum)
-            if a.umax * b.umax <= M64:
-                umin, umax = a.umin * b.umin, a.umax * b.umax
-            products = [x * y for x in (a.smin, a.smax) for y in (b.smin, b.smax)]
-            if S64_MIN <= min(products) and max(products) <= S64_MAX:
-                smin, smax = min(products), max(products)
-        elif op == AluOp.AND:
-            t = a.tnum.and_(b.tnum)
-            umax = min(a.umax, b.umax)
-        elif op == AluOp.OR:
-            t = a.tnum.or_(b.tnum)
-            umin = max(a.umin, b.umin)
-        elif op == AluOp.XOR:
-            t = a.tnum.xor(b.tnum)
-        elif op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH):
-            if not b.is_const:
-                return Scalar.unknown()
-            k = b.value & 63
-            if op == AluOp.LSH:
-                t = a.tnum.lshift(k)
-                if a.umax << k <= M64:
-                    umin, umax = a.umin << k, a.umax << k
-            elif op == AluOp.RSH:
-                t = a.tnum.rshift(k)
-                umin, umax = a.umin >> k, a.umax >> k
-            else:
-                t = a.tnum.arshift(k)
-                smin, smax = a.smin >> k, a.smax >> k
-        elif op == AluOp.DIV and not off:
-            if b.umin > 0:
-                umin, umax = a.umin // b.umax, a.umax // b.umin
-            else:
-                umax = a.umax  # x / 0 is 0, x / y <= x
-        elif op == AluOp.MOD and not off:
-            umax = a.umax if b.umin == 0 else min(a.umax, b.umax - 1)
-        elif op == AluOp.NEG:
-            t = a.tnum.neg()
-            if a.smin > S64_MIN:
-                smin, smax = -a.smax, -a.smin
-        elif op == AluOp.MOV:  # sign extension
-            t = b.tnum.sext(off)
-        result = Scalar(t, umin, umax, smin, smax, 0, M32, S32_MIN, S32_MAX).sync()
-        return result if result is not None else Scalar.unknown()
+        return self._binary(op, b, off, 64)
 
     def _binary32(self, op: int, b: "Scalar", off: int) -> "Scalar":
         """Operate on the low halves (self and b are zero-extended subregisters)."""
-        a = self
-        t, umin, umax, smin, smax = Tnum.unknown(32), 0, M32, S32_MIN, S32_MAX
+        return self._binary(op, b, off, 32)
+
+    def _binary(self, op: int, b: "Scalar", off: int, bits: int) -> "Scalar":
+        """`self op b` on `bits`-bit values; bounds that could wrap are given up."""
+        top, lowest, highest = (1 << bits) - 1, -(1 << (bits - 1)), (1 << (bits - 1)) - 1
+        a_umin, a_umax, a_smin, a_smax = self._view(bits)
+        b_umin, b_umax, b_smin, b_smax = b._view(bits)
+        t, umin, umax, smin, smax = Tnum.unknown(bits), 0, top, lowest, highest
         if op == AluOp.ADD:
-            t = a.tnum.add(b.tnum).trunc(32)
-            if a.u32max + b.u32max <= M32:
-                umin, umax = a.u32min + b.u32min, a.u32max + b.u32max
-            if S32_MIN <= a.s32min + b.s32min and a.s32max + b.s32max <= S32_MAX:
-                smin, smax = a.s32min + b.s32min, a.s32max + b.s32max
+            t = self.tnum.add(b.tnum)
+            if a_umax + b_umax <= top:
+                umin, umax = a_umin + b_umin, a_umax + b_umax
+            if lowest <= a_smin + b_smin and a_smax + b_smax <= highest:
+                smin, smax = a_smin + b_smin, a_smax + b_smax
         elif op == AluOp.SUB:
-            t = a.tnum.sub(b.tnum).trunc(32)
-            if a.u32min >= b.u32max:
-                umin, umax = a.u32min - b.u32max, a.u32max - b.u32min
-            if S32_MIN <= a.s32min - b.s32max and a.s32max - b.s32min <= S32_MAX:
-                smin, smax = a.s32min - b.s32max, a.s32max - b.s32min
+            t = self.tnum.sub(b.tnum)
+            if a_umin >= b_umax:
+                umin, umax = a_umin - b_umax, a_umax - b_umin
+            if lowest <= a_smin - b_smax and a_smax - b_smin <= highest:
+                smin, smax = a_smin - b_smax, a_smax - b_smin
         elif op == AluOp.MUL:
-            t = a.tnum.mul(b.tnum).trunc(32)
-            if a.u32max * b.u32max <= M32:
-                umin, umax = a.u32min * b.u32min, a.u32max * b.u32max
+            t = self.tnum.mul(b.tnum)
+            if a_umax * b_umax <= top:
+                umin, umax = a_umin * b_umin, a_umax * b_umax
+            products = [x * y for x in (a_smin, a_smax) for y in (b_smin, b_smax)]
+            if lowest <= min(products) and max(products) <= highest:
+                smin, smax = min(products), max(products)
         elif op == AluOp.AND:
-            t = a.tnum.and_(b.tnum)
-            umax = min(a.u32max, b.u32max)
+            t = self.tnum.and_(b.tnum)
+            umax = min(a_umax, b_umax)
         elif op == AluOp.OR:
-            t = a.tnum.or_(b.tnum)
-            umin = max(a.u32min, b.u32min)
+            t = self.tnum.or_(b.tnum)
+            umin = max(a_umin, b_umin)
         elif op == AluOp.XOR:
-            t = a.tnum.xor(b.tnum)
+            t = self.tnum.xor(b.tnum)
         elif op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH):
             if not b.is_const:
-                return Scalar.urange(0, M32)
-            k = b.value & 31
+                return Scalar.unknown() if bits == 64 else Scalar.urange(0, M32)
+            k = b.value & (bits - 1)
             if op == AluOp.LSH:
-                t = a.tnum.lshift(k).trunc(32)
-                if a.u32max << k <= M32:
-                    umin, umax = a.u32min << k, a.u32max << k
+                t = self.tnum.lshift(k)
+                if a_umax << k <= top:
+                    umin, umax = a_umin << k, a_umax << k
             elif op == AluOp.RSH:
-                t = a.tnum.rshift(k)
-                umin, umax = a.u32min >> k, a.u32max >> k
+                t = self.tnum.trunc(bits).rshift(k)
+                umin, umax = a_umin >> k, a_umax >> k
             else:
-                t = a.tnum.arshift(k, 32)
-                smin, smax = a.s32min >> k, a.s32max >> k
+                t = self.tnum.arshift(k, bits)
+                smin, smax = a_smin >> k, a_smax >> k
         elif op == AluOp.DIV and not off:
-            if b.u32min > 0:
-                umin, umax = a.u32min // b.u32max, a.u32max // b.u32min
+            if b_umin > 0:
+                umin, umax = a_umin // b_umax, a_umax // b_umin
             else:
-                umax = a.u32max
+                umax = a_umax  # x / 0 is 0, x / y <= x
         elif op == AluOp.MOD and not off:
-            umax = a.u32max if b.u32min == 0 else min(a.u32max, b.u32max - 1)
+            umax = a_umax if b_umin == 0 else min(a_umax, b_umax - 1)
         elif op == AluOp.NEG:
-            t = a.tnum.neg().trunc(32)
-            if a.s32min > S32_MIN:
-                smin, smax = -a.s32max, -a.s32min
-        elif op == AluOp.MOV:  # sign extension within 32 bits
-            t = b.tnum.sext(off).trunc(32)
-        result = Scalar(Tnum(t.value & M32, t.mask & M32), 0, M32, 0, M32, umin, umax, smin, smax).sync()
+            t = self.tnum.neg()
+            if a_smin > lowest:
+                smin, smax = -a_smax, -a_smin
+        elif op == AluOp.MOV:  # sign extension of the low `off` bits
+            t = b.tnum.sext(off)
+        t = t.trunc(bits)
+        if bits == 64:
+            result = Scalar(t, umin, umax, smin, smax, 0, M32, S32_MIN, S32_MAX).sync()
+            return result if result is not None else Scalar.unknown()
+        result = Scalar(t, 0, M32, 0, M32, umin, umax, smin, smax).sync()
         return result if result is not None else Scalar.urange(0, M32)
 
     # -- branches -----------------------------------------------------------------------------------
