@@ -246,6 +246,35 @@ def test_check_rejects_with_code_json(capsys: pytest.CaptureFixture[str], tmp_pa
     assert program["errors"][0]["pc"] == 0 and program["errors"][0]["code"] == "ctx-write"
 
 
+def test_check_unchecked_lookup_example(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "check", str(PROJECT / "examples" / "unchecked_lookup.o"))
+    assert code == 1
+    first, finding = out.splitlines()
+    assert first.startswith("kprobe/ksys_write:over_budget: rejected (13 insns, ")
+    assert finding == (
+        "  insn 8 (./examples/unchecked_lookup.c:24): possible-null-dereference: 8-byte read through r0, which may "
+        "be NULL (map_value_or_null); compare r0 with 0 before dereferencing it")
+
+
+def test_check_sarif(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run_cli(capsys, "check", str(PROJECT / "examples" / "unchecked_lookup.o"), "--format", "sarif")
+    assert code == 1
+    sarif = json.loads(out)
+    assert sarif["version"] == "2.1.0"
+    run = sarif["runs"][0]
+    rules = [rule["id"] for rule in run["tool"]["driver"]["rules"]]
+    [result] = run["results"]
+    assert result["ruleId"] == "possible-null-dereference" and rules[result["ruleIndex"]] == result["ruleId"]
+    location = result["locations"][0]
+    assert location["physicalLocation"] == {"artifactLocation": {"uri": "examples/unchecked_lookup.c"},
+                                            "region": {"startLine": 24}}
+    assert location["logicalLocations"][0]["fullyQualifiedName"] == "kprobe/ksys_write:over_budget+8"
+    assert run["properties"]["programs"] == [{"section": "kprobe/ksys_write", "name": "over_budget",
+                                              "verdict": "rejected"}]
+    code, out, _ = run_cli(capsys, "check", str(PROJECT / "examples" / "count_writes.o"), "--format", "sarif")
+    assert code == 0 and json.loads(out)["runs"][0]["results"] == []
+
+
 def test_check_resource_limit_is_unknown(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     prog = tmp_path / "long.s"
     prog.write_text("r0 = 0\n" + "r0 += 1\n" * 3000 + "exit\n")

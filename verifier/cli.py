@@ -268,6 +268,10 @@ def cmd_check(args: argparse.Namespace) -> int:
     results = [check_program(p, args.profile, args.arch, kern_version, limits) for p in programs]
     if args.format == "json":
         print(json.dumps({"file": str(source.path), "profile": args.profile, "programs": [r.to_json() for r in results]}))
+    elif args.format == "sarif":
+        from verifier.sarif import to_sarif
+
+        print(json.dumps(to_sarif(str(source.path), args.profile, results), indent=1))
     else:
         for result in results:
             stats = f"{result.program.slots} insns, {result.time_s:.2f} s"
@@ -447,7 +451,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the kernel whose rules apply (default: linux-6.18)")
     check.add_argument("--arch", choices=("x86_64", "arm64"), default="x86_64")
     check.add_argument("--kern-version", help="linux-4.1: the target's LINUX_VERSION_CODE (default 0x40100)")
-    check.add_argument("--format", choices=("text", "json"), default="text")
+    check.add_argument("--format", choices=("text", "json", "sarif"), default="text",
+                       help="text, JSON (the verdict per program) or SARIF 2.1.0 (for code-scanning tools)")
     check.add_argument("--timeout", type=float, default=60.0, help="seconds per program before the verdict is unknown")
     check.add_argument("--max-memory", type=int, help="megabytes of memory the analysis may use")
     check.add_argument("--max-work", type=int, default=5_000_000, help="instruction steps per program")

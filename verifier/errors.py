@@ -48,6 +48,46 @@ class Code:
     UNRESOLVED_RELOCATION = "unresolved-relocation"
 
 
+RULES: dict[str, str] = {
+    Code.CTX_WRITE: "The context (struct pt_regs) is read-only.",
+    Code.CTX_MISALIGNED: "Context loads must be aligned to their size.",
+    Code.CTX_OUT_OF_BOUNDS: "Context loads must stay within the context structure.",
+    Code.CTX_VARIABLE_OFFSET: "Context loads must use a constant offset.",
+    Code.CTX_MODIFIED_POINTER: "The context pointer may not be moved before it is dereferenced.",
+    Code.STACK_OUT_OF_BOUNDS: "Stack accesses must stay within the 512-byte frame.",
+    Code.STACK_MISALIGNED: "Stack accesses must be aligned to their size.",
+    Code.STACK_UNINITIALISED: "Stack bytes must be written before they are read.",
+    Code.STACK_VARIABLE_OFFSET: "Stack accesses must use a constant offset in this profile.",
+    Code.MAP_VALUE_OUT_OF_BOUNDS: "Map value accesses must stay within the map's value size.",
+    Code.MAP_VALUE_READ_ONLY: "Read-only map values may not be written.",
+    Code.MEM_OUT_OF_BOUNDS: "Ring buffer record accesses must stay within the record.",
+    Code.NULL_DEREFERENCE: "A pointer that may be NULL must be compared with 0 before use.",
+    Code.INVALID_DEREFERENCE: "Only pointers to the stack, context, map values and records may be dereferenced.",
+    Code.UNINITIALISED_REGISTER: "Registers must be written before they are read.",
+    Code.FRAME_POINTER_WRITE: "r10, the frame pointer, is read-only.",
+    Code.POINTER_ARITHMETIC: "Pointer arithmetic is limited to what the kernel allows.",
+    Code.TYPE_CONFLICT: "A register must hold the same kind of value on every path where it is used.",
+    Code.UNKNOWN_HELPER: "Only the helpers of the profile's program type may be called.",
+    Code.HELPER_ARGUMENT: "Helper arguments must have the types of the helper's prototype.",
+    Code.HELPER_MEMORY: "Memory passed to a helper must be valid for the size passed with it.",
+    Code.GPL_ONLY_HELPER: "GPL-only helpers need a GPL-compatible license.",
+    Code.R0_UNINITIALISED: "r0 must be set before exit.",
+    Code.RETURN_STACK_POINTER: "A function may not return a pointer into its own stack frame.",
+    Code.UNRELEASED_REFERENCE: "Acquired references (ring buffer records) must be released on every path.",
+    Code.BACK_EDGE: "The profile's kernel rejects every back-edge.",
+    Code.UNBOUNDED_LOOP: "Every loop must have a bound the analysis can prove.",
+    Code.UNREACHABLE: "Every instruction must be reachable.",
+    Code.PROGRAM_TOO_LARGE: "The program must fit the profile's instruction limit.",
+    Code.KERN_VERSION: "The program's kern_version must match the target kernel.",
+    Code.UNSUPPORTED_INSTRUCTION: "Only instructions the profile's kernel knows may be used.",
+    Code.CALL_DEPTH: "Local calls may nest at most as deep as the profile allows.",
+    Code.RECURSION: "Local functions may not call themselves, directly or not.",
+    Code.STACK_DEPTH: "The stack frames of a call chain must fit the combined stack limit.",
+    Code.PROGRAM_TYPE: "The profile must load programs of this type.",
+    Code.UNRESOLVED_RELOCATION: "Every relocation must be resolved before loading.",
+}
+
+
 @dataclass(frozen=True)
 class Finding:
     pc: int
