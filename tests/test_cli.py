@@ -295,6 +295,27 @@ def test_check_linux_4_1_profile(capsys: pytest.CaptureFixture[str], tmp_path: P
     assert "kern-version-mismatch" in out  # an assembly file declares no version
 
 
+def test_check_memory_budget(tmp_path: Path) -> None:
+    # a subprocess: the budget is a process limit. It is counted on top of what is already in
+    # use, so 100 MB is plenty here, and 1 MB runs out: one line, exit 3 (unknown)
+    prog = tmp_path / "branches.s"
+    prog.write_text("r0 = 0\n" + "".join(f"r{2 + i % 7} = {i}\nif r{2 + i % 7} > {i % 5} goto +1\nr0 += 1\n"
+                                          for i in range(400)) + "exit\n")
+    def check(*extra: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run([sys.executable, "-m", "verifier.cli", "check", str(prog), *extra],
+                              capture_output=True, text=True, timeout=120, cwd=PROJECT)
+    roomy = check("--max-memory", "100")
+    assert roomy.returncode == 0 and "accepted" in roomy.stdout
+    tight = check("--max-memory", "1")
+    assert tight.returncode == 3
+    assert tight.stderr == "bpfverify: error: out of memory (raise --max-memory)\n" or "unknown" in tight.stdout
+
+
+def test_check_rejects_a_bad_memory_budget(capsys: pytest.CaptureFixture[str]) -> None:
+    code, _, err = run_cli(capsys, "check", str(PROJECT / "examples" / "count_writes.o"), "--max-memory", "0")
+    assert code == 2 and err == "bpfverify: usage error: --max-memory 0: give a positive number of megabytes\n"
+
+
 def test_cfg_json_and_dot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     prog = tmp_path / "loop.s"
     prog.write_text("r0 = 0\nr1 = 4\nl: r0 += 1\nr1 -= 1\nif r1 != 0 goto l\nexit\n")

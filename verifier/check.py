@@ -83,7 +83,7 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
         try:
             analysis = Analysis(program, prof, arch, ops, helper_registry(), limits or Limits())
         except ProgramError as exc:
-            findings.append(Finding(exc.pc or 0, Code.UNREACHABLE if "past the last" in exc.reason else "invalid-jump",
+            findings.append(Finding(exc.pc or 0, Code.UNREACHABLE if "past the last" in exc.reason else Code.INVALID_JUMP,
                                     exc.reason))
         if analysis is not None:
             cf = analysis.cf

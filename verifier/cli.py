@@ -244,16 +244,33 @@ def cmd_disasm(args: argparse.Namespace) -> int:
 EXIT_UNKNOWN = 3
 
 
+def resource_limited() -> bool:
+    import resource
+
+    return resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
+
+
+def _address_space_in_use() -> int:
+    try:
+        pages = int(Path("/proc/self/statm").read_text().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
 def cmd_check(args: argparse.Namespace) -> int:
     import resource
 
     from verifier.analysis import Limits
     from verifier.check import check_program
 
-    if args.max_memory:
-        limit = args.max_memory * 1024 * 1024
-        resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     source = read_program(Path(args.file), None, _target_btf(args))
+    if args.max_memory is not None:
+        if args.max_memory <= 0:
+            raise UsageError(f"--max-memory {args.max_memory}: give a positive number of megabytes")
+        # the budget is the analysis's own: on top of what the interpreter and the loaded file use
+        limit = _address_space_in_use() + args.max_memory * 1024 * 1024
+        resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
     programs = select_programs(source.programs, args.section)
     if not programs:
         source.select(args.section)
@@ -493,6 +510,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"bpfverify: usage error: {exc}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except MemoryError:
+        print("bpfverify: error: out of memory (raise --max-memory)", file=sys.stderr)
+        return EXIT_UNKNOWN
     except KeyboardInterrupt:
         print("bpfverify: interrupted", file=sys.stderr)
         return 130
@@ -500,6 +520,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:  # never a traceback for users; BPFVERIFY_DEBUG=1 shows it
+        if isinstance(exc, SystemError) and resource_limited():
+            # CPython reports some allocation failures under an address-space limit this way
+            print("bpfverify: error: out of memory (raise --max-memory)", file=sys.stderr)
+            return EXIT_UNKNOWN
         if os.environ.get("BPFVERIFY_DEBUG"):
             raise
         print(f"bpfverify: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)

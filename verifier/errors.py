@@ -46,6 +46,7 @@ class Code:
     STACK_DEPTH = "combined-stack-too-large"
     PROGRAM_TYPE = "program-type"
     UNRESOLVED_RELOCATION = "unresolved-relocation"
+    INVALID_JUMP = "invalid-jump"
 
 
 RULES: dict[str, str] = {
@@ -85,6 +86,7 @@ RULES: dict[str, str] = {
     Code.STACK_DEPTH: "The stack frames of a call chain must fit the combined stack limit.",
     Code.PROGRAM_TYPE: "The profile must load programs of this type.",
     Code.UNRESOLVED_RELOCATION: "Every relocation must be resolved before loading.",
+    Code.INVALID_JUMP: "Jumps and calls must land on an instruction of the program.",
 }
 
 
