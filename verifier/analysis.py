@@ -30,12 +30,12 @@ from interp.isa.opcodes import (
 from interp.program import Program
 
 from .cfg import EXIT_NODE, ControlFlow, FunctionGraph, build_cfg, weak_topological_order
-from .domains.regs import NULLABLE, RegState, RegType
+from .domains.regs import NULLABLE, POISONED_REG, RegState, RegType
 from .domains.scalar import Scalar
 from .errors import Code, Finding, ResourceLimit
 from .liveness import live_in
 from .paths import Paths
-from .profiles import Profile, ProgramTypeOps, allowed
+from .profiles import Profile, ProgramTypeOps, allowed, map_helper_mismatch, map_type_name
 from .state import MISC, Frame, State
 
 WIDEN_AFTER = 3  # plain joins at a loop head before widening
@@ -381,13 +381,21 @@ class Transfer:
             return self.write_reg(state, pc, insn.dst, RegState.const(insn.imm))
         if src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX, PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX_VALUE):
             if lo >= len(maps):
-                self.report(pc, Code.HELPER_ARGUMENT, f"lddw refers to map {lo}, but the program has {len(maps)} maps")
-                return self.write_reg(state, pc, insn.dst, RegState.scalar())
+                self.report(pc, Code.INVALID_MAP_REFERENCE, f"lddw refers to map {lo}, but the program has "
+                            f"{len(maps)} maps; refer to one of them")
+                return self.write_reg(state, pc, insn.dst, POISONED_REG)
             if src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX):
                 return self.write_reg(state, pc, insn.dst, RegState(RegType.CONST_PTR_TO_MAP, Scalar.const(0), maps=frozenset({lo})))
-            if maps[lo].type != 2:  # BPF_MAP_TYPE_ARRAY
-                self.report(pc, Code.INVALID_DEREFERENCE, f"lddw takes the address of a value of map {maps[lo].name}, "
-                            "which is not an array map; only array values are directly addressable")
+            mdef = maps[lo]
+            if mdef.type != 2 or mdef.max_entries != 1:  # BPF_MAP_TYPE_ARRAY with one element, as global data is
+                self.report(pc, Code.INVALID_MAP_REFERENCE, f"lddw takes the address of a value of map {mdef.name} "
+                            f"({map_type_name(mdef.type)}, {mdef.max_entries} elements); only the value of a "
+                            "one-element array map is directly addressable")
+                return self.write_reg(state, pc, insn.dst, POISONED_REG)
+            if hi >= mdef.value_size:
+                self.report(pc, Code.INVALID_MAP_REFERENCE, f"lddw takes the address of byte {hi} of map {mdef.name}'s "
+                            f"{mdef.value_size}-byte value; the offset must be below {mdef.value_size}")
+                return self.write_reg(state, pc, insn.dst, POISONED_REG)
             return self.write_reg(state, pc, insn.dst, RegState(RegType.PTR_TO_MAP_VALUE, Scalar.const(hi), maps=frozenset({lo})))
         if src == PseudoSrc.FUNC:
             return self.write_reg(state, pc, insn.dst, RegState(RegType.PTR_TO_FUNC, Scalar.const(0)))
@@ -400,14 +408,20 @@ class Transfer:
         op = insn.opcode & OP_MASK
         wide = insn.opcode & CLASS_MASK == Cls.ALU64
         x = bool(insn.opcode & SRC_X)
+        if not x and op in (AluOp.DIV, AluOp.MOD) and insn.imm == 0:
+            self.report(pc, Code.INVALID_IMMEDIATE, "division by the constant 0; the kernel refuses it at load "
+                        "(divide by a register to get the instruction set's x / 0 = 0)")
+        if not x and op in (AluOp.LSH, AluOp.RSH, AluOp.ARSH) and not 0 <= insn.imm < (64 if wide else 32):
+            self.report(pc, Code.INVALID_IMMEDIATE, f"shift by {insn.imm}: a {64 if wide else 32}-bit shift count "
+                        f"must be 0..{63 if wide else 31}")
         src = self.read(state, pc, insn.src) if x and op != AluOp.END else RegState.const(insn.imm)
+        if src.type == RegType.POISONED or (op != AluOp.MOV and state.reg(insn.dst).type == RegType.POISONED):
+            return self.write_reg(state, pc, insn.dst, POISONED_REG)
         if op == AluOp.MOV:
-            if insn.off and src.is_pointer:
-                self.report(pc, Code.POINTER_ARITHMETIC, f"sign extension of pointer r{insn.src} is prohibited; "
-                            "sign-extend numbers only")
-                return self.write_reg(state, pc, insn.dst, RegState.scalar())
-            if src.is_pointer and not wide:
-                return self.write_reg(state, pc, insn.dst, RegState.scalar(Scalar.urange(0, 0xFFFFFFFF)))
+            if src.is_pointer and (insn.off or not wide):
+                # a privileged program may turn a pointer into a number (sign-extended or truncated)
+                return self.write_reg(state, pc, insn.dst, RegState.scalar(
+                    Scalar.unknown() if insn.off else Scalar.urange(0, 0xFFFFFFFF)))
             if src.is_pointer:
                 return self.write_reg(state, pc, insn.dst, src)
             return self.write_reg(state, pc, insn.dst, RegState.scalar(Scalar.const(0).alu(insn.opcode, src.value, insn.off, insn.imm)))
@@ -415,16 +429,15 @@ class Transfer:
         if dst.is_scalar and src.is_scalar:
             value = dst.value.alu(insn.opcode, src.value, insn.off, insn.imm)
             return self.write_reg(state, pc, insn.dst, RegState.scalar(value))
+        if op in (AluOp.NEG, AluOp.END) or (op == AluOp.SUB and dst.is_pointer and src.is_pointer) or (
+                op == AluOp.SUB and not wide):
+            # the kernel lets privileged programs compute numbers from pointers this way
+            return self.write_reg(state, pc, insn.dst, RegState.scalar())
         name = {AluOp.ADD: "+=", AluOp.SUB: "-="}.get(AluOp(op), f"{AluOp(op).name.lower()}")
         pointer, other = (dst, src) if dst.is_pointer else (src, dst)
         if not wide:
             self.report(pc, Code.POINTER_ARITHMETIC, f"32-bit arithmetic on pointer {pointer.describe()} is "
                         "prohibited; use 64-bit registers for pointers")
-            return self.write_reg(state, pc, insn.dst, RegState.scalar())
-        if op == AluOp.SUB and dst.is_pointer and src.is_pointer:
-            if (dst.type, dst.maps, dst.frame) == (src.type, src.maps, src.frame):
-                return self.write_reg(state, pc, insn.dst, RegState.scalar(dst.value.alu(insn.opcode | SRC_X, src.value)))
-            self.report(pc, Code.POINTER_ARITHMETIC, "subtracting pointers into different objects is prohibited")
             return self.write_reg(state, pc, insn.dst, RegState.scalar())
         if op not in (AluOp.ADD, AluOp.SUB) or (op == AluOp.SUB and not dst.is_pointer) or other.is_pointer:
             self.report(pc, Code.POINTER_ARITHMETIC, f"operation {name} on pointer {pointer.describe()} is "
@@ -439,13 +452,20 @@ class Transfer:
                         "pass it to helpers unchanged")
             return self.write_reg(state, pc, insn.dst, RegState.scalar())
         offset = pointer.value.alu(Cls.ALU64 | op | SRC_X, other.value)
+        for what, value in (("the number added", other.value), ("the pointer's offset", pointer.value),
+                            ("the resulting offset", offset)):
+            problem = _insane_offset(value)
+            if problem:
+                self.report(pc, Code.POINTER_ARITHMETIC, f"{pointer.type.value} pointer {name} {other.describe()}: "
+                            f"{what} {problem}; bound the number (e.g. `if rN > LIMIT goto`) before adding it")
+                return self.write_reg(state, pc, insn.dst, POISONED_REG)
         return self.write_reg(state, pc, insn.dst, replace(pointer, value=offset))
 
     # -- memory ----------------------------------------------------------------------------
     def memory(self, pc: int, insn: Insn, state: State, base_reg: int, off: int, size: int, write: bool,
                value: RegState | None = None) -> tuple[RegState | None, State]:
-        if state.reg(base_reg).type in (RegType.NOT_INIT, RegType.CONFLICT):
-            self.read(state, pc, base_reg)  # reports the one cause
+        if state.reg(base_reg).type in (RegType.NOT_INIT, RegType.CONFLICT, RegType.POISONED):
+            self.read(state, pc, base_reg)  # reports the one cause, unless it was reported where it arose
             return None, state
         base = self.read(state, pc, base_reg)
         verb = "write" if write else "read"
@@ -511,12 +531,12 @@ class Transfer:
         frame = state.frames[frame_index]
         lo, hi = base.value.smin + off, base.value.smax + off
         verb = "write" if write else "read"
-        fn_entry = self.fn.entry
-        self.a.stack_use[fn_entry] = min(self.a.stack_use.get(fn_entry, 0), lo)
         if lo < -STACK_SIZE or hi + size > 0:
             self.report(pc, Code.STACK_OUT_OF_BOUNDS, f"{size}-byte {verb} at stack offset [{lo}, {hi}] (r{base_reg}{off:+d}) "
                         f"leaves the {STACK_SIZE}-byte stack; offsets must stay within [-{STACK_SIZE}, -{size}]")
             return (RegState.scalar() if not write else None), state
+        fn_entry = self.fn.entry
+        self.a.stack_use[fn_entry] = min(self.a.stack_use.get(fn_entry, 0), lo)
         aligned = (base.value.tnum.value + off) % size == 0 and base.value.tnum.mask & (size - 1) == 0
         if not aligned:
             self.report(pc, Code.STACK_MISALIGNED, f"{size}-byte {verb} at stack offset {lo} is misaligned; the stack "
@@ -543,6 +563,11 @@ class Transfer:
             return RegState.scalar(_sized(size)), state
         if variable:
             return RegState.scalar(_sized(size)), state
+        for slot, spilled in frame.spills:
+            if spilled.is_pointer and slot < lo + size and lo < slot + 8 and (slot, size) != (lo, 8):
+                self.report(pc, Code.PARTIAL_POINTER_FILL, f"{size}-byte read at stack offset {lo} takes part of the "
+                            f"pointer spilled at offset {slot}; read the whole 8-byte slot")
+                return RegState.scalar(_sized(size)), state
         return frame.load_stack(lo, size), state
 
     def map_value_access(self, pc: int, base: RegState, base_reg: int, off: int, size: int, write: bool) -> RegState | None:
@@ -570,8 +595,6 @@ class Transfer:
         size = insn.size_bytes
         loaded, state = self.memory(pc, insn, state, insn.dst, insn.off, size, write=False)
         _, state = self.memory(pc, insn, state, insn.dst, insn.off, size, write=True, value=RegState.scalar())
-        if value.is_pointer:
-            self.report(pc, Code.POINTER_ARITHMETIC, f"atomic operation with pointer r{insn.src} is prohibited")
         if insn.imm == AtomicOp.CMPXCHG:
             self.read(state, pc, 0)
             return self.write_reg(state, pc, 0, RegState.scalar(_sized(size)))
@@ -611,6 +634,8 @@ class Transfer:
     def local_call(self, pc: int, insn: Insn, state: State) -> State | None:
         target = insn.call_target(pc)
         depth = state.depth + 1
+        if not self.a.profile.allow_local_calls:
+            return _after_call(state, RegState.scalar())  # the call itself is reported as unsupported
         if depth >= self.a.profile.max_call_depth:
             self.report(pc, Code.CALL_DEPTH, f"calls nest {depth + 1} frames deep; at most "
                         f"{self.a.profile.max_call_depth} frames are allowed")
@@ -676,17 +701,16 @@ class Transfer:
             return outcomes[0], outcomes[1]
         pointer, other, preg = (a, b, insn.dst) if a.is_pointer else (b, a, insn.src)
         if not wide:
-            self.report(pc, Code.POINTER_ARITHMETIC, f"32-bit comparison of pointer r{preg} is prohibited; compare "
-                        "pointers with 64-bit jumps")
-            return state, state
+            return state, state  # allowed for privileged programs, but it proves nothing about the pointer
         is_zero = other.is_scalar and other.value.is_const and other.value.value == 0
         if pointer.is_pointer and is_zero and op in (JmpOp.JEQ, JmpOp.JNE):
             if pointer.is_nullable:
                 null_state = _mark_null(state, pointer)
                 ok_state = _mark_non_null(state, pointer)
                 return (null_state, ok_state) if op == JmpOp.JEQ else (ok_state, null_state)
-            # a pointer that cannot be NULL is never 0
-            return (None, state) if op == JmpOp.JEQ else (state, None)
+            if pointer.type in NEVER_NULL:
+                # the kernel decides this comparison for these pointers only, and walks both ways otherwise
+                return (None, state) if op == JmpOp.JEQ else (state, None)
         return state, state
 
 
@@ -751,11 +775,6 @@ class HelperCall:
                 self.report(Code.HELPER_MEMORY, f"r{regno} ({what}) may cover bytes [{lo}, {hi}) of a "
                             f"{reg.mem_size}-byte ring buffer record; make it fit")
             return
-        if reg.type == RegType.PTR_TO_CTX and not write:
-            offset = _signed(reg.value.value) if reg.value.is_const else 0
-            if self.t.a.ops.context(offset, 1, False, self.t.a.arch) is not None or not reg.value.is_const:
-                self.report(Code.HELPER_MEMORY, f"r{regno} ({what}) points into the context at an invalid offset")
-            return
         kind = "NULL" if reg.is_scalar and reg.value.is_const and reg.value.value == 0 else reg.describe()
         nullable = " (compare it with 0 first)" if reg.is_nullable else ""
         self.report(Code.HELPER_ARGUMENT, f"r{regno} ({what}) must point to {'writable' if write else 'readable'} memory "
@@ -765,7 +784,7 @@ class HelperCall:
         reg = regs[i]
         regno = i + 1
         maps = self.t.a.maps
-        if arg == ArgType.ANYTHING:
+        if arg == ArgType.ANYTHING or reg.type == RegType.POISONED:
             return
         if arg == ArgType.CONST_MAP_PTR:
             if reg.type != RegType.CONST_PTR_TO_MAP:
@@ -774,6 +793,12 @@ class HelperCall:
                             f"{reg.describe()}{extra}")
                 return
             self.map_set = reg.maps
+            for m in sorted(reg.maps):
+                mismatch = map_helper_mismatch(self.t.a.maps[m].type, self.helper.name)
+                if mismatch:
+                    self.report(Code.HELPER_ARGUMENT, f"r{regno} is map {self.t.a.maps[m].name}, but {mismatch}; "
+                                "pass a map of the kind the helper works on")
+                    break
             return
         if arg in (ArgType.PTR_TO_MAP_KEY, ArgType.PTR_TO_MAP_VALUE):
             if not self.map_set:
@@ -826,7 +851,7 @@ class HelperCall:
             if arg == ArgType.PTR_TO_STACK and reg.type != RegType.PTR_TO_STACK:
                 self.report(Code.HELPER_ARGUMENT, f"r{regno} must point to the stack in {self.t.a.profile.name}, but it "
                             f"is {reg.describe()}")
-            elif reg.type not in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM, RegType.PTR_TO_CTX):
+            elif reg.type not in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM):
                 self._region(i, reg, 1, write=arg != ArgType.PTR_TO_MEM, need_init=False, what="a buffer")
             return  # the size argument that follows checks the extent
         if arg == ArgType.PTR_TO_ALLOC_MEM:
@@ -890,6 +915,21 @@ class HelperCall:
 
 def _signed(value: int) -> int:
     return value - (1 << 64) if value >> 63 else value
+
+
+NEVER_NULL = (RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM)  # the kernel's reg_not_null, for these programs
+MAX_VAR_OFF = 1 << 29  # the kernel's BPF_MAX_VAR_OFF: how far pointer arithmetic may reach
+
+
+def _insane_offset(value: Scalar) -> str | None:
+    """Why the kernel refuses pointer arithmetic involving `value`, or None."""
+    if value.is_const and not -MAX_VAR_OFF < _signed(value.value) < MAX_VAR_OFF:
+        return f"is {_signed(value.value)}, beyond the +-2^29 the kernel allows"
+    if value.smin == -(1 << 63):
+        return "has no lower bound"
+    if not -MAX_VAR_OFF < value.smin < MAX_VAR_OFF:
+        return f"may be {value.smin}, beyond the +-2^29 the kernel allows"
+    return None
 
 
 def _sized(size: int) -> Scalar:

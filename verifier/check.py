@@ -131,10 +131,22 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
     return result
 
 
+TAIL_CALL = 12
+PRIVATE_STACK_MIN = 64  # the kernel's BPF_PRIV_STACK_MIN_SIZE
+PRIVATE_STACK_TYPES = ("kprobe", "tracepoint", "raw_tracepoint", "perf_event")
+
+
 def _check_stack_depth(analysis: Analysis) -> None:
     """The stacks of a chain of calls share 512 bytes (each frame rounded up to 32)."""
     cf = analysis.cf
     use = {entry: (-analysis.stack_use.get(entry, 0) + 31) // 32 * 32 for entry in cf.functions}
+    tail_calls = any(insn.is_call and insn.src == 0 and insn.imm == TAIL_CALL for insn in analysis.program.insns)
+    if (analysis.profile.private_stacks and analysis.arch == "x86_64" and not tail_calls
+            and analysis.ops.name in PRIVATE_STACK_TYPES):
+        # such a frame lives apart: it only has to fit in 512 bytes itself, which every frame does
+        # (the kernel decides on the frame rounded up to 16 bytes, as its JIT lays it out)
+        use = {entry: 0 if (-analysis.stack_use.get(entry, 0) + 15) // 16 * 16 >= PRIVATE_STACK_MIN else size
+               for entry, size in use.items()}
     deepest: dict[int, int] = {}
 
     def depth(entry: int, path: frozenset[int]) -> int:

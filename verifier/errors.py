@@ -47,6 +47,9 @@ class Code:
     PROGRAM_TYPE = "program-type"
     UNRESOLVED_RELOCATION = "unresolved-relocation"
     INVALID_JUMP = "invalid-jump"
+    INVALID_IMMEDIATE = "invalid-immediate"
+    INVALID_MAP_REFERENCE = "invalid-map-reference"
+    PARTIAL_POINTER_FILL = "partial-pointer-fill"
 
 
 RULES: dict[str, str] = {
@@ -87,6 +90,9 @@ RULES: dict[str, str] = {
     Code.PROGRAM_TYPE: "The profile must load programs of this type.",
     Code.UNRESOLVED_RELOCATION: "Every relocation must be resolved before loading.",
     Code.INVALID_JUMP: "Jumps and calls must land on an instruction of the program.",
+    Code.INVALID_IMMEDIATE: "Division by an immediate 0 and shifts by an immediate outside the width are refused.",
+    Code.INVALID_MAP_REFERENCE: "A direct map value load needs a one-element array map and an offset inside its value.",
+    Code.PARTIAL_POINTER_FILL: "A spilled pointer must be read back whole, as 8 bytes.",
 }
 
 

@@ -77,6 +77,9 @@ class Profile:
     array_lookup_non_null: bool  # a constant in-range key into an array map cannot miss
     helper_args: dict[str, tuple[ArgType, ...]] = field(default_factory=dict)  # overrides
     max_call_depth: int = 8
+    # Linux 6.13: on x86_64, tracing programs without tail calls run frames of 64 bytes or more on
+    # private stacks, which do not count towards the 512 bytes a chain of calls shares
+    private_stacks: bool = False
 
     def unsupported(self, insn: Insn) -> str | None:
         """Why the profile's kernel does not know `insn`, or None."""
@@ -139,6 +142,7 @@ LINUX_6_18 = Profile(
     variable_stack_access=True,
     check_kern_version=False,
     array_lookup_non_null=True,
+    private_stacks=True,
 )
 
 LINUX_4_1 = Profile(
@@ -162,6 +166,53 @@ LINUX_4_1 = Profile(
     max_call_depth=1,
 )
 
+# Which maps which helpers take, as the kernel's check_map_func_compatibility has it: some map
+# types serve only their own helpers, and those helpers take only their own map type.
+_MAP_TYPE_NAMES = {1: "hash", 2: "array", 3: "prog_array", 4: "perf_event_array", 5: "percpu_hash",
+                   6: "percpu_array", 7: "stack_trace", 8: "cgroup_array", 9: "lru_hash", 10: "lru_percpu_hash",
+                   12: "array_of_maps", 13: "hash_of_maps", 22: "queue", 23: "stack", 27: "ringbuf"}
+_PERF_HELPERS = frozenset({"perf_event_read", "perf_event_output", "perf_event_read_value", "skb_output", "xdp_output"})
+_RINGBUF_HELPERS = frozenset({"ringbuf_output", "ringbuf_reserve", "ringbuf_query", "ringbuf_reserve_dynptr"})
+_QUEUE_HELPERS = frozenset({"map_peek_elem", "map_pop_elem", "map_push_elem"})
+MAP_SERVES_ONLY: dict[int, frozenset[str]] = {
+    3: frozenset({"tail_call"}),
+    4: _PERF_HELPERS,
+    7: frozenset({"get_stackid"}),
+    8: frozenset({"skb_under_cgroup", "current_task_under_cgroup"}),
+    12: frozenset({"map_lookup_elem"}),
+    13: frozenset({"map_lookup_elem"}),
+    22: _QUEUE_HELPERS,
+    23: _QUEUE_HELPERS,
+    27: _RINGBUF_HELPERS,
+}
+HELPER_TAKES_ONLY: dict[str, frozenset[int]] = {
+    "tail_call": frozenset({3}),
+    **{name: frozenset({4}) for name in _PERF_HELPERS},
+    **{name: frozenset({27}) for name in _RINGBUF_HELPERS},
+    "get_stackid": frozenset({7}),
+    "current_task_under_cgroup": frozenset({8}),
+    "skb_under_cgroup": frozenset({8}),
+    "map_pop_elem": frozenset({22, 23}),
+    "map_peek_elem": frozenset({22, 23}),
+    "map_push_elem": frozenset({22, 23}),
+}
+
+
+def map_type_name(map_type: int) -> str:
+    return _MAP_TYPE_NAMES.get(map_type, f"type {map_type}")
+
+
+def map_helper_mismatch(map_type: int, helper: str) -> str | None:
+    """Why `helper` may not be given a map of `map_type`, or None."""
+    serves = MAP_SERVES_ONLY.get(map_type)
+    if serves is not None and helper not in serves:
+        return f"a {map_type_name(map_type)} map serves only {', '.join(sorted(serves))}"
+    takes = HELPER_TAKES_ONLY.get(helper)
+    if takes is not None and map_type not in takes:
+        return f"{helper} takes only a {' or '.join(map_type_name(t) for t in sorted(takes))} map"
+    return None
+
+
 PROFILES = {p.name: p for p in (LINUX_6_18, LINUX_4_1)}
 DEFAULT_PROFILE = LINUX_6_18.name
 
@@ -175,5 +226,5 @@ def allowed(profile: Profile, prog_type: str, helper: Helper) -> bool:
     return ops is not None and helper.name in ops.helpers
 
 
-__all__ = ["DEFAULT_PROFILE", "HELPER_IDS", "LINUX_4_1", "LINUX_6_18", "PROFILES", "Profile", "ProgramTypeOps",
+__all__ = ["DEFAULT_PROFILE", "HELPER_TAKES_ONLY", "MAP_SERVES_ONLY", "map_helper_mismatch", "map_type_name", "HELPER_IDS", "LINUX_4_1", "LINUX_6_18", "PROFILES", "Profile", "ProgramTypeOps",
            "allowed", "helper_registry"]

@@ -21,6 +21,7 @@ class RegType(str, Enum):
     PTR_TO_MEM_OR_NULL = "mem_or_null"
     PTR_TO_FUNC = "func"
     CONFLICT = "conflict"  # paths disagree on the type: any use is an error
+    POISONED = "poisoned"  # computed by an instruction already reported: its uses are not reported again
 
 
 POINTERS = {RegType.PTR_TO_CTX, RegType.PTR_TO_STACK, RegType.CONST_PTR_TO_MAP, RegType.CONST_PTR_TO_MAP_OR_NULL,
@@ -69,6 +70,8 @@ class RegState:
             return self
         if self.type == RegType.NOT_INIT or other.type == RegType.NOT_INIT:
             return _UNINIT
+        if self.type == RegType.POISONED or other.type == RegType.POISONED:
+            return POISONED_REG
         if self.type != other.type or (self.is_pointer and (self.mem_size, self.frame, self.ref)
                                        != (other.mem_size, other.frame, other.ref)):
             return RegState(RegType.CONFLICT, Scalar.unknown())
@@ -77,15 +80,18 @@ class RegState:
 
     def widen(self, newer: "RegState") -> "RegState":
         joined = self.join(newer)
-        if joined.type in (RegType.NOT_INIT, RegType.CONFLICT) or joined == self:
+        if joined.type in (RegType.NOT_INIT, RegType.CONFLICT, RegType.POISONED) or joined == self:
             return joined
         return replace(joined, value=self.value.widen(newer.value))
 
     def leq(self, other: "RegState") -> bool:
         if other.type == RegType.NOT_INIT:
             return True
-        if other.type == RegType.CONFLICT:
+        # the order below NOT_INIT (the top): every kind <= CONFLICT <= POISONED
+        if other.type == RegType.POISONED:
             return self.type != RegType.NOT_INIT
+        if other.type == RegType.CONFLICT:
+            return self.type not in (RegType.NOT_INIT, RegType.POISONED)
         if self.type != other.type:
             return False
         if self.is_pointer and ((self.mem_size, self.frame, self.ref) != (other.mem_size, other.frame, other.ref)
@@ -98,7 +104,7 @@ class RegState:
     def describe(self) -> str:
         if self.type == RegType.SCALAR:
             return str(self.value)
-        if self.type in (RegType.NOT_INIT, RegType.CONFLICT):
+        if self.type in (RegType.NOT_INIT, RegType.CONFLICT, RegType.POISONED):
             return self.type.value
         offset = "" if self.value.is_const and self.value.value == 0 else (
             f"{self.value.value - (1 << 64) if self.value.value >> 63 else self.value.value:+d}"
@@ -107,3 +113,4 @@ class RegState:
 
 
 _UNINIT = RegState(RegType.NOT_INIT, Scalar.unknown())
+POISONED_REG = RegState(RegType.POISONED, Scalar.unknown())
