@@ -316,6 +316,24 @@ def test_check_rejects_a_bad_memory_budget(capsys: pytest.CaptureFixture[str]) -
     assert code == 2 and err == "bpfverify: usage error: --max-memory 0: give a positive number of megabytes\n"
 
 
+def test_check_names_why_a_loop_is_unbounded(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    prog = tmp_path / "loop.s"
+    prog.write_text("r2 = *(u64 *)(r1 +112)\nr0 = 0\nl: r0 += 1\nif r0 != r2 goto l\nexit\n")
+    code, out, _ = run_cli(capsys, "check", str(prog), "--max-unroll", "200")
+    assert code == 1
+    assert out.splitlines()[1] == (
+        "  insn 3: unbounded-loop: the loop at insn 2 may not terminate: no exit was found within 101 iterations "
+        "(200 instruction steps; --max-unroll follows longer loops): r0 steps by +1 (now 0x65); the loop leaves only "
+        "through insn 3 `if r0 != r2 goto -2` (r0 is 0x65, r2 is scalar); bound it with a counter that the loop "
+        "condition checks against a constant")
+
+
+@pytest.mark.parametrize("option", ["--max-unroll", "--max-work", "--timeout"])
+def test_check_refuses_non_positive_budgets(capsys: pytest.CaptureFixture[str], option: str) -> None:
+    code, _, err = run_cli(capsys, "check", str(PROJECT / "examples" / "count_writes.o"), option, "0")
+    assert code == 2 and err.startswith(f"bpfverify: usage error: {option} 0: give a positive number")
+
+
 def test_cfg_json_and_dot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     prog = tmp_path / "loop.s"
     prog.write_text("r0 = 0\nr1 = 4\nl: r0 += 1\nr1 -= 1\nif r1 != 0 goto l\nexit\n")

@@ -27,6 +27,7 @@ from interp.isa.opcodes import (
     Mode,
     PseudoSrc,
 )
+from interp.asm.kernel_syntax import format_insn
 from interp.program import Program
 
 from .cfg import EXIT_NODE, ControlFlow, FunctionGraph, build_cfg, weak_topological_order
@@ -274,8 +275,37 @@ class FunctionRun:
                 return (f"iteration {iterations} comes back to the loop head in a state it had before, so "
                         "nothing in the state bounds the number of iterations")
             if self.a.unroll_work > self.a.limits.max_unroll_work:
-                return f"no exit was found within {iterations} iterations ({self.a.limits.max_unroll_work} instruction steps)"
+                return (f"no exit was found within {iterations} iterations ({self.a.limits.max_unroll_work} "
+                        f"instruction steps; --max-unroll follows longer loops){self.explain_progress(loop, current, back)}")
             current = back
+
+
+    def explain_progress(self, loop: set[int], before: Paths, after: Paths) -> str:
+        """What changes from one iteration to the next, and what the exits test: the user's clue
+        to why no bound was found."""
+        old, new = before.single().top, after.single().top
+        changing = []
+        for reg in range(10):
+            a, b = old.regs[reg], new.regs[reg]
+            if a != b and a.is_scalar and b.is_scalar and a.value.is_const and b.value.is_const:
+                step = _signed((b.value.value - a.value.value) & ((1 << 64) - 1))
+                changing.append(f"r{reg} steps by {step:+d} (now {b.value})")
+        listing = self.a.cf.listing
+        exits = []
+        for block in sorted(loop):
+            end = self.fn.blocks[block].end
+            insn = listing.by_pc[end]
+            leaves = any(succ == EXIT_NODE or succ not in loop for succ in self.fn.graph.successors(block))
+            if leaves and insn.is_conditional_jump:
+                operands = [insn.dst] + ([insn.src] if insn.opcode & SRC_X else [])
+                values = ", ".join(f"r{r} is {new.regs[r].describe()}" for r in operands)
+                exits.append(f"insn {end} `{format_insn(insn, end)}` ({values})")
+        parts = []
+        if changing:
+            parts.append("; ".join(changing))
+        if exits:
+            parts.append("the loop leaves only through " + " or ".join(exits))
+        return ": " + "; ".join(parts) if parts else ""
 
 
 def _find_component(elements: list[Any], head: int) -> list[Any] | None:

@@ -281,7 +281,12 @@ def cmd_check(args: argparse.Namespace) -> int:
         kern_version = int(args.kern_version, 0) if args.kern_version else None
     except ValueError:
         raise UsageError(f"--kern-version {args.kern_version} is not an integer (e.g. 0x40100 for 4.1.0)") from None
-    limits = Limits(timeout_s=args.timeout, max_work=args.max_work)
+    if args.timeout <= 0:
+        raise UsageError(f"--timeout {args.timeout:g}: give a positive number of seconds")
+    for name in ("max_work", "max_unroll"):
+        if getattr(args, name) <= 0:
+            raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: give a positive number of steps")
+    limits = Limits(timeout_s=args.timeout, max_work=args.max_work, max_unroll_work=args.max_unroll)
     results = [check_program(p, args.profile, args.arch, kern_version, limits) for p in programs]
     if args.format == "json":
         print(json.dumps({"file": str(source.path), "profile": args.profile, "programs": [r.to_json() for r in results]}))
@@ -473,6 +478,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--timeout", type=float, default=60.0, help="seconds per program before the verdict is unknown")
     check.add_argument("--max-memory", type=int, help="megabytes of memory the analysis may use")
     check.add_argument("--max-work", type=int, default=5_000_000, help="instruction steps per program")
+    check.add_argument("--max-unroll", type=int, default=60_000,
+                       help="instruction steps spent following loops to prove they end (default 60000)")
     check.set_defaults(func=cmd_check)
 
     cfg = sub.add_parser("cfg", help="the control-flow graph of a program (dot, json or svg)")
