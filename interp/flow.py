@@ -91,11 +91,12 @@ def check_control_flow(listing: Listing) -> None:
         )
 
 
-def function_entries(listing: Listing) -> list[int]:
-    """pc 0 and every local call target, in order."""
+def function_entries(listing: Listing, external: frozenset[int] = frozenset()) -> list[int]:
+    """pc 0 and every local call target, in order. `external`: call sites whose callee lies
+    outside the program (unresolved externs), which name no function of it."""
     entries = {0}
     for pc, insn in zip(listing.pcs, listing.insns):
-        if insn.is_local_call:
+        if insn.is_local_call and pc not in external:
             entries.add(insn.call_target(pc))
     return sorted(entries)
 

@@ -78,10 +78,10 @@ class Analysis:
     _checking: set[tuple[int, State]] = field(default_factory=set)
 
     def __post_init__(self) -> None:
-        self.cf = build_cfg(self.program.insns, dict(self.program.functions))
-        self._deadline = time.monotonic() + self.limits.timeout_s
         # calls the loader could not resolve (externs) are reported as such, not followed
-        self.unresolved = {r.pc for r in self.program.relocations if not r.resolved}
+        self.unresolved = frozenset(r.pc for r in self.program.relocations if not r.resolved)
+        self.cf = build_cfg(self.program.insns, dict(self.program.functions), self.unresolved)
+        self._deadline = time.monotonic() + self.limits.timeout_s
         # the object's maps, plus the inner-map templates of BTF maps of maps
         self.maps = list(self.program.maps)
         self.inner_of: dict[int, int] = {}

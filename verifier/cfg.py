@@ -55,13 +55,16 @@ class ControlFlow:
         return [entry for entry, fn in self.functions.items() if pc in fn.block_of]
 
 
-def build_cfg(insns: list[Insn] | tuple[Insn, ...], names: dict[int, str] | None = None) -> ControlFlow:
-    """The CFG of `insns`. Raises `interp.faults.ProgramError` on jumps outside the program."""
+def build_cfg(insns: list[Insn] | tuple[Insn, ...], names: dict[int, str] | None = None,
+              external: frozenset[int] = frozenset()) -> ControlFlow:
+    """The CFG of `insns`. `external`: pcs of calls to functions outside the program (externs the
+    loader could not resolve); they are plain instructions here. Raises
+    `interp.faults.ProgramError` on jumps outside the program."""
     listing = Listing.of(insns)
     check_control_flow(listing)
     functions: dict[int, FunctionGraph] = {}
     call_graph = nx.DiGraph()
-    for entry in function_entries(listing):
+    for entry in function_entries(listing, external):
         body = function_body(listing, entry)
         name = (names or {}).get(entry) or ("main" if entry == 0 else f"subprog@{entry}")
         functions[entry] = _function_graph(listing, entry, body, name)
@@ -69,7 +72,7 @@ def build_cfg(insns: list[Insn] | tuple[Insn, ...], names: dict[int, str] | None
     for entry, fn in functions.items():
         for pc in fn.block_of:
             insn = listing.by_pc[pc]
-            if insn.is_local_call:
+            if insn.is_local_call and pc not in external:
                 target = insn.call_target(pc)
                 if call_graph.has_edge(entry, target):
                     call_graph.edges[entry, target]["sites"].append(pc)
