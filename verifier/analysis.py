@@ -368,6 +368,13 @@ class Transfer:
             return RegState.scalar()
         return value
 
+    def link(self, pc: int, reg: int, value: RegState, state: State) -> tuple[RegState, State]:
+        """Give scalar `reg` an id, so that its copies share what branches learn about it."""
+        link = -(pc + 1)  # scalar ids are negative (pointer ids positive); one per instruction
+        state = _forget_id(state, link)  # a copy made here in an earlier iteration is another value
+        value = replace(value, id=link, delta=0)
+        return value, state.with_reg(reg, value)
+
     def write_reg(self, state: State, pc: int, reg: int, value: RegState) -> State:
         if reg == 10:
             self.report(pc, Code.FRAME_POINTER_WRITE, "r10 is the read-only frame pointer; write another register")
@@ -394,6 +401,10 @@ class Transfer:
             value = self.read(state, pc, insn.src)
             if insn.mode == Mode.ATOMIC:
                 return self.atomic(pc, insn, state, value)
+            if (insn.size_bytes == 8 and value.is_scalar and not value.value.is_const and not value.id
+                    and state.reg(insn.dst).type == RegType.PTR_TO_STACK):
+                # a spill keeps its register's value: link them, as a copy would
+                value, state = self.link(pc, insn.src, value, state)
             _, state = self.memory(pc, insn, state, insn.dst, insn.off, insn.size_bytes, write=True, value=value)
             return state
         if insn.is_call:
@@ -454,11 +465,20 @@ class Transfer:
                     Scalar.unknown() if insn.off else Scalar.urange(0, 0xFFFFFFFF)))
             if src.is_pointer:
                 return self.write_reg(state, pc, insn.dst, src)
+            if wide and x and not insn.off and src.is_scalar and not src.value.is_const and insn.src != insn.dst:
+                # a copy: both registers now hold one value, so a bound learnt on one holds for the other
+                if not src.id:
+                    src, state = self.link(pc, insn.src, src, state)
+                return self.write_reg(state, pc, insn.dst, src)
             return self.write_reg(state, pc, insn.dst, RegState.scalar(Scalar.const(0).alu(insn.opcode, src.value, insn.off, insn.imm)))
         dst = self.read(state, pc, insn.dst)
         if dst.is_scalar and src.is_scalar:
             value = dst.value.alu(insn.opcode, src.value, insn.off, insn.imm)
-            return self.write_reg(state, pc, insn.dst, RegState.scalar(value))
+            result = RegState.scalar(value)
+            if wide and dst.id and op in (AluOp.ADD, AluOp.SUB) and src.value.is_const and insn.src != insn.dst:
+                step = src.value.value if op == AluOp.ADD else -src.value.value
+                result = replace(result, id=dst.id, delta=(dst.delta + step) & ((1 << 64) - 1))
+            return self.write_reg(state, pc, insn.dst, result)
         if op in (AluOp.NEG, AluOp.END) or (op == AluOp.SUB and dst.is_pointer and src.is_pointer) or (
                 op == AluOp.SUB and not wide):
             # the kernel lets privileged programs compute numbers from pointers this way
@@ -724,9 +744,11 @@ class Transfer:
                 if refined is None:
                     outcomes.append(None)
                     continue
-                s = state.with_reg(insn.dst, RegState.scalar(refined[0])) if insn.dst != 10 else state
-                if x and insn.src != 10:
-                    s = s.with_reg(insn.src, RegState.scalar(refined[1]))
+                s: State | None = state
+                if insn.dst != 10:
+                    s = _sync_linked(state.with_reg(insn.dst, replace(a, value=refined[0])), a, refined[0])
+                if s is not None and x and insn.src != 10:
+                    s = _sync_linked(s.with_reg(insn.src, replace(b, value=refined[1])), b, refined[1])
                 outcomes.append(s)
             return outcomes[0], outcomes[1]
         pointer, other, preg = (a, b, insn.dst) if a.is_pointer else (b, a, insn.src)
@@ -973,6 +995,28 @@ def _after_call(state: State, r0: RegState) -> State:
     for r in range(1, 6):
         regs[r] = RegState.uninit()
     return replace(state, frames=state.frames[:-1] + (replace(frame, regs=tuple(regs)),))
+
+
+def _sync_linked(state: State, reg: RegState, value: Scalar) -> State | None:
+    """Carry what a branch learnt about `reg` (now `value`) to every scalar linked to it: each
+    holds the same hidden value plus its own delta. None when one of them can hold nothing."""
+    if not reg.id:
+        return state
+    infeasible = False
+
+    def narrow(other: RegState) -> RegState:
+        nonlocal infeasible
+        if other.id != reg.id or not other.is_scalar:
+            return other
+        shift = Scalar.const((other.delta - reg.delta) & ((1 << 64) - 1))
+        narrowed = other.value.meet(value.alu(Cls.ALU64 | AluOp.ADD | SRC_X, shift))
+        if narrowed is None:
+            infeasible = True
+            return other
+        return replace(other, value=narrowed)
+
+    synced = state.map_regs(narrow)
+    return None if infeasible else synced
 
 
 def _forget_id(state: State, pointer_id: int) -> State:

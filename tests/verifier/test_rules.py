@@ -375,6 +375,19 @@ CASES = [
     Case("scalar minus pointer", "r2 = 0\nr2 -= r10\nr0 = 0\nexit", "reject", "pointer-arithmetic"),
     Case("stack plus unknown written", DI + "r2 = r10\nr2 += r6\n*(u8 *)(r2 +0) = 0\nr0 = 0\nexit", "reject",
          "pointer-arithmetic"),
+    # linked scalars: a copy (register or spill) shares what a branch learns, shifted by added constants
+    Case("copy bounded, original used", DI + VALUE + "r1 = r6\nif r1 > 7 goto out\nr0 += r6\nr0 = *(u8 *)(r0 +0)\n" + OUT,
+         "accept", maps=(ARRAY,)),
+    Case("copy plus constant bounded", DI + VALUE + "r1 = r6\nr1 += 2\nif r1 > 9 goto out\nif r6 s< 0 goto out\n"
+         "r0 += r6\nr0 = *(u8 *)(r0 +0)\n" + OUT, "accept", maps=(ARRAY,)),
+    Case("spilled copy bounded", DI + VALUE + "*(u64 *)(r10 -16) = r6\nif r6 > 7 goto out\nr1 = *(u64 *)(r10 -16)\n"
+         "r0 += r1\nr0 = *(u8 *)(r0 +0)\n" + OUT, "accept", maps=(ARRAY,)),
+    Case("copy changed after the copy", DI + VALUE + "r1 = r6\nr6 *= 3\nif r1 > 7 goto out\nr0 += r6\n"
+         "r0 = *(u8 *)(r0 +0)\n" + OUT, "reject", "pointer-arithmetic", maps=(ARRAY,)),
+    Case("copy shifted below zero", DI + VALUE + "r1 = r6\nr6 += 5\nif r6 > 7 goto out\nr0 += r1\n"
+         "r0 = *(u8 *)(r0 +0)\n" + OUT, "reject", "map-value-out-of-bounds", maps=(ARRAY,)),
+    Case("copy bounded in a loop", DI + VALUE + "r2 = 0\nl: r1 = r6\nr6 = r2\nif r1 > 7 goto out\nr2 += 1\n"
+         "if r2 < 3 goto l\nr0 += r1\nr0 = *(u8 *)(r0 +0)\n" + OUT, "accept", maps=(ARRAY,)),
     # control flow and loops
     Case("forward branch", "r0 = *(u64 *)(r1 +112)\nif r0 > 5 goto +1\nr0 = 0\nexit", "accept"),
     Case("bounded loop", "r0 = 0\nr1 = 10\nl: r0 += 1\nr1 -= 1\nif r1 != 0 goto l\nexit", "accept"),

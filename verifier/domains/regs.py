@@ -38,8 +38,9 @@ class RegState:
     maps: frozenset[int] = frozenset()  # map pointers: which maps; map values: whose values (paths may differ)
     mem_size: int = 0  # PTR_TO_MEM: the record's size
     frame: int = 0  # PTR_TO_STACK: which call frame's stack
-    id: int = 0  # nullable pointers: copies share an id, so one null check refines all
+    id: int = 0  # nullable pointers: copies share an id, so one null check refines all; scalars: see delta
     ref: int = 0  # an acquired reference (ring buffer record) that must be released
+    delta: int = 0  # scalars sharing an id hold one hidden value plus their own delta (mod 2^64)
 
     @staticmethod
     def scalar(value: Scalar | None = None) -> "RegState":
@@ -75,8 +76,9 @@ class RegState:
         if self.type != other.type or (self.is_pointer and (self.mem_size, self.frame, self.ref)
                                        != (other.mem_size, other.frame, other.ref)):
             return RegState(RegType.CONFLICT, Scalar.unknown())
-        return replace(self, value=self.value.join(other.value), id=self.id if self.id == other.id else 0,
-                       maps=self.maps | other.maps)
+        linked = self.id == other.id and self.delta == other.delta
+        return replace(self, value=self.value.join(other.value), id=self.id if linked else 0,
+                       delta=self.delta if linked else 0, maps=self.maps | other.maps)
 
     def widen(self, newer: "RegState") -> "RegState":
         joined = self.join(newer)
@@ -97,7 +99,7 @@ class RegState:
         if self.is_pointer and ((self.mem_size, self.frame, self.ref) != (other.mem_size, other.frame, other.ref)
                                 or not self.maps <= other.maps):
             return False
-        if other.id and self.id != other.id:
+        if other.id and (self.id, self.delta) != (other.id, other.delta):
             return False
         return self.value.leq(other.value)
 
