@@ -28,7 +28,7 @@ from interp.isa.opcodes import (
     PseudoSrc,
 )
 from interp.asm.kernel_syntax import format_insn
-from interp.program import Program
+from interp.program import MapDef, Program
 
 from .cfg import EXIT_NODE, ControlFlow, FunctionGraph, build_cfg, weak_topological_order
 from .domains.regs import NULLABLE, POISONED_REG, RegState, RegType
@@ -73,6 +73,7 @@ class Analysis:
     work: int = 0
     unroll_work: int = 0
     stack_use: dict[int, int] = field(default_factory=dict)  # function entry -> deepest stack offset used
+    access_kinds: dict[int, set[RegType]] = field(default_factory=dict)  # pc -> kinds of pointer it dereferenced
     _deadline: float = 0.0
     _memo: dict[tuple[int, State], State | None] = field(default_factory=dict)
     _checking: set[tuple[int, State]] = field(default_factory=set)
@@ -520,6 +521,8 @@ class Transfer:
         base = self.read(state, pc, base_reg)
         verb = "write" if write else "read"
         kind = base.type
+        if self.record:
+            self.note_access_kind(pc, base_reg, kind)
         if kind == RegType.SCALAR and base_reg != 10:
             if base.value.is_const and base.value.value == 0:
                 what = "r%d is NULL (0)" % base_reg
@@ -547,6 +550,17 @@ class Transfer:
         self.report(pc, Code.INVALID_DEREFERENCE, f"{size}-byte {verb} through r{base_reg}, a {kind.value} pointer, "
                     "which may not be dereferenced")
         return None, state
+
+    def note_access_kind(self, pc: int, base_reg: int, kind: RegType) -> None:
+        """The kernel translates an instruction that reads the context for one kind of pointer
+        only, so it refuses one that meets the context on one path and another pointer on another."""
+        kinds = self.a.access_kinds.setdefault(pc, set())
+        kinds.add(kind)
+        if RegType.PTR_TO_CTX in kinds and len(kinds) > 1:
+            other = sorted(k.value for k in kinds if k != RegType.PTR_TO_CTX)[0]
+            self.report(pc, Code.TYPE_CONFLICT, f"r{base_reg} points into the context on one path and is {other} on "
+                        "another; the kernel needs one kind of pointer at an instruction that reads the context, so "
+                        "use separate loads for each")
 
     def ctx_access(self, pc: int, base: RegState, base_reg: int, off: int, size: int, write: bool) -> RegState | None:
         ops = self.a.ops
@@ -631,11 +645,11 @@ class Transfer:
                         f"check the offset so that it stays within [0, {mdef.value_size - size}]")
             return RegState.scalar()
         if write:
-            frozen = [m for m in defs if m.frozen]
+            frozen = [m for m in defs if _read_only(m)]
             if frozen:
                 mdef = frozen[0]
                 self.report(pc, Code.MAP_VALUE_READ_ONLY, f"{size}-byte write to map {mdef.name}, which is read-only "
-                            "for programs (.rodata); write to a writable map or to the stack")
+                            "for programs (.rodata or BPF_F_RDONLY_PROG); write to a writable map or to the stack")
             return None
         if len(defs) == 1 and mdef.frozen and mdef.initial_value is not None and lo + size == hi:
             return RegState.const(int.from_bytes(mdef.initial_value[lo:hi], "little"))
@@ -818,7 +832,7 @@ class HelperCall:
             if lo < 0 or hi > mdef.value_size:
                 self.report(Code.HELPER_MEMORY, f"r{regno} ({what}) may cover bytes [{lo}, {hi}) of a "
                             f"{mdef.value_size}-byte value of map {mdef.name}; make it fit")
-            elif write and mdef.frozen:
+            elif write and _read_only(mdef):
                 self.report(Code.MAP_VALUE_READ_ONLY, f"r{regno} ({what}) points into read-only map {mdef.name}")
             return
         if reg.type == RegType.PTR_TO_MEM:
@@ -995,6 +1009,14 @@ def _after_call(state: State, r0: RegState) -> State:
     for r in range(1, 6):
         regs[r] = RegState.uninit()
     return replace(state, frames=state.frames[:-1] + (replace(frame, regs=tuple(regs)),))
+
+
+BPF_F_RDONLY_PROG = 1 << 7
+
+
+def _read_only(mdef: MapDef) -> bool:
+    """Programs may not write the map's values: global .rodata (frozen) or a map created so."""
+    return mdef.frozen or bool(mdef.flags & BPF_F_RDONLY_PROG)
 
 
 def _sync_linked(state: State, reg: RegState, value: Scalar) -> State | None:

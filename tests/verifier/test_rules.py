@@ -31,6 +31,7 @@ PERCPU_HASH = MapDef("ph", 5, 4, 8, 16)
 PERCPU_ARRAY = MapDef("pa", 6, 4, 16, 4)
 LRU_HASH = MapDef("lru", 9, 4, 8, 16)
 PERF = MapDef("pe", 4, 4, 4, 4)
+READ_ONLY = MapDef("ro", 2, 4, 16, 4, flags=1 << 7)  # BPF_F_RDONLY_PROG
 PROGS = MapDef("pr", 3, 4, 4, 4)
 STACKS = MapDef("st", 7, 4, 64, 16)
 RINGBUF = MapDef("rb", 27, 0, 0, 4096)
@@ -375,6 +376,25 @@ CASES = [
     Case("scalar minus pointer", "r2 = 0\nr2 -= r10\nr0 = 0\nexit", "reject", "pointer-arithmetic"),
     Case("stack plus unknown written", DI + "r2 = r10\nr2 += r6\n*(u8 *)(r2 +0) = 0\nr0 = 0\nexit", "reject",
          "pointer-arithmetic"),
+    # an instruction that reads the context must see the context on every path ("same insn cannot be used
+    # with different pointers"); other kinds may mix
+    Case("ctx or stack at one load", "*(u64 *)(r10 -8) = 0\nr2 = *(u64 *)(r1 +112)\nif r2 > 5 goto +2\nr1 = r10\n"
+         "r1 += -8\nr0 = *(u64 *)(r1 +0)\nexit", "reject", "type-conflict"),
+    Case("map value or stack at one load", "*(u64 *)(r10 -16) = 0\n" + LOOKUP + "if r0 != 0 goto +2\nr0 = r10\n"
+         "r0 += -16\nr0 = *(u64 *)(r0 +0)\nr0 = 0\nexit", "accept", maps=(HASH,)),
+    # more than 8 kinds of paths meet: they are joined, and a register that differs becomes a conflict
+    # (the kernel walks all 16 paths; this is where the verifier is knowingly stricter)
+    Case("sixteen path kinds", "*(u64 *)(r10 -8) = 0\n" + LOOKUP + "if r0 == 0 goto +18\nr2 = *(u64 *)(r0 +0)\n"
+         "r6 = r0\nr7 = r0\nr8 = r0\nr9 = r0\n"
+         + "".join(f"if r2 & {1 << i} goto +2\nr{6 + i} = r10\nr{6 + i} += -8\n" for i in range(4))
+         + "r0 = *(u64 *)(r6 +0)\nr0 = *(u64 *)(r7 +0)\nr0 = *(u64 *)(r8 +0)\nr0 = *(u64 *)(r9 +0)\nr0 = 0\nexit",
+         "accept", "type-conflict", maps=(ARRAY,)),
+    # maps a program may only read (BPF_F_RDONLY_PROG, as libbpf makes .rodata)
+    Case("read-only map read", VALUE + "r1 = *(u64 *)(r0 +0)\n" + OUT, "accept", maps=(READ_ONLY,)),
+    Case("read-only map write", VALUE + "*(u64 *)(r0 +0) = 1\n" + OUT, "reject", "map-value-read-only",
+         maps=(READ_ONLY,)),
+    Case("read-only map helper write", VALUE + "r1 = r0\nr2 = 8\nr3 = 0\ncall 4\n" + OUT, "reject",
+         "map-value-read-only", maps=(READ_ONLY,)),
     # linked scalars: a copy (register or spill) shares what a branch learns, shifted by added constants
     Case("copy bounded, original used", DI + VALUE + "r1 = r6\nif r1 > 7 goto out\nr0 += r6\nr0 = *(u8 *)(r0 +0)\n" + OUT,
          "accept", maps=(ARRAY,)),
