@@ -548,7 +548,7 @@ class Transfer:
                             f"[{lo}, {hi}) of a {base.mem_size}-byte ring buffer record; keep it within [0, {base.mem_size})")
             return (RegState.scalar(_sized(size)) if not write else None), state
         self.report(pc, Code.INVALID_DEREFERENCE, f"{size}-byte {verb} through r{base_reg}, a {kind.value} pointer, "
-                    "which may not be dereferenced")
+                    "which may not be dereferenced; pass it to map helpers instead")
         return None, state
 
     def note_access_kind(self, pc: int, base_reg: int, kind: RegType) -> None:
@@ -566,7 +566,7 @@ class Transfer:
         ops = self.a.ops
         if not base.value.is_const:
             self.report(pc, Code.CTX_VARIABLE_OFFSET, f"r{base_reg} points into {ops.context_name} at a variable "
-                        f"offset ({base.value}); the context is read at constant offsets only")
+                        f"offset ({base.value}); the context is read at constant offsets only; read each field with its own constant offset")
             return RegState.scalar()
         if base.value.value != 0:
             moved = _signed(base.value.value)
@@ -702,7 +702,7 @@ class Transfer:
             return _after_call(state, RegState.scalar())  # the call itself is reported as unsupported
         if depth >= self.a.profile.max_call_depth:
             self.report(pc, Code.CALL_DEPTH, f"calls nest {depth + 1} frames deep; at most "
-                        f"{self.a.profile.max_call_depth} frames are allowed")
+                        f"{self.a.profile.max_call_depth} frames are allowed; inline a function of the chain")
             return _after_call(state, RegState.scalar())
         callers = [f.callsite for f in state.frames]
         if any(self.a.cf.function_of(site) and target in self.a.cf.function_of(site) for site in callers if site >= 0) \
@@ -833,7 +833,7 @@ class HelperCall:
                 self.report(Code.HELPER_MEMORY, f"r{regno} ({what}) may cover bytes [{lo}, {hi}) of a "
                             f"{mdef.value_size}-byte value of map {mdef.name}; make it fit")
             elif write and _read_only(mdef):
-                self.report(Code.MAP_VALUE_READ_ONLY, f"r{regno} ({what}) points into read-only map {mdef.name}")
+                self.report(Code.MAP_VALUE_READ_ONLY, f"r{regno} ({what}) points into read-only map {mdef.name}; pass a writable buffer")
             return
         if reg.type == RegType.PTR_TO_MEM:
             lo, hi = reg.value.smin, reg.value.smax + size_hi

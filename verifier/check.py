@@ -56,7 +56,7 @@ def _structural(program: Program, profile: Profile, kern_version: int | None) ->
                                 f"(it loads {kinds}); choose another profile"))
     if program.slots > profile.max_insns:
         findings.append(Finding(0, Code.PROGRAM_TOO_LARGE, f"the program has {program.slots} instructions; "
-                                f"{profile.name} loads at most {profile.max_insns}"))
+                                f"{profile.name} loads at most {profile.max_insns}; split it into tail-called programs"))
     if profile.check_kern_version:
         target = SEED_KERNEL_VERSION if kern_version is None else kern_version
         if program.kern_version != target:
@@ -109,7 +109,7 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
                 cycle = []
             if cycle:
                 findings.append(Finding(cycle[0], Code.RECURSION, f"functions {cycle} call each other; recursion is "
-                                        "not allowed"))
+                                        "not allowed: turn it into a bounded loop"))
             blocking = {Code.BACK_EDGE, Code.RECURSION}
             if not any(f.code in blocking for f in findings):
                 try:
@@ -163,4 +163,4 @@ def _check_stack_depth(analysis: Analysis) -> None:
     total = depth(0, frozenset())
     if total > 512:
         analysis.report(0, Code.STACK_DEPTH, f"the deepest chain of calls uses {total} bytes of stack; "
-                        "together they may use at most 512")
+                        "together they may use at most 512; move large buffers into a per-CPU array map")

@@ -25,9 +25,9 @@ def _window(what: str, lo: int, hi: Callable[[str], int], bounds: str) -> Contex
         if write:
             return f"{what} is read-only"
         if off < lo or off + size > hi(arch):
-            return bounds.format(size=hi(arch), arch=arch)
+            return bounds.format(size=hi(arch), arch=arch) + "; read only within it"
         if off % size:
-            return f"context loads must be aligned: offset {off} is not a multiple of {size}"
+            return f"context loads must be aligned: offset {off} is not a multiple of {size}; read the field at its own offset and size"
         return None
 
     return rule

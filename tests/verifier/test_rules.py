@@ -608,7 +608,22 @@ def test_every_rejection_names_the_instruction() -> None:
     finding = check_program(program(case)).findings[0]
     assert finding.pc == 0
     assert finding.message == ("8-byte read of struct pt_regs at offset 3: context loads must be aligned: "
-                               "offset 3 is not a multiple of 8")
+                               "offset 3 is not a multiple of 8; read the field at its own offset and size")
+
+
+@pytest.mark.parametrize("name, message", [
+    ("ctx out of bounds 168", "8-byte read of struct pt_regs at offset 168 is out of bounds: sizeof(struct pt_regs) "
+                              "is 168 on x86_64; read only within it"),
+    ("lookup without null check", "8-byte read through r0, which may be NULL (map_value_or_null); compare r0 with 0 "
+                                  "before dereferencing it"),
+    ("probe_read beyond stack", "probe_read: r1 (a buffer of up to 16 bytes) points to stack bytes [-8, 8), outside "
+                                "the 512-byte stack; make the buffer fit"),
+    ("uninitialised key", "map_lookup_elem: r2 (key of map h, 4 bytes) points to 4 bytes of stack at offset -4, and "
+                          "byte -4 is not initialised; initialise the whole buffer first"),
+])
+def test_messages_name_the_cause_and_the_fix(name: str, message: str) -> None:
+    case = next(c for c in CASES if c.name == name)
+    assert [f.message for f in check_program(program(case)).findings] == [message]
 
 
 @functools.cache
