@@ -7,7 +7,7 @@ graph (edges `call`), with back-edges, natural loops, dominators and unreachable
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generator
 
 import networkx as nx
 
@@ -159,6 +159,24 @@ def _analyse_loops(fn: FunctionGraph) -> None:
             todo.extend(p for p in graph.predecessors(node) if p != EXIT_NODE)
 
 
+def trampoline(root: Generator[Any, Any, Any]) -> Any:
+    """Run a recursion written as generators (each `yield gen` is a call that returns its
+    result) on an explicit stack: programs with thousands of blocks in a chain would exceed
+    Python's recursion limit."""
+    stack = [root]
+    result: Any = None
+    while stack:
+        try:
+            call = stack[-1].send(result)
+        except StopIteration as done:
+            stack.pop()
+            result = done.value
+            continue
+        stack.append(call)
+        result = None
+    return result
+
+
 def weak_topological_order(fn: FunctionGraph) -> list[Any]:
     """Bourdoncle's weak topological order of the blocks: nested lists, each loop as
     [head, ...body]; iterating it in order reaches a fixpoint with widening only at heads."""
@@ -167,14 +185,14 @@ def weak_topological_order(fn: FunctionGraph) -> list[Any]:
     stack: list[Any] = []
     counter = [0]
 
-    def component(vertex: Any) -> list[Any]:
+    def component(vertex: Any) -> Generator[Any, Any, list[Any]]:
         partition: list[Any] = []
         for succ in graph.successors(vertex):
             if succ != EXIT_NODE and dfn.get(succ, 0) == 0:
-                visit(succ, partition)
+                yield visit(succ, partition)
         return [vertex] + partition
 
-    def visit(vertex: Any, partition: list[Any]) -> int:
+    def visit(vertex: Any, partition: list[Any]) -> Generator[Any, Any, int]:
         stack.append(vertex)
         counter[0] += 1
         dfn[vertex] = head = counter[0]
@@ -182,7 +200,7 @@ def weak_topological_order(fn: FunctionGraph) -> list[Any]:
         for succ in graph.successors(vertex):
             if succ == EXIT_NODE:
                 continue
-            minimum = dfn[succ] if dfn.get(succ, 0) != 0 else visit(succ, partition)
+            minimum = dfn[succ] if dfn.get(succ, 0) != 0 else (yield visit(succ, partition))
             if minimum <= head:
                 head, loop = minimum, True
         if head == dfn[vertex]:
@@ -192,13 +210,13 @@ def weak_topological_order(fn: FunctionGraph) -> list[Any]:
                 while element != vertex:
                     dfn[element] = 0
                     element = stack.pop()
-                partition.insert(0, component(vertex))
+                partition.insert(0, (yield component(vertex)))
             else:
                 partition.insert(0, vertex)
         return head
 
     order: list[Any] = []
-    visit(fn.entry, order)
+    trampoline(visit(fn.entry, order))
     return order
 
 

@@ -13,12 +13,13 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Generator
 
 from interp.faults import ProgramError
 from interp.program import Program
 
 from .analysis import Analysis, Limits
+from .cfg import trampoline
 from .errors import Code, Finding, ResourceLimit
 from .profiles import PROFILES, Profile, helper_registry
 from .state import State
@@ -149,18 +150,18 @@ def _check_stack_depth(analysis: Analysis) -> None:
                for entry, size in use.items()}
     deepest: dict[int, int] = {}
 
-    def depth(entry: int, path: frozenset[int]) -> int:
+    def depth(entry: int, path: frozenset[int]) -> Generator[Any, int, int]:
         if entry in deepest:
             return deepest[entry]
         below = 0
         for callee, data in cf.call_graph[entry].items():
             if callee in path or set(data["sites"]) <= analysis.unresolved:
                 continue  # recursion and unresolved calls are reported on their own
-            below = max(below, depth(callee, path | {entry}))
+            below = max(below, (yield depth(callee, path | {entry})))
         deepest[entry] = use[entry] + below
         return deepest[entry]
 
-    total = depth(0, frozenset())
+    total = trampoline(depth(0, frozenset()))
     if total > 512:
         analysis.report(0, Code.STACK_DEPTH, f"the deepest chain of calls uses {total} bytes of stack; "
                         "together they may use at most 512; move large buffers into a per-CPU array map")

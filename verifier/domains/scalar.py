@@ -149,6 +149,7 @@ class Scalar:
         t, umin, umax, smin, smax = self.tnum, self.umin, self.umax, self.smin, self.smax
         u32min, u32max, s32min, s32max = self.u32min, self.u32max, self.s32min, self.s32max
         for _ in range(3):
+            before = (t, umin, umax, smin, smax, u32min, u32max, s32min, s32max)
             # from the tnum
             umin, umax = max(umin, t.value), min(umax, t.value | t.mask)
             sign = 1 << 63
@@ -189,6 +190,8 @@ class Scalar:
             if low_range is None:
                 return None
             t = narrowed.with_subreg(low_range)
+            if (t, umin, umax, smin, smax, u32min, u32max, s32min, s32max) == before:
+                break  # nothing more to learn: most values settle in one round
         result = Scalar(t, umin, umax, smin, smax, u32min, u32max, s32min, s32max)
         if t.is_const:
             return Scalar.const(t.value) if result.contains(t.value) else None
