@@ -299,12 +299,12 @@ def test_check_memory_budget(tmp_path: Path) -> None:
     # a subprocess: the budget is a process limit. It is counted on top of what is already in
     # use, so 100 MB is plenty here, and 1 MB runs out: one line, exit 3 (unknown)
     prog = tmp_path / "branches.s"
-    prog.write_text("r0 = 0\n" + "".join(f"r{2 + i % 7} = {i}\nif r{2 + i % 7} > {i % 5} goto +1\nr0 += 1\n"
-                                          for i in range(400)) + "exit\n")
+    prog.write_text("r0 = 0\n" + "".join(f"r{2 + i % 7} = {i}\n*(u64 *)(r10 -{8 + 8 * (i % 60)}) = r{2 + i % 7}\n"
+                                          f"if r{2 + i % 7} > {i % 5} goto +1\nr0 += 1\n" for i in range(1000)) + "exit\n")
     def check(*extra: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-m", "verifier.cli", "check", str(prog), *extra],
                               capture_output=True, text=True, timeout=120, cwd=PROJECT)
-    roomy = check("--max-memory", "100")
+    roomy = check("--max-memory", "400")
     assert roomy.returncode == 0 and "accepted" in roomy.stdout
     tight = check("--max-memory", "1")
     assert tight.returncode == 3
