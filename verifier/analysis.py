@@ -37,7 +37,7 @@ from .errors import Code, Finding, ResourceLimit
 from .liveness import live_in
 from .paths import Paths
 from .profiles import Profile, ProgramTypeOps, allowed, map_helper_mismatch, map_type_name
-from .state import MISC, Frame, State
+from .state import Frame, State
 
 WIDEN_AFTER = 3  # plain joins at a loop head before widening
 ARRAY_MAPS = (2, 6)  # array, per-CPU array
@@ -612,10 +612,7 @@ class Transfer:
         if write:
             assert value is not None
             if variable:
-                stack = frame.stack_bytes()
-                changed = {o: MISC for o in range(lo, hi + size) if o in stack}
-                new_frame = replace(frame, stack=tuple(sorted({**stack, **changed}.items())),
-                                    spills=tuple((s, r) for s, r in frame.spills if not (s < hi + size and lo < s + 8)))
+                new_frame = frame.blur(lo, hi + size)
             else:
                 stored = value if size == 8 or not value.is_pointer else RegState.scalar()
                 new_frame = frame.store_stack(lo, size, stored)

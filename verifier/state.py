@@ -14,12 +14,33 @@ from .domains.scalar import Scalar
 MISC = -1  # an initialised stack byte of unknown value (known bytes are 0..255)
 
 
+_ZERO_STACK = bytes(STACK_SIZE)
+
+
+def _span(lo: int, hi: int) -> int:
+    """The bitmask of stack bytes [lo, hi) (bit 0 is offset -512)."""
+    return ((1 << (hi - lo)) - 1) << (lo + STACK_SIZE)
+
+
+def _offsets(mask: int) -> list[int]:
+    out = []
+    while mask:
+        low = mask & -mask
+        out.append(low.bit_length() - 1 - STACK_SIZE)
+        mask ^= low
+    return out
+
+
 @dataclass(frozen=True)
 class Frame:
     regs: tuple[RegState, ...]
-    stack: tuple[tuple[int, int], ...]  # sorted (offset, MISC or byte value) for initialised bytes
     spills: tuple[tuple[int, RegState], ...]  # sorted (offset, register) of 8-byte spill slots
     callsite: int = -1  # pc of the call that made this frame (-1: the program's entry)
+    # the 512 stack bytes as bitmasks (bit 0 is offset -512): which are initialised, which of
+    # those have a known value, and the values (0 wherever not known, so equal stacks compare equal)
+    init: int = 0
+    known: int = 0
+    data: bytes = _ZERO_STACK
 
     @staticmethod
     def entry(args: dict[int, RegState], index: int, callsite: int = -1) -> "Frame":
@@ -27,72 +48,70 @@ class Frame:
         for reg, state in args.items():
             regs[reg] = state
         regs[10] = RegState(RegType.PTR_TO_STACK, Scalar.const(0), frame=index)
-        return Frame(tuple(regs), (), (), callsite)
+        return Frame(tuple(regs), (), callsite)
 
     def with_reg(self, reg: int, state: RegState) -> "Frame":
         regs = list(self.regs)
         regs[reg] = state
-        return Frame(tuple(regs), self.stack, self.spills, self.callsite)
+        return Frame(tuple(regs), self.spills, self.callsite, self.init, self.known, self.data)
 
     def __hash__(self) -> int:
         # states are hashed often (loop unrolling remembers the ones it has seen): compute once
         cached = self.__dict__.get("_hash")
         if cached is None:
-            cached = hash((self.regs, self.stack, self.spills, self.callsite))
+            cached = hash((self.regs, self.spills, self.callsite, self.init, self.known, self.data))
             object.__setattr__(self, "_hash", cached)
         return cached
 
     # -- stack ------------------------------------------------------------------------
     def stack_bytes(self) -> dict[int, int]:
-        return dict(self.stack)
+        """Initialised bytes: offset -> value, or MISC where the value is unknown."""
+        return {off: (self.data[off + STACK_SIZE] if self.known >> (off + STACK_SIZE) & 1 else MISC)
+                for off in _offsets(self.init)}
 
     def spill_slots(self) -> dict[int, RegState]:
         return dict(self.spills)
 
+    def _with_bytes(self, lo: int, hi: int, values: bytes | None, spills: dict[int, RegState]) -> "Frame":
+        """Bytes [lo, hi) initialised, to `values` or (None) to unknown values."""
+        span = _span(lo, hi)
+        data = bytearray(self.data)
+        data[lo + STACK_SIZE : hi + STACK_SIZE] = values if values is not None else bytes(hi - lo)
+        known = self.known | span if values is not None else self.known & ~span
+        return Frame(self.regs, tuple(sorted(spills.items())), self.callsite, self.init | span, known, bytes(data))
+
     def store_stack(self, offset: int, size: int, value: RegState) -> "Frame":
         """Write `size` bytes at `offset` (fixed, in bounds) from a register (or constant)."""
-        stack = self.stack_bytes()
-        spills = self.spill_slots()
-        for slot in list(spills):
-            if slot < offset + size and offset < slot + 8:
-                del spills[slot]  # a partial overwrite breaks the spilled register
+        spills = {slot: reg for slot, reg in self.spills if not (slot < offset + size and offset < slot + 8)}
         if size == 8 and offset % 8 == 0:
-            spills[offset] = value
-        if value.is_scalar and value.value.is_const:
-            data = value.value.value.to_bytes(8, "little")[:size]
-            for i in range(size):
-                stack[offset + i] = data[i]
-        else:
-            for i in range(size):
-                stack[offset + i] = MISC
-        if size != 8 or offset % 8:
-            spills.pop(offset, None)
-        return replace(self, stack=tuple(sorted(stack.items())), spills=tuple(sorted(spills.items())))
+            spills[offset] = value  # a partial overwrite breaks the spilled register; a whole one replaces it
+        values = value.value.value.to_bytes(8, "little")[:size] if value.is_scalar and value.value.is_const else None
+        return self._with_bytes(offset, offset + size, values, spills)
 
     def mark_initialised(self, lo: int, hi: int) -> "Frame":
         """Bytes [lo, hi) now hold unknown data (a helper wrote them)."""
-        stack = self.stack_bytes()
         spills = {s: r for s, r in self.spills if not (s < hi and lo < s + 8)}
-        for off in range(lo, hi):
-            stack[off] = MISC
-        return replace(self, stack=tuple(sorted(stack.items())), spills=tuple(sorted(spills.items())))
+        return self._with_bytes(lo, hi, None, spills)
+
+    def blur(self, lo: int, hi: int) -> "Frame":
+        """A write somewhere in [lo, hi): initialised bytes there may have changed (none becomes
+        initialised, as the write may have landed elsewhere)."""
+        span = _span(lo, hi)
+        data = bytearray(self.data)
+        for off in _offsets(self.known & span):
+            data[off + STACK_SIZE] = 0
+        spills = tuple((s, r) for s, r in self.spills if not (s < hi and lo < s + 8))
+        return Frame(self.regs, spills, self.callsite, self.init, self.known & ~span, bytes(data))
 
     def first_uninitialised(self, lo: int, hi: int) -> int | None:
-        stack = self.stack_bytes()
-        for off in range(lo, hi):
-            if off not in stack:
-                return off
-        return None
+        missing = _span(lo, hi) & ~self.init
+        return (missing & -missing).bit_length() - 1 - STACK_SIZE if missing else None
 
     def known_bytes(self, lo: int, hi: int) -> bytes | None:
-        stack = self.stack_bytes()
-        out = bytearray()
-        for off in range(lo, hi):
-            value = stack.get(off)
-            if value is None or value == MISC:
-                return None
-            out.append(value)
-        return bytes(out)
+        span = _span(lo, hi)
+        if self.known & span != span:
+            return None
+        return self.data[lo + STACK_SIZE : hi + STACK_SIZE]
 
     def load_stack(self, offset: int, size: int) -> RegState:
         """What a load of `size` bytes at a fixed `offset` reads (bytes must be initialised)."""
@@ -102,18 +121,23 @@ class Frame:
         known = self.known_bytes(offset, offset + size)
         if known is not None:
             return RegState.const(int.from_bytes(known, "little"))
-        if spill is not None and spill.is_scalar and size < 8:
-            return RegState.scalar(Scalar.urange(0, (1 << (8 * size)) - 1))
         return RegState.scalar(Scalar.urange(0, (1 << (8 * size)) - 1) if size < 8 else Scalar.unknown())
 
     # -- lattice ---------------------------------------------------------------------------
     def join(self, other: "Frame", widen: bool = False) -> "Frame":
         regs = tuple(a.widen(b) if widen else a.join(b) for a, b in zip(self.regs, other.regs))
-        mine, theirs = self.stack_bytes(), other.stack_bytes()
-        stack = {}
-        for off, value in mine.items():
-            if off in theirs:
-                stack[off] = value if theirs[off] == value else MISC
+        init = self.init & other.init
+        known = self.known & other.known & init
+        data = self.data
+        if self.data != other.data or known != self.known:
+            merged = bytearray(STACK_SIZE)
+            for off in _offsets(known):
+                i = off + STACK_SIZE
+                if self.data[i] == other.data[i]:
+                    merged[i] = self.data[i]
+                else:
+                    known &= ~(1 << i)
+            data = bytes(merged)
         spills_a, spills_b = self.spill_slots(), other.spill_slots()
         spills = {}
         for off, reg in spills_a.items():
@@ -121,7 +145,7 @@ class Frame:
                 joined = reg.widen(spills_b[off]) if widen else reg.join(spills_b[off])
                 if joined.type not in (RegType.NOT_INIT,):
                     spills[off] = joined
-        return Frame(regs, tuple(sorted(stack.items())), tuple(sorted(spills.items())), self.callsite)
+        return Frame(regs, tuple(sorted(spills.items())), self.callsite, init, known, data)
 
 
 @dataclass(frozen=True)
