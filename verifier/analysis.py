@@ -510,7 +510,7 @@ class Transfer:
                 self.report(pc, Code.POINTER_ARITHMETIC, f"{pointer.type.value} pointer {name} {other.describe()}: "
                             f"{what} {problem}; bound the number (e.g. `if rN > LIMIT goto`) before adding it")
                 return self.write_reg(state, pc, insn.dst, POISONED_REG)
-        return self.write_reg(state, pc, insn.dst, replace(pointer, value=offset))
+        return self.write_reg(state, pc, insn.dst, pointer.with_value(offset))
 
     # -- memory ----------------------------------------------------------------------------
     def memory(self, pc: int, insn: Insn, state: State, base_reg: int, off: int, size: int, write: bool,
@@ -757,9 +757,9 @@ class Transfer:
                     continue
                 s: State | None = state
                 if insn.dst != 10:
-                    s = _sync_linked(state.with_reg(insn.dst, replace(a, value=refined[0])), a, refined[0])
+                    s = _sync_linked(state.with_reg(insn.dst, a.with_value(refined[0])), a, refined[0])
                 if s is not None and x and insn.src != 10:
-                    s = _sync_linked(s.with_reg(insn.src, replace(b, value=refined[1])), b, refined[1])
+                    s = _sync_linked(s.with_reg(insn.src, b.with_value(refined[1])), b, refined[1])
                 outcomes.append(s)
             return outcomes[0], outcomes[1]
         pointer, other, preg = (a, b, insn.dst) if a.is_pointer else (b, a, insn.src)
@@ -1032,7 +1032,7 @@ def _sync_linked(state: State, reg: RegState, value: Scalar) -> State | None:
         if narrowed is None:
             infeasible = True
             return other
-        return replace(other, value=narrowed)
+        return other.with_value(narrowed)
 
     synced = state.map_regs(narrow)
     return None if infeasible else synced

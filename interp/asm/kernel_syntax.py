@@ -189,7 +189,7 @@ _FORMS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(rf"^{_MEMREF}\s*=\s*({_NUM}|[rw]\d+)$"), "store"),
     (re.compile(rf"^{_R}\s*=\s*{_MEMREF}$"), "load"),
     (re.compile(rf"^r(\d+)\s*=\s*\*\(\s*(u8|u16|u32)\s*\*\s*\)\s*skb\[\s*(?:r(\d+)\s*)?({_NUM})?\s*\]$"), "ld_packet"),
-    (re.compile(rf"^r(\d+)\s*=\s*(.+?)\s+ll$"), "lddw"),
+    (re.compile(r"^r(\d+)\s*=\s*(.+?)\s+ll$"), "lddw"),
     (re.compile(rf"^{_R}\s*=\s*(be|le|bswap)(16|32|64)\s+{_R}$"), "endian"),
     (re.compile(rf"^{_R}\s*=\s*-\s*{_R}$"), "neg"),
     (re.compile(rf"^{_R}\s*=\s*\(\s*s(8|16|32)\s*\)\s*{_R}$"), "movsx"),
@@ -338,7 +338,7 @@ def _assemble_line(asm: Assembly, line: str, n: int,
     elif form == "endian":
         w1, dst, kind, bits, w2, dst2 = g
         if dst != dst2:
-            raise AsmError(n, f"Invalid byte swap: source and destination must be the same register")
+            raise AsmError(n, "Invalid byte swap: source and destination must be the same register")
         if kind == "bswap":
             opcode = Cls.ALU64 | AluOp.END
         else:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from enum import Enum
 
 from .scalar import Scalar
@@ -54,6 +54,10 @@ class RegState:
     def uninit() -> "RegState":
         return _UNINIT
 
+    def with_value(self, value: Scalar) -> "RegState":
+        """The same register with another value (offset); the hot path of every transfer."""
+        return RegState(self.type, value, self.maps, self.mem_size, self.frame, self.id, self.ref, self.delta)
+
     @property
     def is_pointer(self) -> bool:
         return self.type in POINTERS
@@ -77,14 +81,14 @@ class RegState:
                                        != (other.mem_size, other.frame, other.ref)):
             return RegState(RegType.CONFLICT, Scalar.unknown())
         linked = self.id == other.id and self.delta == other.delta
-        return replace(self, value=self.value.join(other.value), id=self.id if linked else 0,
-                       delta=self.delta if linked else 0, maps=self.maps | other.maps)
+        return RegState(self.type, self.value.join(other.value), self.maps | other.maps, self.mem_size, self.frame,
+                        self.id if linked else 0, self.ref, self.delta if linked else 0)
 
     def widen(self, newer: "RegState") -> "RegState":
         joined = self.join(newer)
         if joined.type in (RegType.NOT_INIT, RegType.CONFLICT, RegType.POISONED) or joined == self:
             return joined
-        return replace(joined, value=self.value.widen(newer.value))
+        return joined.with_value(self.value.widen(newer.value))
 
     def leq(self, other: "RegState") -> bool:
         if other.type == RegType.NOT_INIT:
