@@ -9,6 +9,7 @@ state on entry (no join at the head) until no iteration can go round again."""
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
@@ -45,6 +46,7 @@ Report = Callable[[int, str, str], None]
 BOUNDED_BY_SIZE = frozenset({"probe_read_str", "probe_read_kernel_str", "probe_read_user_str", "get_stack"})
 MAX_ERRNO = 4095
 R0_ONLY = 1  # what a function's exit reads
+PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
 MAX_CPUS = 8192  # the largest CONFIG_NR_CPUS of x86_64 and arm64: a bound that holds on every machine
 
 
@@ -52,11 +54,21 @@ def _no_report(pc: int, code: str, message: str) -> None:
     pass
 
 
+def resident_bytes() -> int:
+    """The process's resident memory (0 where /proc is not available)."""
+    try:
+        with open("/proc/self/statm") as statm:
+            return int(statm.read().split()[1]) * PAGE_SIZE
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
 @dataclass
 class Limits:
     timeout_s: float = 60.0
     max_work: int = 5_000_000  # instruction transfers
     max_unroll_work: int = 60_000  # transfers spent proving loops terminate
+    max_memory_mb: int | None = None  # memory the analysis may add to what the process used before it
 
 
 @dataclass
@@ -83,6 +95,7 @@ class Analysis:
         self.unresolved = frozenset(r.pc for r in self.program.relocations if not r.resolved)
         self.cf = build_cfg(self.program.insns, dict(self.program.functions), self.unresolved)
         self._deadline = time.monotonic() + self.limits.timeout_s
+        self._memory_base = resident_bytes()
         # the object's maps, plus the inner-map templates of BTF maps of maps
         self.maps = list(self.program.maps)
         self.inner_of: dict[int, int] = {}
@@ -105,8 +118,12 @@ class Analysis:
         if self.work > self.limits.max_work:
             raise ResourceLimit(f"the analysis did {self.limits.max_work} instruction steps without finishing "
                                 "(raise --max-work)")
-        if self.work % 512 == 0 and time.monotonic() > self._deadline:
-            raise ResourceLimit(f"the analysis ran past its {self.limits.timeout_s:g} s time limit (raise --timeout)")
+        if self.work % 512 == 0:
+            if time.monotonic() > self._deadline:
+                raise ResourceLimit(f"the analysis ran past its {self.limits.timeout_s:g} s time limit (raise --timeout)")
+            budget = self.limits.max_memory_mb
+            if budget is not None and resident_bytes() - self._memory_base > budget << 20:
+                raise ResourceLimit(f"the analysis used more than its {budget} MB of memory (raise --max-memory)")
 
     # -- entry ---------------------------------------------------------------------------
     def run(self) -> None:

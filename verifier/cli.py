@@ -268,8 +268,9 @@ def cmd_check(args: argparse.Namespace) -> int:
     if args.max_memory is not None:
         if args.max_memory <= 0:
             raise UsageError(f"--max-memory {args.max_memory}: give a positive number of megabytes")
-        # the budget is the analysis's own: on top of what the interpreter and the loaded file use
-        limit = _address_space_in_use() + args.max_memory * 1024 * 1024
+        # the analysis watches its own use (verdict unknown past the budget); the address-space
+        # limit is a backstop well above it, for memory the analysis does not see coming
+        limit = _address_space_in_use() + (2 * args.max_memory + 512) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
     programs = select_programs(source.programs, args.section)
     if not programs:
@@ -286,7 +287,8 @@ def cmd_check(args: argparse.Namespace) -> int:
     for name in ("max_work", "max_unroll"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: give a positive number of steps")
-    limits = Limits(timeout_s=args.timeout, max_work=args.max_work, max_unroll_work=args.max_unroll)
+    limits = Limits(timeout_s=args.timeout, max_work=args.max_work, max_unroll_work=args.max_unroll,
+                    max_memory_mb=args.max_memory)
     results = [check_program(p, args.profile, args.arch, kern_version, limits) for p in programs]
     if args.format == "json":
         print(json.dumps({"file": str(source.path), "profile": args.profile, "programs": [r.to_json() for r in results]}))
