@@ -1,12 +1,16 @@
 """Soundness, sampled: random programs built from the shapes real kprobe programs use (context
 loads, ALU on 32 and 64 bits, stack spills, map lookups and indexed map values, forward
 branches, helper calls with computed sizes). Whatever the verifier accepts must run on the
-kprobe runtime without a fault, for random registers and map contents."""
+kprobe runtime without a fault, for random registers and map contents; and where `bpf()` is
+allowed, the running kernel must accept it too."""
 
 from __future__ import annotations
 
 import random
 
+import functools
+
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -14,6 +18,8 @@ from interp.asm.kernel_syntax import assemble
 from interp.kprobe import KprobeSession
 from interp.program import MapDef, Program
 from verifier.check import check_program
+
+from test_rules import Case, _kernel
 
 ARRAY = MapDef("a", 2, 4, 16, 4)
 HASH = MapDef("h", 1, 4, 8, 4)
@@ -108,3 +114,22 @@ def check_accepted_programs_run_clean(asm: str, seed: int) -> bool:
 @given(programs(), st.integers(0, 2**32 - 1))
 def test_accepted_random_programs_do_not_fault(asm: str, seed: int) -> None:
     check_accepted_programs_run_clean(asm, seed)
+
+
+@functools.cache
+def _kernel_usable() -> bool:
+    return _kernel(Case("probe", "r0 = 0\nexit", "accept")) is not None
+
+
+@pytest.mark.kernel
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(programs())
+def test_what_the_kernel_rejects_is_not_accepted(asm: str) -> None:
+    if not _kernel_usable():
+        pytest.skip("bpf() is not permitted here")
+    try:
+        program = _program(asm)
+    except Exception:
+        return
+    if check_program(program).verdict == "accepted":
+        assert _kernel(Case("random", asm, "accept", maps=(ARRAY, HASH))) == "accept", asm
