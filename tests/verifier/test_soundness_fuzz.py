@@ -6,20 +6,18 @@ allowed, the running kernel must accept it too."""
 
 from __future__ import annotations
 
-import random
-
 import functools
+import random
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_rules import Case, _kernel
 
 from interp.asm.kernel_syntax import assemble
 from interp.kprobe import KprobeSession
 from interp.program import MapDef, Program
 from verifier.check import check_program
-
-from test_rules import Case, _kernel
 
 ARRAY = MapDef("a", 2, 4, 16, 4)
 HASH = MapDef("h", 1, 4, 8, 4)
