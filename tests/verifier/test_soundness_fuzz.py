@@ -1,8 +1,8 @@
 """Soundness, sampled: random programs built from the shapes real kprobe programs use (context
 loads, ALU on 32 and 64 bits, stack spills, map lookups and indexed map values, forward
-branches, helper calls with computed sizes). Whatever the verifier accepts must run on the
-kprobe runtime without a fault, for random registers and map contents; and where `bpf()` is
-allowed, the running kernel must accept it too."""
+branches, counted loops, helper calls with computed sizes). Whatever the verifier accepts must
+run on the kprobe runtime without a fault, for random registers and map contents; and where
+`bpf()` is allowed, the running kernel must accept it too."""
 
 from __future__ import annotations
 
@@ -17,11 +17,13 @@ from test_rules import Case, _kernel
 from interp.asm.kernel_syntax import assemble
 from interp.kprobe import KprobeSession
 from interp.program import MapDef, Program
+from verifier.analysis import Limits
 from verifier.check import check_program
 
 ARRAY = MapDef("a", 2, 4, 16, 4)
 HASH = MapDef("h", 1, 4, 8, 4)
 SCALARS = ["r0", "r2", "r3", "r4", "r5", "r7", "r8", "r9"]  # r6 keeps the context
+LIMITS = Limits(max_unroll_work=4000)  # enough for every loop the generator makes that ends
 ALU = ["+=", "-=", "*=", "&=", "|=", "^=", "<<=", ">>=", "s>>=", "/=", "%="]
 JUMPS = ["==", "!=", ">", ">=", "<", "<=", "s>", "s>=", "s<", "s<=", "&"]
 
@@ -32,7 +34,7 @@ def snippet(draw: st.DrawFn) -> list[str]:
     other = draw(st.sampled_from(SCALARS))
     wide = draw(st.booleans())
     w = reg if wide else "w" + reg[1:]
-    kind = draw(st.integers(0, 9))
+    kind = draw(st.integers(0, 10))
     if kind == 0:
         size, off = draw(st.sampled_from([1, 2, 4, 8])), draw(st.integers(-8, 176))
         return [f"{reg} = *(u{size * 8} *)(r6 {off:+d})"]
@@ -68,7 +70,11 @@ def snippet(draw: st.DrawFn) -> list[str]:
     if kind == 8:  # a copy bounded in place of the original
         return [f"{other} = {reg}", f"if {other} > {draw(st.integers(0, 20))} goto +2", "r1 = r10",
                 f"r1 += -48\n*(u64 *)(r10 -48) = 0\nr1 += {reg}\n{other} = *(u8 *)(r1 +0)"]
-    return [f"{reg} = r6", f"{reg} = *(u64 *)({reg} +{8 * draw(st.integers(0, 20))})"]
+    if kind == 9:
+        return [f"{reg} = r6", f"{reg} = *(u64 *)({reg} +{8 * draw(st.integers(0, 20))})"]
+    # a counted loop; a step of 0 or less never ends
+    step = draw(st.sampled_from([1, 1, 2, 3, 0, -1]))
+    return [f"r9 = {draw(st.integers(0, 40))}", f"{reg} += 1", f"r9 -= {step}", "if r9 s> 0 goto -3"]
 
 
 @st.composite
@@ -91,7 +97,7 @@ def check_accepted_programs_run_clean(asm: str, seed: int) -> bool:
         program = _program(asm)
     except Exception:  # a jump past the end: not a program
         return False
-    if check_program(program).verdict != "accepted":
+    if check_program(program, limits=LIMITS).verdict != "accepted":
         return False
     rng = random.Random(seed)
     for _ in range(8):
@@ -129,5 +135,5 @@ def test_what_the_kernel_rejects_is_not_accepted(asm: str) -> None:
         program = _program(asm)
     except Exception:
         return
-    if check_program(program).verdict == "accepted":
+    if check_program(program, limits=LIMITS).verdict == "accepted":
         assert _kernel(Case("random", asm, "accept", maps=(ARRAY, HASH))) == "accept", asm
