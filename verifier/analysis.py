@@ -360,7 +360,7 @@ class Transfer:
                 elif previous.depth == state.depth:
                     self.a.states[pc] = previous.join(state)
             insn = listing.by_pc[pc]
-            problem = self.a.profile.unsupported(insn)
+            problem = self.a.profile.unsupported(insn) if self.record else None  # reported by the check pass
             if problem:
                 self.report(pc, Code.UNSUPPORTED_INSTRUCTION, f"{insn} is not supported by {self.a.profile.name}: "
                             f"{problem}; use an older form or the linux-6.18 profile")
