@@ -18,13 +18,12 @@ import sys
 from pathlib import Path
 
 from hypothesis import HealthCheck, given, seed, settings
-from hypothesis import strategies as st
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "verifier"))
 
 import test_soundness_fuzz as fuzz  # noqa: E402
-from test_rules import Case, _kernel  # noqa: E402
+from test_rules import Case, kernel_verdict  # noqa: E402
 
 from verifier.check import check_program  # noqa: E402
 
@@ -34,7 +33,7 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=3000)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args()
-    if _kernel(Case("probe", "r0 = 0\nexit", "accept")) is None:
+    if kernel_verdict(Case("probe", "r0 = 0\nexit", "accept")) is None:
         print("bpf() is not permitted here", file=sys.stderr)
         return 2
     pairs: collections.Counter[tuple[str, str]] = collections.Counter()
@@ -50,7 +49,7 @@ def main() -> int:
         except Exception:
             return
         ours = check_program(program, limits=fuzz.LIMITS)
-        kernel = _kernel(Case("random", asm, "accept", maps=(fuzz.ARRAY, fuzz.HASH)))
+        kernel = kernel_verdict(Case("random", asm, "accept", maps=(fuzz.ARRAY, fuzz.HASH)))
         pairs[(str(kernel), ours.verdict)] += 1
         if kernel == "reject" and ours.verdict == "accepted":
             unsound.append(asm)

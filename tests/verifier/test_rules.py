@@ -635,10 +635,10 @@ def _kernel_tool() -> ModuleType:
     return module
 
 
-def _kernel(case: Case, tmp: Path | None = None) -> str | None:
+def kernel_verdict(case: Case) -> str | None:
     """The running kernel's verdict, "accept" or "reject"; None where bpf() is not usable. Uses kernel_verdict.py's
     own map creation, fd patching and loader (log level 2, as its command line), in this process: a Python process
-    per case would cost more than the whole suite. `tmp` is not needed any more."""
+    per case would cost more than the whole suite."""
     tool = _kernel_tool()
     if tool.NR_BPF is None:
         return None
@@ -665,11 +665,11 @@ def _kernel(case: Case, tmp: Path | None = None) -> str | None:
 def test_labels_match_the_kernel() -> None:
     if not KERNEL_VERDICT.exists():
         pytest.skip("shared/tools/kernel_verdict.py not found")
-    if _kernel(CASES[0]) is None:
+    if kernel_verdict(CASES[0]) is None:
         pytest.skip("bpf() is not permitted here")
     cases = CASES + SEED_CASES
     with ThreadPoolExecutor(4) as pool:  # bpf() runs without the GIL: the slow (1M-instruction) loads overlap
-        verdicts = list(pool.map(_kernel, cases))
+        verdicts = list(pool.map(kernel_verdict, cases))
     wrong = [f"{case.name}: kernel says {verdict}, label says {case.kernel}"
              for case, verdict in zip(cases, verdicts) if verdict != case.kernel]
     assert not wrong, "\n".join(wrong)

@@ -12,7 +12,7 @@ import random
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-from test_rules import Case, _kernel
+from test_rules import Case, kernel_verdict
 
 from interp.asm.kernel_syntax import assemble
 from interp.kprobe import KprobeSession
@@ -122,7 +122,7 @@ def test_accepted_random_programs_do_not_fault(asm: str, seed: int) -> None:
 
 @functools.cache
 def _kernel_usable() -> bool:
-    return _kernel(Case("probe", "r0 = 0\nexit", "accept")) is not None
+    return kernel_verdict(Case("probe", "r0 = 0\nexit", "accept")) is not None
 
 
 @pytest.mark.kernel
@@ -136,4 +136,4 @@ def test_what_the_kernel_rejects_is_not_accepted(asm: str) -> None:
     except Exception:
         return
     if check_program(program, limits=LIMITS).verdict == "accepted":
-        assert _kernel(Case("random", asm, "accept", maps=(ARRAY, HASH))) == "accept", asm
+        assert kernel_verdict(Case("random", asm, "accept", maps=(ARRAY, HASH))) == "accept", asm
