@@ -639,6 +639,8 @@ def kernel_verdict(case: Case) -> str | None:
     """The running kernel's verdict, "accept" or "reject"; None where bpf() is not usable. Uses kernel_verdict.py's
     own map creation, fd patching and loader (log level 2, as its command line), in this process: a Python process
     per case would cost more than the whole suite."""
+    if not KERNEL_VERDICT.exists():
+        return None
     tool = _kernel_tool()
     if tool.NR_BPF is None:
         return None
