@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
+from interp.asm.kernel_syntax import format_insn
 from interp.helpers import ArgType, Helper, HelperRegistry, RetType
 from interp.isa.insn import Insn
 from interp.isa.opcodes import (
@@ -28,20 +29,27 @@ from interp.isa.opcodes import (
     Mode,
     PseudoSrc,
 )
-from interp.asm.kernel_syntax import format_insn
+from interp.maps import ARRAY, ARRAY_OF_MAPS, HASH_OF_MAPS, PERCPU_ARRAY
 from interp.program import MapDef, Program
 
-from .cfg import EXIT_NODE, ControlFlow, FunctionGraph, build_cfg, weak_topological_order
+from .cfg import (
+    EXIT_NODE,
+    ControlFlow,
+    FunctionGraph,
+    build_cfg,
+    weak_topological_order,
+)
 from .domains.regs import NULLABLE, POISONED_REG, RegState, RegType
 from .domains.scalar import Scalar
 from .errors import Code, Finding, ResourceLimit
 from .liveness import live_in
 from .paths import Paths
-from .profiles import Profile, ProgramTypeOps, allowed, map_helper_mismatch, map_type_name
+from .profiles import Profile, ProgramTypeOps, allowed, map_helper_mismatch
 from .state import Frame, State
 
 WIDEN_AFTER = 3  # plain joins at a loop head before widening
-ARRAY_MAPS = (2, 6)  # array, per-CPU array
+ARRAY_MAPS = (ARRAY, PERCPU_ARRAY)
+MAPS_OF_MAPS = (ARRAY_OF_MAPS, HASH_OF_MAPS)
 Report = Callable[[int, str, str], None]
 BOUNDED_BY_SIZE = frozenset({"probe_read_str", "probe_read_kernel_str", "probe_read_user_str", "get_stack"})
 MAX_ERRNO = 4095
@@ -446,9 +454,9 @@ class Transfer:
             if src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX):
                 return self.write_reg(state, pc, insn.dst, RegState(RegType.CONST_PTR_TO_MAP, Scalar.const(0), maps=frozenset({lo})))
             mdef = maps[lo]
-            if mdef.type != 2 or mdef.max_entries != 1:  # BPF_MAP_TYPE_ARRAY with one element, as global data is
+            if mdef.type != ARRAY or mdef.max_entries != 1:  # one element, as global data has
                 self.report(pc, Code.INVALID_MAP_REFERENCE, f"lddw takes the address of a value of map {mdef.name} "
-                            f"({map_type_name(mdef.type)}, {mdef.max_entries} elements); only the value of a "
+                            f"({mdef.type_name}, {mdef.max_entries} elements); only the value of a "
                             "one-element array map is directly addressable")
                 return self.write_reg(state, pc, insn.dst, POISONED_REG)
             if hi >= mdef.value_size:
@@ -952,7 +960,7 @@ class HelperCall:
         if ret == RetType.PTR_TO_MAP_VALUE_OR_NULL and self.map_set:
             defs = [self.t.a.maps[m] for m in self.map_set]
             pointer_id = self.pc + 1
-            if all(m.type in (12, 13) for m in defs):  # a map of maps holds maps
+            if all(m.type in MAPS_OF_MAPS for m in defs):
                 if not all(m in self.t.a.inner_of for m in self.map_set):
                     self.report(Code.HELPER_ARGUMENT, "the map of maps has no inner map template to check the "
                                 "inner map's uses against")

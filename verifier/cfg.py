@@ -11,8 +11,15 @@ from typing import Any, Generator
 
 import networkx as nx
 
-from interp.flow import (Edge, Listing, block_leaders, check_control_flow, function_body, function_entries,
-                         successors)
+from interp.flow import (
+    Edge,
+    Listing,
+    block_leaders,
+    check_control_flow,
+    function_body,
+    function_entries,
+    successors,
+)
 from interp.isa.insn import Insn
 
 EXIT_NODE = "exit"

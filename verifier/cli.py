@@ -14,13 +14,18 @@ from typing import Any, NoReturn, Sequence
 
 from interp.asm import kernel_syntax
 from interp.asm.common import AsmError
-from interp.conformance import TestFileError, judge, run_machine_with_memory, run_with_memory
+from interp.conformance import (
+    TestFileError,
+    judge,
+    run_machine_with_memory,
+    run_with_memory,
+)
 from interp.core import CoreError
 from interp.faults import ProgramError
 from interp.image import ProgramImage
 from interp.isa.insn import DecodeError, encode
-from interp.listing import maps_text, program_json, program_text
 from interp.kprobe import PerfEventError
+from interp.listing import maps_text, program_json, program_text
 from interp.loader import LoaderError
 from interp.maps import MapError
 from interp.rawload import SidecarError

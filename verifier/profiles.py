@@ -10,8 +10,18 @@ from typing import Callable
 from interp.helper_ids import HELPER_IDS
 from interp.helpers import ArgType, Helper, HelperRegistry
 from interp.isa.insn import Insn
-from interp.isa.opcodes import CLASS_MASK, OP_MASK, SRC_X, AluOp, AtomicOp, Cls, JmpOp, Mode
+from interp.isa.opcodes import (
+    CLASS_MASK,
+    OP_MASK,
+    SRC_X,
+    AluOp,
+    AtomicOp,
+    Cls,
+    JmpOp,
+    Mode,
+)
 from interp.kprobe_helpers import SEED_ARGS, kprobe_helpers
+from interp.program import MAP_TYPE_NAMES
 from interp.pt_regs import layout_for
 
 # valid_access(offset, size, write, arch) -> None when valid, else the reason
@@ -168,38 +178,30 @@ LINUX_4_1 = Profile(
 
 # Which maps which helpers take, as the kernel's check_map_func_compatibility has it: some map
 # types serve only their own helpers, and those helpers take only their own map type.
-_MAP_TYPE_NAMES = {1: "hash", 2: "array", 3: "prog_array", 4: "perf_event_array", 5: "percpu_hash",
-                   6: "percpu_array", 7: "stack_trace", 8: "cgroup_array", 9: "lru_hash", 10: "lru_percpu_hash",
-                   12: "array_of_maps", 13: "hash_of_maps", 22: "queue", 23: "stack", 27: "ringbuf"}
+_TYPE = {name: number for number, name in MAP_TYPE_NAMES.items()}
 _PERF_HELPERS = frozenset({"perf_event_read", "perf_event_output", "perf_event_read_value", "skb_output", "xdp_output"})
 _RINGBUF_HELPERS = frozenset({"ringbuf_output", "ringbuf_reserve", "ringbuf_query", "ringbuf_reserve_dynptr"})
 _QUEUE_HELPERS = frozenset({"map_peek_elem", "map_pop_elem", "map_push_elem"})
 MAP_SERVES_ONLY: dict[int, frozenset[str]] = {
-    3: frozenset({"tail_call"}),
-    4: _PERF_HELPERS,
-    7: frozenset({"get_stackid"}),
-    8: frozenset({"skb_under_cgroup", "current_task_under_cgroup"}),
-    12: frozenset({"map_lookup_elem"}),
-    13: frozenset({"map_lookup_elem"}),
-    22: _QUEUE_HELPERS,
-    23: _QUEUE_HELPERS,
-    27: _RINGBUF_HELPERS,
+    _TYPE["prog_array"]: frozenset({"tail_call"}),
+    _TYPE["perf_event_array"]: _PERF_HELPERS,
+    _TYPE["stack_trace"]: frozenset({"get_stackid"}),
+    _TYPE["cgroup_array"]: frozenset({"skb_under_cgroup", "current_task_under_cgroup"}),
+    _TYPE["array_of_maps"]: frozenset({"map_lookup_elem"}),
+    _TYPE["hash_of_maps"]: frozenset({"map_lookup_elem"}),
+    _TYPE["queue"]: _QUEUE_HELPERS,
+    _TYPE["stack"]: _QUEUE_HELPERS,
+    _TYPE["ringbuf"]: _RINGBUF_HELPERS,
 }
+# those helpers (map_lookup_elem aside, which every other map serves too) take only those maps
 HELPER_TAKES_ONLY: dict[str, frozenset[int]] = {
-    "tail_call": frozenset({3}),
-    **{name: frozenset({4}) for name in _PERF_HELPERS},
-    **{name: frozenset({27}) for name in _RINGBUF_HELPERS},
-    "get_stackid": frozenset({7}),
-    "current_task_under_cgroup": frozenset({8}),
-    "skb_under_cgroup": frozenset({8}),
-    "map_pop_elem": frozenset({22, 23}),
-    "map_peek_elem": frozenset({22, 23}),
-    "map_push_elem": frozenset({22, 23}),
+    helper: frozenset(t for t, served in MAP_SERVES_ONLY.items() if helper in served)
+    for helper in frozenset().union(*MAP_SERVES_ONLY.values()) - {"map_lookup_elem"}
 }
 
 
 def map_type_name(map_type: int) -> str:
-    return _MAP_TYPE_NAMES.get(map_type, f"type {map_type}")
+    return MAP_TYPE_NAMES.get(map_type, f"type {map_type}")
 
 
 def map_helper_mismatch(map_type: int, helper: str) -> str | None:
@@ -226,5 +228,5 @@ def allowed(profile: Profile, prog_type: str, helper: Helper) -> bool:
     return ops is not None and helper.name in ops.helpers
 
 
-__all__ = ["DEFAULT_PROFILE", "HELPER_TAKES_ONLY", "MAP_SERVES_ONLY", "map_helper_mismatch", "map_type_name", "HELPER_IDS", "LINUX_4_1", "LINUX_6_18", "PROFILES", "Profile", "ProgramTypeOps",
-           "allowed", "helper_registry"]
+__all__ = ["DEFAULT_PROFILE", "HELPER_IDS", "HELPER_TAKES_ONLY", "LINUX_4_1", "LINUX_6_18", "MAP_SERVES_ONLY",
+           "PROFILES", "Profile", "ProgramTypeOps", "allowed", "helper_registry", "map_helper_mismatch", "map_type_name"]
