@@ -100,12 +100,8 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
                                                 f"{prof.name} allows no loops; unroll the loop"))
             import networkx as nx
 
-            # an unresolved extern call is still `call -1`, a call of itself: that is reported above
-            unresolved = {r.pc for r in program.relocations if not r.resolved}
-            calls = nx.DiGraph((a, b) for a, b, d in cf.call_graph.edges(data=True)
-                               if not set(d["sites"]) <= unresolved)
-            try:
-                cycle = [a for a, _ in nx.find_cycle(calls)]
+            try:  # (calls of unresolved externs are not in the call graph: they are reported above)
+                cycle = [a for a, _ in nx.find_cycle(cf.call_graph)]
             except nx.NetworkXNoCycle:
                 cycle = []
             if cycle:
@@ -154,9 +150,9 @@ def _check_stack_depth(analysis: Analysis) -> None:
         if entry in deepest:
             return deepest[entry]
         below = 0
-        for callee, data in cf.call_graph[entry].items():
-            if callee in path or set(data["sites"]) <= analysis.unresolved:
-                continue  # recursion and unresolved calls are reported on their own
+        for callee in cf.call_graph.successors(entry):
+            if callee in path:
+                continue  # recursion is reported on its own
             below = max(below, (yield depth(callee, path | {entry})))
         deepest[entry] = use[entry] + below
         return deepest[entry]

@@ -11,23 +11,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Iterator
 
-from .domains.regs import RegState, RegType
 from .state import Frame, State
 
 MAX_PATHS = 8
 
 
-def _same_kind(a: RegState, b: RegState) -> bool:
-    if a.type != b.type:
-        return False
-    if a.type in (RegType.SCALAR, RegType.NOT_INIT, RegType.CONFLICT):
-        return True
-    return (a.frame, a.ref, a.mem_size) == (b.frame, b.ref, b.mem_size)
-
-
 def _frames_agree(a: Frame, b: Frame, live: int) -> bool:
     for reg in range(11):
-        if live >> reg & 1 and not _same_kind(a.regs[reg], b.regs[reg]):
+        if live >> reg & 1 and not a.regs[reg].same_kind(b.regs[reg]):
             return False
     spills_a, spills_b = dict(a.spills), dict(b.spills)
     for off in spills_a.keys() | spills_b.keys():
@@ -36,7 +27,7 @@ def _frames_agree(a: Frame, b: Frame, live: int) -> bool:
             # a pointer spilled on one path only would be lost by the join
             if (x or y).is_pointer:  # type: ignore[union-attr]
                 return False
-        elif not _same_kind(x, y):
+        elif not x.same_kind(y):
             return False
     return True
 
@@ -69,7 +60,7 @@ class Paths:
         """All paths joined into one state."""
         result = self.states[0]
         for s in self.states[1:]:
-            result = _join(result, s)
+            result = result.join(s)
         return result
 
     def join(self, other: "Paths", live: int, widen: bool = False) -> "Paths":
@@ -78,21 +69,14 @@ class Paths:
         for state in other.states:
             for i, mine in enumerate(result):
                 if compatible(mine, state, live):
-                    result[i] = _join(mine, state, widen)
+                    result[i] = mine.join(state, widen)
                     break
             else:
                 result.append(state)
         if len(result) > MAX_PATHS:
             old = self.single()
-            new = _join(old, other.single())
-            return Paths((_join(old, new, widen),))
+            return Paths((old.join(old.join(other.single()), widen),))
         return Paths(tuple(result))
-
-
-def _join(a: State, b: State, widen: bool = False) -> State:
-    if len(a.frames) != len(b.frames):
-        raise ValueError("joining states of different call depths")
-    return a.join(b, widen)
 
 
 __all__ = ["MAX_PATHS", "Paths", "compatible"]

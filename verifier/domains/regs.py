@@ -70,6 +70,11 @@ class RegState:
     def is_nullable(self) -> bool:
         return self.type in NULLABLE
 
+    def same_kind(self, other: "RegState") -> bool:
+        """Whether both hold the same kind of value, so that their join is not a conflict."""
+        return self.type == other.type and (not self.is_pointer or (self.mem_size, self.frame, self.ref)
+                                            == (other.mem_size, other.frame, other.ref))
+
     def join(self, other: "RegState") -> "RegState":
         if self == other:
             return self
@@ -77,8 +82,7 @@ class RegState:
             return _UNINIT
         if self.type == RegType.POISONED or other.type == RegType.POISONED:
             return POISONED_REG
-        if self.type != other.type or (self.is_pointer and (self.mem_size, self.frame, self.ref)
-                                       != (other.mem_size, other.frame, other.ref)):
+        if not self.same_kind(other):
             return RegState(RegType.CONFLICT, Scalar.unknown())
         linked = self.id == other.id and self.delta == other.delta
         return RegState(self.type, self.value.join(other.value), self.maps | other.maps, self.mem_size, self.frame,
