@@ -62,13 +62,14 @@ def _no_report(pc: int, code: str, message: str) -> None:
     pass
 
 
-def resident_bytes() -> int:
-    """The process's resident memory (0 where /proc is not available)."""
+def process_memory() -> tuple[int, int]:
+    """The process's (address space, resident memory) in bytes; zeros where /proc is missing."""
     try:
         with open("/proc/self/statm") as statm:
-            return int(statm.read().split()[1]) * PAGE_SIZE
-    except (OSError, ValueError, IndexError):
-        return 0
+            size, resident = statm.read().split()[:2]
+        return int(size) * PAGE_SIZE, int(resident) * PAGE_SIZE
+    except (OSError, ValueError):
+        return 0, 0
 
 
 @dataclass
@@ -103,7 +104,7 @@ class Analysis:
         self.unresolved = frozenset(r.pc for r in self.program.relocations if not r.resolved)
         self.cf = build_cfg(self.program.insns, dict(self.program.functions), self.unresolved)
         self._deadline = time.monotonic() + self.limits.timeout_s
-        self._memory_base = resident_bytes()
+        self._memory_base = process_memory()[1]
         # the object's maps, plus the inner-map templates of BTF maps of maps
         self.maps = list(self.program.maps)
         self.inner_of: dict[int, int] = {}
@@ -130,7 +131,7 @@ class Analysis:
             if time.monotonic() > self._deadline:
                 raise ResourceLimit(f"the analysis ran past its {self.limits.timeout_s:g} s time limit (raise --timeout)")
             budget = self.limits.max_memory_mb
-            if budget is not None and resident_bytes() - self._memory_base > budget << 20:
+            if budget is not None and process_memory()[1] - self._memory_base > budget << 20:
                 raise ResourceLimit(f"the analysis used more than its {budget} MB of memory (raise --max-memory)")
 
     # -- entry ---------------------------------------------------------------------------

@@ -255,18 +255,10 @@ def resource_limited() -> bool:
     return resource.getrlimit(resource.RLIMIT_AS)[0] != resource.RLIM_INFINITY
 
 
-def _address_space_in_use() -> int:
-    try:
-        pages = int(Path("/proc/self/statm").read_text().split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
-    return pages * os.sysconf("SC_PAGE_SIZE")
-
-
 def cmd_check(args: argparse.Namespace) -> int:
     import resource
 
-    from verifier.analysis import Limits
+    from verifier.analysis import Limits, process_memory
     from verifier.check import check_program
 
     source = read_program(Path(args.file), None, _target_btf(args))
@@ -275,7 +267,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise UsageError(f"--max-memory {args.max_memory}: give a positive number of megabytes")
         # the analysis watches its own use (verdict unknown past the budget); the address-space
         # limit is a backstop well above it, for memory the analysis does not see coming
-        limit = _address_space_in_use() + (2 * args.max_memory + 512) * 1024 * 1024
+        limit = process_memory()[0] + (2 * args.max_memory + 512) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
     programs = select_programs(source.programs, args.section)
     if not programs:
