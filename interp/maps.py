@@ -61,13 +61,13 @@ class MapState:
         self._next_region += 1
         return base
 
-    def _new_value(self, data: bytes, frozen: bool = False) -> list[Region]:
+    def _new_value(self, data: bytes) -> list[Region]:
         copies = self.ncpus if self.per_cpu else 1
         regions = []
         for cpu in range(copies):
             suffix = f"[cpu{cpu}]" if self.per_cpu else ""
             region = Region(RegionKind.MAP_VALUE, f"{self.name}{suffix}", self._base(), bytearray(data),
-                            writable=not frozen)
+                            writable=not self.definition.read_only_for_programs)
             self.space.map(region)
             regions.append(region)
         return regions
@@ -82,7 +82,7 @@ class MapState:
         initial = self.definition.initial_value
         for i in range(self.definition.max_entries):
             data = initial if (initial is not None and i == 0) else bytes(self.definition.value_size)
-            self.entries[i.to_bytes(4, "little")] = self._new_value(data, self.definition.frozen)
+            self.entries[i.to_bytes(4, "little")] = self._new_value(data)
 
     # -- the operations helpers perform --------------------------------------
     def lookup(self, key: bytes, cpu: int) -> Region | None:

@@ -9,6 +9,8 @@ from typing import Any
 from .isa.insn import Insn
 from .isa.opcodes import PseudoSrc
 
+BPF_F_RDONLY_PROG = 1 << 7
+
 # enum bpf_map_type names, for printing
 MAP_TYPE_NAMES = {
     0: "unspec", 1: "hash", 2: "array", 3: "prog_array", 4: "perf_event_array",
@@ -41,6 +43,11 @@ class MapDef:
     @property
     def type_name(self) -> str:
         return MAP_TYPE_NAMES.get(self.type, f"type {self.type}")
+
+    @property
+    def read_only_for_programs(self) -> bool:
+        """Programs may not write its values: global .rodata, or a map created BPF_F_RDONLY_PROG."""
+        return self.frozen or bool(self.flags & BPF_F_RDONLY_PROG)
 
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {

@@ -30,7 +30,7 @@ from interp.isa.opcodes import (
     PseudoSrc,
 )
 from interp.maps import ARRAY, ARRAY_OF_MAPS, HASH_OF_MAPS, PERCPU_ARRAY
-from interp.program import MapDef, Program
+from interp.program import Program
 
 from .cfg import (
     EXIT_NODE,
@@ -668,7 +668,7 @@ class Transfer:
                         f"check the offset so that it stays within [0, {mdef.value_size - size}]")
             return RegState.scalar()
         if write:
-            frozen = [m for m in defs if _read_only(m)]
+            frozen = [m for m in defs if m.read_only_for_programs]
             if frozen:
                 mdef = frozen[0]
                 self.report(pc, Code.MAP_VALUE_READ_ONLY, f"{size}-byte write to map {mdef.name}, which is read-only "
@@ -855,7 +855,7 @@ class HelperCall:
             if lo < 0 or hi > mdef.value_size:
                 self.report(Code.HELPER_MEMORY, f"r{regno} ({what}) may cover bytes [{lo}, {hi}) of a "
                             f"{mdef.value_size}-byte value of map {mdef.name}; make it fit")
-            elif write and _read_only(mdef):
+            elif write and mdef.read_only_for_programs:
                 self.report(Code.MAP_VALUE_READ_ONLY, f"r{regno} ({what}) points into read-only map {mdef.name}; pass a writable buffer")
             return
         if reg.type == RegType.PTR_TO_MEM:
@@ -1032,14 +1032,6 @@ def _after_call(state: State, r0: RegState) -> State:
     for r in range(1, 6):
         regs[r] = RegState.uninit()
     return replace(state, frames=state.frames[:-1] + (replace(frame, regs=tuple(regs)),))
-
-
-BPF_F_RDONLY_PROG = 1 << 7
-
-
-def _read_only(mdef: MapDef) -> bool:
-    """Programs may not write the map's values: global .rodata (frozen) or a map created so."""
-    return mdef.frozen or bool(mdef.flags & BPF_F_RDONLY_PROG)
 
 
 def _sync_linked(state: State, reg: RegState, value: Scalar) -> State | None:

@@ -296,6 +296,15 @@ def run_program(insns: list, maps: list[MapDef] | None = None) -> tuple[KprobeSe
     return session, session.run_program(0, session.context({}))
 
 
+def test_store_into_a_read_only_map_value_faults() -> None:
+    # BPF_F_RDONLY_PROG (1 << 7): the program reads the value but may not write it
+    insns = (Prog().st(4, R10, -4, 0).lddw(R1, 0, src=1).mov(R2, "r10").add(R2, -4).call(1)
+             .jeq(R0, 0, "out").st(8, R0, 0, 1).label("out").mov(R0, 0).exit().build())
+    _, outcome = run_program(insns, [MapDef("ro", 2, 4, 8, 1, flags=1 << 7)])
+    fault = outcome.fault
+    assert fault is not None and fault.kind == FaultKind.READ_ONLY and fault.pc == 7
+
+
 def test_map_key_outside_readable_memory_faults() -> None:
     insns = Prog().lddw(R1, 0, src=1).mov(R2, 0x1234).call(1).mov(R0, 0).exit().build()
     _, outcome = run_program(insns, [MapDef("m", 1, 8, 8, 4)])
