@@ -102,10 +102,7 @@ class RegState:
             return self.type != RegType.NOT_INIT
         if other.type == RegType.CONFLICT:
             return self.type not in (RegType.NOT_INIT, RegType.POISONED)
-        if self.type != other.type:
-            return False
-        if self.is_pointer and ((self.mem_size, self.frame, self.ref) != (other.mem_size, other.frame, other.ref)
-                                or not self.maps <= other.maps):
+        if not self.same_kind(other) or (self.is_pointer and not self.maps <= other.maps):
             return False
         if other.id and (self.id, self.delta) != (other.id, other.delta):
             return False

@@ -216,8 +216,8 @@ class Scalar:
             return Scalar.urange(0, (1 << imm) - 1 if imm < 64 else M64)
         if not wide:
             a, b = self.subreg(), other.subreg()
-            return Scalar.from_u32(a._binary32(op, b, off))
-        return self._binary64(op, other, off)
+            return Scalar.from_u32(a._binary(op, b, off, 32))  # a and b are the zero-extended low halves
+        return self._binary(op, other, off, 64)
 
     def _trunc(self, bits: int) -> "Scalar":
         s = Scalar(self.tnum.trunc(bits), 0, (1 << bits) - 1, 0, (1 << bits) - 1, 0, min(M32, (1 << bits) - 1),
@@ -229,13 +229,6 @@ class Scalar:
         if bits == 64:
             return self.umin, self.umax, self.smin, self.smax
         return self.u32min, self.u32max, self.s32min, self.s32max
-
-    def _binary64(self, op: int, b: "Scalar", off: int) -> "Scalar":
-        return self._binary(op, b, off, 64)
-
-    def _binary32(self, op: int, b: "Scalar", off: int) -> "Scalar":
-        """Operate on the low halves (self and b are zero-extended subregisters)."""
-        return self._binary(op, b, off, 32)
 
     def _binary(self, op: int, b: "Scalar", off: int, bits: int) -> "Scalar":
         """`self op b` on `bits`-bit values; bounds that could wrap are given up."""
