@@ -114,6 +114,11 @@ class Program:
     def slots(self) -> int:
         return sum(insn.slots for insn in self.insns)
 
+    @property
+    def unresolved_pcs(self) -> frozenset[int]:
+        """Instructions whose reference the loader could not resolve (extern calls among them)."""
+        return frozenset(r.pc for r in self.relocations if not r.resolved)
+
     def map_of(self, insn: Insn) -> MapDef | None:
         """The map an `lddw` refers to (src 1/2: fd-style, 5/6: index-style; both index `maps`)."""
         if not insn.is_lddw or insn.src not in (

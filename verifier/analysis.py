@@ -101,7 +101,7 @@ class Analysis:
 
     def __post_init__(self) -> None:
         # calls the loader could not resolve (externs) are reported as such, not followed
-        self.unresolved = frozenset(r.pc for r in self.program.relocations if not r.resolved)
+        self.unresolved = self.program.unresolved_pcs
         self.cf = build_cfg(self.program.insns, dict(self.program.functions), self.unresolved)
         self._deadline = time.monotonic() + self.limits.timeout_s
         self._memory_base = process_memory()[1]

@@ -321,7 +321,7 @@ def cmd_cfg(args: argparse.Namespace) -> int:
 
     source = read_program(Path(args.file), None, _target_btf(args))
     program = source.select(args.section)
-    cf = build_cfg(program.insns, dict(program.functions), frozenset(r.pc for r in program.relocations if not r.resolved))
+    cf = build_cfg(program.insns, dict(program.functions), program.unresolved_pcs)
     if args.format == "json":
         print(json.dumps(to_json(cf)))
         return EXIT_OK

@@ -9,14 +9,12 @@ from interp.flow import CALLER_SAVED, Listing, regs_clobbered, regs_read, regs_w
 
 from .cfg import EXIT_NODE, FunctionGraph
 
-ARGUMENTS = CALLER_SAVED  # r1..r5: what any call may read
-
 
 def _transfer(listing: Listing, pcs: list[int], live_out: int) -> int:
     live = live_out
     for pc in reversed(pcs):
         insn = listing.by_pc[pc]
-        read = regs_read(insn) | (ARGUMENTS if insn.is_call else 0)
+        read = regs_read(insn) | (CALLER_SAVED if insn.is_call else 0)  # a call may read r1..r5
         live = (live & ~(regs_written(insn) | regs_clobbered(insn))) | read
     return live
 
