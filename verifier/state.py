@@ -11,9 +11,6 @@ from interp.isa.opcodes import STACK_SIZE
 from .domains.regs import RegState, RegType
 from .domains.scalar import Scalar
 
-MISC = -1  # an initialised stack byte of unknown value (known bytes are 0..255)
-
-
 _ZERO_STACK = bytes(STACK_SIZE)
 
 
@@ -64,11 +61,6 @@ class Frame:
         return cached
 
     # -- stack ------------------------------------------------------------------------
-    def stack_bytes(self) -> dict[int, int]:
-        """Initialised bytes: offset -> value, or MISC where the value is unknown."""
-        return {off: (self.data[off + STACK_SIZE] if self.known >> (off + STACK_SIZE) & 1 else MISC)
-                for off in _offsets(self.init)}
-
     def spill_slots(self) -> dict[int, RegState]:
         return dict(self.spills)
 
@@ -195,4 +187,4 @@ class State:
         return State(frames, self.refs | other.refs)
 
 
-__all__ = ["Frame", "MISC", "STACK_SIZE", "State"]
+__all__ = ["STACK_SIZE", "Frame", "State"]
