@@ -98,6 +98,7 @@ class Analysis:
     _deadline: float = 0.0
     _memo: dict[tuple[int, State], State | None] = field(default_factory=dict)
     _checking: set[tuple[int, State]] = field(default_factory=set)
+    _orders: dict[int, tuple[list[Any], dict[int, int]]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         # calls the loader could not resolve (externs) are reported as such, not followed
@@ -147,7 +148,10 @@ class Analysis:
             return self._memo[key]
         if check and key in self._checking:
             return self._memo.get(key)
-        run = FunctionRun(self, self.cf.functions[entry], state)
+        fn = self.cf.functions[entry]
+        if entry not in self._orders:  # each function's block order and liveness, for all its entry states
+            self._orders[entry] = (weak_topological_order(fn), live_in(self.cf.listing, fn))
+        run = FunctionRun(self, fn, state, *self._orders[entry])
         run.fixpoint()
         result = run.exit_state
         self._memo[key] = result
@@ -163,15 +167,15 @@ class FunctionRun:
     """The fixpoint over one function's blocks for one entry state. Each program point holds the
     paths reaching it, kept apart where their register kinds differ (see `paths`)."""
 
-    def __init__(self, analysis: Analysis, fn: FunctionGraph, entry_state: State, wto: list[Any] | None = None,
-                 live: dict[int, int] | None = None) -> None:
+    def __init__(self, analysis: Analysis, fn: FunctionGraph, entry_state: State, wto: list[Any],
+                 live: dict[int, int]) -> None:
         self.a = analysis
         self.fn = fn
         self.entry_state = entry_state
         self.edges: dict[tuple[int, Any], Paths] = {}  # (block, successor) -> the paths along the edge
         self.inputs: dict[int, Paths] = {}
-        self.wto = wto if wto is not None else weak_topological_order(fn)
-        self.live = live if live is not None else live_in(analysis.cf.listing, fn)
+        self.wto = wto
+        self.live = live
         self.exit_state: State | None = None
 
     def _live(self, node: Any) -> int:
