@@ -16,6 +16,7 @@ from pathlib import Path
 
 from interp.loader import load_object
 from verifier.check import check_program
+from verifier.profiles import PROFILES
 
 HERE = Path(__file__).resolve().parent
 SAMPLES = HERE.parent.parent / "shared" / "corpus" / "ebpf-samples"
@@ -24,7 +25,7 @@ TRACING = ("kprobe", "tracepoint", "raw_tracepoint", "perf_event")
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--profile", default="linux-6.18")
+    parser.add_argument("--profile", default="linux-6.18", choices=sorted(PROFILES))
     parser.add_argument("--samples", type=Path, default=SAMPLES)
     parser.add_argument("--types", default=",".join(TRACING),
                         help="comma-separated program types to check (default: all tracing types)")
@@ -32,6 +33,8 @@ def main() -> None:
     types = tuple(t for t in args.types.split(",") if t)
     if not set(types) <= set(TRACING):
         parser.error(f"--types: choose from {', '.join(TRACING)}")
+    if not (args.samples / "MANIFEST.tsv").is_file():
+        parser.error(f"--samples {args.samples}: no MANIFEST.tsv there (the corpus is shared/corpus/ebpf-samples)")
     with open(args.samples / "MANIFEST.tsv", newline="") as handle:
         rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["prog_type"] in types]
     objects: dict[str, list] = {}
