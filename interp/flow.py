@@ -101,6 +101,29 @@ def function_entries(listing: Listing, external: frozenset[int] = frozenset()) -
     return sorted(entries)
 
 
+def function_boundary_problems(listing: Listing, external: frozenset[int] = frozenset()) -> list[tuple[int, str]]:
+    """Where control leaves a function other than by exit or a call, as the kernel's subprogram
+    rules have it: each function spans the slots up to the next function's entry, every jump
+    stays inside it, and its last instruction is an exit or an unconditional jump."""
+    entries = function_entries(listing, external)
+    ends = entries[1:] + [listing.slots]
+    problems: list[tuple[int, str]] = []
+    for start, end in zip(entries, ends):
+        last = None
+        for pc in (p for p in listing.pcs if start <= p < end):
+            insn = listing.by_pc[pc]
+            last = (pc, insn)
+            if insn.is_unconditional_jump or insn.is_conditional_jump:
+                target = insn.jump_target(pc)
+                if not start <= target < end:
+                    problems.append((pc, f"({insn}) jumps to {target}, outside its function (insns {start}..{end - 1}); "
+                                         "functions are entered by a call and left by exit"))
+        if last is not None and not (last[1].is_exit or last[1].is_unconditional_jump):
+            problems.append((last[0], f"({last[1]}) is the last instruction of the function at {start}, and execution "
+                                      "can run past it into the next function; end every function with exit or a jump"))
+    return problems
+
+
 def function_body(listing: Listing, entry: int) -> list[int]:
     """The pcs reachable from `entry` without entering a callee, sorted."""
     seen = {entry}
@@ -146,7 +169,7 @@ def regs_read(insn: Insn) -> int:
             return reg_bit(0)
         if insn.is_call:
             return reg_bit(insn.dst) if x else 0
-        if insn.op == JmpOp.JA:
+        if insn.op in (JmpOp.JA, JmpOp.JCOND):  # may_goto reads no register
             return 0
         return reg_bit(insn.dst) | (reg_bit(insn.src) if x else 0)
     if cls == Cls.LDX:

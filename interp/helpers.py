@@ -61,6 +61,7 @@ class Helper:
     ret: RetType = RetType.INTEGER
     args: tuple[ArgType, ...] = ()
     gpl_only: bool = False
+    writes_map: bool = False  # changes the map of its ARG_CONST_MAP_PTR (refused on read-only maps)
 
     @property
     def nargs(self) -> int:

@@ -48,6 +48,9 @@ class ProgramImage:
                  maps: list[MapState] | None = None, ncpus: int = 1,
                  trace: Callable[[int, tuple], None] | None = None) -> None:
         self.program = program
+        if program.invalid:
+            pc = min(program.invalid)
+            raise ProgramError(pc, f"invalid instruction: {program.invalid[pc]}; the program cannot run")
         self.space = space if space is not None else AddressSpace()
         self.maps = maps if maps is not None else create_maps(program.maps, self.space, ncpus)
         self.machine = Machine(program.insns, helpers, budget=budget, resolve_lddw=self._resolve,

@@ -460,8 +460,12 @@ SEED_ARGS: dict[str, tuple[A, ...]] = {
 }
 
 
+# the helpers that change the map they are given (the kernel refuses them on BPF_F_RDONLY_PROG maps)
+MAP_WRITERS = frozenset({"map_update_elem", "map_delete_elem", "map_push_elem", "map_pop_elem"})
+
+
 def kprobe_helpers() -> HelperRegistry:
     registry = HelperRegistry("kprobe")
     for name, impl, ret, args, gpl_only in _SPECS:
-        registry.add(Helper(HELPER_IDS[name], name, impl, ret, args, gpl_only))
+        registry.add(Helper(HELPER_IDS[name], name, impl, ret, args, gpl_only, writes_map=name in MAP_WRITERS))
     return registry

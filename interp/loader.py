@@ -64,6 +64,7 @@ class _CodeSection:
     # slot -> (target section index, target slot) for local calls / function pointers
     targets: dict[int, tuple[int, int]] = field(default_factory=dict)
     externs: dict[int, str] = field(default_factory=dict)  # slot -> unresolved extern description
+    invalid: dict[int, str] = field(default_factory=dict)  # slot -> why its encoding is invalid
 
 
 def load_object(path: Path | str, target_btf: "Btf | None | str" = "auto") -> list[Program]:
@@ -265,8 +266,9 @@ class _Loader:
             raw = section.data()
             if not raw:
                 continue
+            invalid: dict[int, str] = {}  # an invalid instruction is the verifier's to refuse, at its pc
             try:
-                insns = decode(raw)
+                insns = decode(raw, invalid=invalid)
             except DecodeError as exc:
                 raise LoaderError(f"{self.name}: section {section.name}: {exc}") from None
             slots: list[Insn | None] = []
@@ -274,7 +276,8 @@ class _Loader:
                 slots.append(insn)
                 if insn.slots == 2:
                     slots.append(None)
-            code[index] = _CodeSection(index, section.name, slots, self._functions(index, section.name, len(slots)))
+            code[index] = _CodeSection(index, section.name, slots, self._functions(index, section.name, len(slots)),
+                                       invalid=invalid)
         for index, sec in code.items():
             self._apply_relocations(sec)
         return code
@@ -417,12 +420,14 @@ class _Loader:
                     linked[pc] = Insn(LDDW, insn.dst, PseudoSrc.FUNC, 0, (new_target - (pc + 1)) & 0xFFFFFFFF)
             pc += 1
         insns = [insn for insn in linked if insn is not None]
+        invalid = {pc: self.code[section].invalid[slot] for pc, (section, slot) in enumerate(origin)
+                   if slot in self.code[section].invalid}
         stype = section_type(sec.name)
         program = Program(
             name=entry.name, section=sec.name, prog_type=stype.prog_type, attach_kind=stype.attach_kind,
             attach_to=stype.attach_to, insns=insns, entry_slots=entry.end - entry.start,
             maps=self.maps, license=self.license, kern_version=self.kern_version,
-            functions=functions, relocations=relocations, path=self.path,
+            functions=functions, relocations=relocations, path=self.path, invalid=invalid,
         )
         self._attach_btf_ext(program, origin)
         return program

@@ -79,9 +79,8 @@ class MapState:
         """Arrays exist in full from creation, zero-filled (global data from its initial bytes)."""
         if self.type not in (ARRAY, PERCPU_ARRAY):
             return
-        initial = self.definition.initial_value
         for i in range(self.definition.max_entries):
-            data = initial if (initial is not None and i == 0) else bytes(self.definition.value_size)
+            data = self.definition.initial_element(i) or bytes(self.definition.value_size)
             self.entries[i.to_bytes(4, "little")] = self._new_value(data)
 
     # -- the operations helpers perform --------------------------------------

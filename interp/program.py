@@ -44,6 +44,11 @@ class MapDef:
     def type_name(self) -> str:
         return MAP_TYPE_NAMES.get(self.type, f"type {self.type}")
 
+    def initial_element(self, index: int) -> bytes | None:
+        """The bytes element `index` holds when the map is created, where the object says so:
+        `initial_value` is element 0's (global data); every other element starts zeroed or empty."""
+        return self.initial_value if index == 0 else None
+
     @property
     def read_only_for_programs(self) -> bool:
         """Programs may not write its values: global .rodata, or a map created BPF_F_RDONLY_PROG."""
@@ -109,6 +114,7 @@ class Program:
     functions: list[tuple[int, str]] = field(default_factory=list)  # (pc, name) of each function
     relocations: list[Relocation] = field(default_factory=list)
     path: Path | None = None
+    invalid: dict[int, str] = field(default_factory=dict)  # pc -> why its encoding is invalid (see isa.decode)
 
     @property
     def slots(self) -> int:

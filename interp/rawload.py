@@ -98,11 +98,12 @@ def load_raw(path: Path, data: bytes) -> Program:
     kern_version = sidecar.get("kern_version")
     if kern_version is not None:
         kern_version = _int_field(sidecar, "kern_version", where)
-    insns = decode(data)
+    invalid: dict[int, str] = {}
+    insns = decode(data, invalid=invalid)
     program = Program(
         name=path.stem, section="", prog_type=prog_type, attach_kind=ATTACH_KIND.get(prog_type, "unknown"),
         attach_to=None, insns=insns, entry_slots=sum(i.slots for i in insns), maps=maps,
-        license=str(sidecar.get("license", "")), kern_version=kern_version, path=path,
+        license=str(sidecar.get("license", "")), kern_version=kern_version, path=path, invalid=invalid,
     )
     for insn_pc, insn in _with_pcs(insns):
         if insn.is_lddw and insn.src in (1, 2, 5, 6) and (insn.imm & 0xFFFFFFFF) >= len(maps):

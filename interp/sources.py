@@ -51,6 +51,11 @@ def describe(program: Program) -> str:
     return program.section or program.name
 
 
+def printable(text: str) -> str:
+    """`text` for one line of output: control characters (a section name may hold any) escaped."""
+    return text if text.isprintable() else text.encode("unicode_escape").decode("ascii")
+
+
 def select_programs(programs: list[Program], section: str | None) -> list[Program]:
     if section is None:
         return list(programs)

@@ -26,6 +26,7 @@ from .helpers import HelperExit, HelperRegistry, conformance_helpers
 from .isa.insn import Insn
 from .isa.opcodes import (
     CLASS_MASK,
+    MAY_GOTO_BUDGET,
     SRC_X,
     STACK_SIZE,
     AtomicOp,
@@ -177,6 +178,9 @@ class Machine:
 
     def _atomic(self, pc: int, addr: int, size: int, imm: int, operand: int, expected: int) -> int:
         """Perform an atomic read-modify-write; returns the old memory value."""
+        if addr % size:
+            raise VmFault(pc, FaultKind.MISALIGNED, f"{size}-byte atomic operation at {addr:#x} is misaligned; "
+                          f"atomic operations need an address that is a multiple of {size}")
         width = size * 8
         old = self.space.load(pc, addr, size)
         mask = (1 << width) - 1
@@ -247,6 +251,7 @@ class Machine:
             "_helper=_helper, _budget=_budget, _fault=_fault, "
             + ", ".join(f"{name}={name}" for name in _STACK_ACCESSORS) + "):",
             "    r0 = r6 = r7 = r8 = r9 = None",
+            f"    mg = {MAY_GOTO_BUDGET}",
             "    r10, stk = _push(site, depth)",
             f"    pc = {fn.entry}",
             "    try:",
@@ -345,6 +350,9 @@ class Machine:
         return lines
 
     def _condition(self, insn: Insn) -> str:
+        if insn.is_may_goto:
+            # taken once the frame's budget is used up; each fall-through spends one
+            return "(mg == 0 or (mg := mg - 1) < 0)"
         src = f"r{insn.src}" if insn.opcode & SRC_X else None
         return semantics.jump_taken(_SB, insn.opcode, insn.imm, f"r{insn.dst}", src)
 

@@ -109,7 +109,7 @@ def test_bench_checks_r0(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> 
 
 BAD_INPUTS = [
     ("trunc.bin", b"\xb7\x00\x00\x00\x01\x00\x00\x00\x95\x00\x00", "truncated bytecode: 11 bytes is not a multiple of 8"),
-    ("unknown.bin", b"\xff" + b"\x00" * 7 + b"\x95" + b"\x00" * 7, "insn 0: unknown opcode 0xff"),
+    ("unknown.bin", b"\xff" + b"\x00" * 7 + b"\x95" + b"\x00" * 7, "insn 0: invalid instruction: unknown opcode 0xff"),
     ("jump.bin", b"\x05\x00\x05\x00\x00\x00\x00\x00\x95" + b"\x00" * 7, "jump to 6 is outside the program"),
     ("bad.s", b"r0 = 1\nr0 +== 3\nexit\n", "line 2: Invalid instruction 'r0 +== 3'"),
     ("bad_conf.s", b"mov %r0, 1\nldxq %r0, %r1\nexit\n", "line 2: Invalid mnemonic 'ldxq'"),

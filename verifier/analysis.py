@@ -41,6 +41,7 @@ from .cfg import (
 )
 from .domains.regs import NULLABLE, POISONED_REG, RegState, RegType
 from .domains.scalar import Scalar
+from .domains.tnum import Tnum
 from .errors import Code, Finding, ResourceLimit
 from .liveness import live_in
 from .paths import Paths
@@ -258,7 +259,7 @@ class FunctionRun:
     # -- termination --------------------------------------------------------------------
     def check_termination(self) -> None:
         for head in sorted(self.fn.loops):
-            if self.inputs.get(head) is None:
+            if self.inputs.get(head) is None or self.bounded_by_may_goto(head):
                 continue
             reason = self.loop_bound(head)
             if reason is not None:
@@ -266,6 +267,15 @@ class FunctionRun:
                 jump_pc = self.fn.blocks[back[0]].end if back else head
                 self.a.report(jump_pc, Code.UNBOUNDED_LOOP, f"the loop at insn {head} may not terminate: {reason}; "
                               "bound it with a counter that the loop condition checks against a constant")
+
+    def bounded_by_may_goto(self, head: int) -> bool:
+        """Whether every way round the loop passes a may_goto, whose frame budget then ends it."""
+        import networkx as nx
+
+        listing = self.a.cf.listing
+        loop = self.fn.loops[head]
+        gates = {b for b in loop if listing.by_pc[self.fn.blocks[b].end].is_may_goto}
+        return bool(gates) and nx.is_directed_acyclic_graph(self.fn.graph.subgraph(loop - gates))
 
     def loop_bound(self, head: int) -> str | None:
         """None when every path leaves the loop after finitely many iterations, else why not."""
@@ -432,9 +442,10 @@ class Transfer:
             value = self.read(state, pc, insn.src)
             if insn.mode == Mode.ATOMIC:
                 return self.atomic(pc, insn, state, value)
-            if (insn.size_bytes == 8 and value.is_scalar and not value.value.is_const and not value.id
+            if (value.is_scalar and not value.value.is_const and not value.id
+                    and value.value.umax >> (8 * insn.size_bytes) == 0
                     and state.reg(insn.dst).type == RegType.PTR_TO_STACK):
-                # a spill keeps its register's value: link them, as a copy would
+                # a spill keeps its register's value (whole, if it fits): link them, as a copy would
                 value, state = self.link(pc, insn.src, value, state)
             _, state = self.memory(pc, insn, state, insn.dst, insn.off, insn.size_bytes, write=True, value=value)
             return state
@@ -506,7 +517,7 @@ class Transfer:
         if dst.is_scalar and src.is_scalar:
             value = dst.value.alu(insn.opcode, src.value, insn.off, insn.imm)
             result = RegState.scalar(value)
-            if wide and dst.id and op in (AluOp.ADD, AluOp.SUB) and src.value.is_const and insn.src != insn.dst:
+            if wide and dst.id and op in (AluOp.ADD, AluOp.SUB) and src.value.is_const and (not x or insn.src != insn.dst):
                 step = src.value.value if op == AluOp.ADD else -src.value.value
                 result = replace(result, id=dst.id, delta=(dst.delta + step) & ((1 << 64) - 1))
             return self.write_reg(state, pc, insn.dst, result)
@@ -641,11 +652,19 @@ class Transfer:
                         f"{self.a.profile.name} accesses the stack at constant offsets only")
         if write:
             assert value is not None
+            if value.type == RegType.PTR_TO_STACK and frame_index != state.depth:
+                self.report(pc, Code.STACK_POINTER_ESCAPE, f"r{insn.src} points into a stack frame and is stored into "
+                            "the stack of a calling function, where it would outlive the frame it points to; "
+                            "pass values to callers in r0 or through their own stack")
+                value = RegState.scalar()
+            if value.is_pointer and size != 8:
+                self.report(pc, Code.PARTIAL_POINTER_SPILL, f"{size}-byte store of pointer r{insn.src} "
+                            f"({value.describe()}) keeps only part of it; spill pointers whole, as 8-byte stores")
+                value = RegState.scalar()
             if variable:
                 new_frame = frame.blur(lo, hi + size)
             else:
-                stored = value if size == 8 or not value.is_pointer else RegState.scalar()
-                new_frame = frame.store_stack(lo, size, stored)
+                new_frame = frame.store_stack(lo, size, value)
             return None, state.with_frame(frame_index, new_frame)
         missing = frame.first_uninitialised(lo, hi + size)
         if missing is not None:
@@ -654,7 +673,7 @@ class Transfer:
             return RegState.scalar(_sized(size)), state
         if variable:
             return RegState.scalar(_sized(size)), state
-        for slot, spilled in frame.spills:
+        for slot, _, spilled in frame.spills:
             if spilled.is_pointer and slot < lo + size and lo < slot + 8 and (slot, size) != (lo, 8):
                 self.report(pc, Code.PARTIAL_POINTER_FILL, f"{size}-byte read at stack offset {lo} takes part of the "
                             f"pointer spilled at offset {slot}; read the whole 8-byte slot")
@@ -678,19 +697,30 @@ class Transfer:
                 self.report(pc, Code.MAP_VALUE_READ_ONLY, f"{size}-byte write to map {mdef.name}, which is read-only "
                             "for programs (.rodata or BPF_F_RDONLY_PROG); write to a writable map or to the stack")
             return None
-        if len(defs) == 1 and mdef.frozen and mdef.initial_value is not None and lo + size == hi:
-            return RegState.const(int.from_bytes(mdef.initial_value[lo:hi], "little"))
+        initial = mdef.initial_element(0) if len(defs) == 1 and mdef.max_entries == 1 else None
+        if initial is not None and mdef.frozen and lo + size == hi:
+            # a frozen map's contents are constants; the pointer can only be to its one element
+            return RegState.const(int.from_bytes(initial[lo:hi], "little"))
         return RegState.scalar(_sized(size))
 
     def atomic(self, pc: int, insn: Insn, state: State, value: RegState) -> State:
         size = insn.size_bytes
+        base = state.reg(insn.dst)
+        if base.type in (RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM):
+            offset = base.value.tnum.add(Tnum.const(insn.off))
+            if offset.value & (size - 1) or offset.mask & (size - 1):
+                self.report(pc, Code.MISALIGNED_ATOMIC, f"{size}-byte atomic operation at r{insn.dst}{insn.off:+d} "
+                            f"({base.describe()}) is misaligned; atomic operations need an offset that is a "
+                            f"multiple of {size}")
         loaded, state = self.memory(pc, insn, state, insn.dst, insn.off, size, write=False)
         _, state = self.memory(pc, insn, state, insn.dst, insn.off, size, write=True, value=RegState.scalar())
+        # a fetch returns what the memory held: a spilled pointer comes back as that pointer
+        old = loaded if loaded is not None else RegState.scalar(_sized(size))
         if insn.imm == AtomicOp.CMPXCHG:
             self.read(state, pc, 0)
-            return self.write_reg(state, pc, 0, RegState.scalar(_sized(size)))
+            return self.write_reg(state, pc, 0, old)
         if insn.imm & AtomicOp.FETCH:
-            return self.write_reg(state, pc, insn.src, RegState.scalar(_sized(size)))
+            return self.write_reg(state, pc, insn.src, old)
         return state
 
     # -- calls -------------------------------------------------------------------------------
@@ -773,6 +803,8 @@ class Transfer:
         return [(s, new_state) for s in succ if s != EXIT_NODE]
 
     def branch(self, pc: int, insn: Insn, state: State) -> tuple[State | None, State | None]:
+        if insn.is_may_goto:
+            return state, state  # either way, depending on a budget the program cannot see
         op = insn.opcode & OP_MASK
         wide = insn.opcode & CLASS_MASK == Cls.JMP
         x = bool(insn.opcode & SRC_X)
@@ -795,6 +827,10 @@ class Transfer:
         pointer, other, preg = (a, b, insn.dst) if a.is_pointer else (b, a, insn.src)
         if not wide:
             return state, state  # allowed for privileged programs, but it proves nothing about the pointer
+        if x and a.is_pointer and b.is_pointer and op in (JmpOp.JEQ, JmpOp.JNE) and a.is_nullable != b.is_nullable:
+            # equal to a pointer that cannot be NULL: not NULL either
+            equal = _mark_non_null(state, a if a.is_nullable else b)
+            return (equal, state) if op == JmpOp.JEQ else (state, equal)
         is_zero = other.is_scalar and other.value.is_const and other.value.value == 0
         if pointer.is_pointer and is_zero and op in (JmpOp.JEQ, JmpOp.JNE):
             if pointer.is_nullable:
@@ -827,22 +863,35 @@ class HelperCall:
     def run(self) -> State:
         regs = [self.t.read(self.state, self.pc, i + 1, f"read as argument {i + 1} of {self.helper.name}")
                 for i in range(len(self.args))]
+        if self.helper.name == "tail_call":
+            self.check_tail_call()
         for i, arg in enumerate(self.args):
             self.check(i, arg, regs)
         return self.result(regs)
 
-    def _region(self, i: int, reg: RegState, size_hi: int, write: bool, need_init: bool, what: str) -> None:
-        """Arg i points to `size_hi` bytes (at most) of memory that can be read (or written)."""
+    def check_tail_call(self) -> None:
+        """A tail call never returns: nothing held may be left behind, and (without BTF function
+        information, which these programs do not carry) only the main function may make one."""
+        if self.state.refs:
+            self.report(Code.UNRELEASED_REFERENCE, "a tail call while holding a ring buffer record from "
+                        "bpf_ringbuf_reserve would leak it; submit or discard the record first")
+        if self.state.depth > 0:
+            self.report(Code.TAIL_CALL_IN_SUBPROGRAM, "tail calls are allowed only in the main function of a "
+                        "program without BTF function information; make the tail call from the main function")
+
+    def _region(self, i: int, reg: RegState, size_hi: int, write: bool, need_init: bool, what: str) -> bool:
+        """Arg i points to `size_hi` bytes (at most) of memory that can be read (or written);
+        False when it may not."""
         regno = i + 1
         if size_hi == 0:
-            return
+            return True
         if reg.type == RegType.PTR_TO_STACK:
             frame = self.state.frames[reg.frame]
             lo, hi = reg.value.smin, reg.value.smax + size_hi
             if lo < -STACK_SIZE or hi > 0:
                 self.report(Code.HELPER_MEMORY, f"r{regno} ({what}) points to stack bytes [{lo}, {hi}), outside "
                             f"the {STACK_SIZE}-byte stack; make the buffer fit")
-                return
+                return False
             if not reg.value.is_const and not self.t.a.profile.variable_stack_access:
                 self.report(Code.STACK_VARIABLE_OFFSET, f"r{regno} ({what}) points into the stack at a variable offset")
             if need_init:
@@ -851,27 +900,35 @@ class HelperCall:
                     self.report(Code.STACK_UNINITIALISED, f"r{regno} ({what}) points to {size_hi} bytes of stack at "
                                 f"offset {lo}, and byte {missing} is not initialised; initialise the whole buffer first")
             if write:
-                self.state = self.state.with_frame(reg.frame, frame.mark_initialised(lo, hi)) if reg.value.is_const else self.state
-            return
+                # every byte the helper may write loses what was known of it (spilled registers,
+                # constants), wherever in [lo, hi) the pointer and the size put the write
+                self.state = self.state.with_frame(reg.frame, frame.mark_initialised(lo, hi))
+            return True
         if reg.type == RegType.PTR_TO_MAP_VALUE:
             mdef = min((self.t.a.maps[m] for m in reg.maps), key=lambda m: m.value_size)
             lo, hi = reg.value.smin, reg.value.smax + size_hi
             if lo < 0 or hi > mdef.value_size:
                 self.report(Code.HELPER_MEMORY, f"r{regno} ({what}) may cover bytes [{lo}, {hi}) of a "
                             f"{mdef.value_size}-byte value of map {mdef.name}; make it fit")
-            elif write and mdef.read_only_for_programs:
-                self.report(Code.MAP_VALUE_READ_ONLY, f"r{regno} ({what}) points into read-only map {mdef.name}; pass a writable buffer")
-            return
+                return False
+            frozen = [self.t.a.maps[m] for m in sorted(reg.maps) if self.t.a.maps[m].read_only_for_programs]
+            if write and frozen:
+                self.report(Code.MAP_VALUE_READ_ONLY, f"r{regno} ({what}) points into read-only map {frozen[0].name}; "
+                            "pass a writable buffer")
+                return False
+            return True
         if reg.type == RegType.PTR_TO_MEM:
             lo, hi = reg.value.smin, reg.value.smax + size_hi
             if lo < 0 or hi > reg.mem_size:
                 self.report(Code.HELPER_MEMORY, f"r{regno} ({what}) may cover bytes [{lo}, {hi}) of a "
                             f"{reg.mem_size}-byte ring buffer record; make it fit")
-            return
+                return False
+            return True
         kind = "NULL" if reg.is_scalar and reg.value.is_const and reg.value.value == 0 else reg.describe()
         nullable = " (compare it with 0 first)" if reg.is_nullable else ""
         self.report(Code.HELPER_ARGUMENT, f"r{regno} ({what}) must point to {'writable' if write else 'readable'} memory "
                     f"(the stack, a map value or a ring buffer record), but it is {kind}{nullable}")
+        return False
 
     def check(self, i: int, arg: ArgType, regs: list[RegState]) -> None:
         reg = regs[i]
@@ -886,6 +943,12 @@ class HelperCall:
                             f"{reg.describe()}{extra}")
                 return
             self.map_set = reg.maps
+            frozen = [self.t.a.maps[m] for m in sorted(reg.maps) if self.t.a.maps[m].read_only_for_programs]
+            if self.helper.writes_map and frozen:
+                self.report(Code.MAP_VALUE_READ_ONLY, f"r{regno} is map {frozen[0].name}, which is read-only for "
+                            f"programs (.rodata or BPF_F_RDONLY_PROG), and {self.helper.name} writes it; "
+                            "change the map from user space, or use a writable map")
+                return
             for m in sorted(reg.maps):
                 mismatch = map_helper_mismatch(self.t.a.maps[m].type, self.helper.name)
                 if mismatch:
@@ -900,8 +963,8 @@ class HelperCall:
             size = max(m.key_size if arg == ArgType.PTR_TO_MAP_KEY else m.value_size for m in defs)
             mdef = defs[0]
             what = f"{'key' if arg == ArgType.PTR_TO_MAP_KEY else 'value'} of map {mdef.name}, {size} bytes"
-            self._region(i, reg, size, write=False, need_init=True, what=what)
-            if arg == ArgType.PTR_TO_MAP_KEY and reg.type == RegType.PTR_TO_STACK and reg.value.is_const:
+            fits = self._region(i, reg, size, write=False, need_init=True, what=what)
+            if fits and arg == ArgType.PTR_TO_MAP_KEY and reg.type == RegType.PTR_TO_STACK and reg.value.is_const:
                 lo = _signed(reg.value.value)
                 self.const_key = self.state.frames[reg.frame].known_bytes(lo, lo + size)
             return
@@ -984,7 +1047,15 @@ class HelperCall:
         if ret == RetType.PTR_TO_MEM_OR_NULL:
             size_reg = regs[1] if len(regs) > 1 else RegState.scalar()
             size = size_reg.value.value if size_reg.is_scalar and size_reg.value.is_const else 0
-            pointer_id = self.pc + 1
+            # each reservation is its own reference, also where one call site reserves again
+            # (a loop, a function called twice) while earlier records are still held
+            held = [k for k in range(MAX_HELD_PER_SITE) if _reference_id(self.pc, k) in state.refs]
+            if len(held) == MAX_HELD_PER_SITE:
+                self.report(Code.UNRELEASED_REFERENCE, f"this call reserves a record while {MAX_HELD_PER_SITE} "
+                            "earlier records it reserved are still held; submit or discard each record before "
+                            "reserving the next")
+                return _after_call(state, RegState.scalar())
+            pointer_id = _reference_id(self.pc, min(set(range(MAX_HELD_PER_SITE)) - set(held)))
             state = _forget_id(state, pointer_id)
             state = replace(state, refs=state.refs | {pointer_id})
             return _after_call(state, RegState(RegType.PTR_TO_MEM_OR_NULL, Scalar.const(0), mem_size=size,
@@ -1058,6 +1129,15 @@ def _sync_linked(state: State, reg: RegState, value: Scalar) -> State | None:
 
     synced = state.map_regs(narrow)
     return None if infeasible else synced
+
+
+MAX_HELD_PER_SITE = 16  # records one call site may hold at once: keeps the set of references finite
+
+
+def _reference_id(pc: int, k: int) -> int:
+    """The id of the k-th record reserved at `pc` while the earlier ones are held (pointer ids are
+    positive, one range of ids per call site)."""
+    return pc + 1 + k * (1 << 32)
 
 
 def _forget_id(state: State, pointer_id: int) -> State:

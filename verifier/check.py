@@ -16,6 +16,8 @@ from dataclasses import dataclass, field
 from typing import Any, Generator
 
 from interp.faults import ProgramError
+from interp.flow import function_boundary_problems
+from interp.isa.insn import check_fields
 from interp.program import Program
 
 from .analysis import Analysis, Limits
@@ -65,6 +67,16 @@ def _structural(program: Program, profile: Profile, kern_version: int | None) ->
             findings.append(Finding(0, Code.KERN_VERSION, f"the program declares {have}, but {profile.name} "
                                     f"requires kern_version {target:#x} (the target's LINUX_VERSION_CODE; set it with "
                                     "--kern-version or in the object's version section)"))
+    invalid = dict(program.invalid)
+    pc = 0
+    for insn in program.insns:
+        problem = check_fields(insn)
+        if problem:
+            invalid.setdefault(pc, problem)
+        pc += insn.slots
+    for pc, reason in sorted(invalid.items()):
+        findings.append(Finding(pc, Code.INVALID_INSTRUCTION, f"{reason}; the kernel refuses such an instruction at load: "
+                                "encode it as RFC 9669 defines"))
     for reloc in program.relocations:
         if not reloc.resolved:
             findings.append(Finding(reloc.pc, Code.UNRESOLVED_RELOCATION, f"unresolved {reloc.kind} relocation: "
@@ -80,7 +92,8 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
     findings = _structural(program, prof, kern_version)
     ops = prof.program_types.get(program.prog_type)
     analysis = None
-    if ops is not None and program.slots <= prof.max_insns:
+    malformed = any(f.code == Code.INVALID_INSTRUCTION for f in findings)
+    if ops is not None and program.slots <= prof.max_insns and not malformed:
         try:
             analysis = Analysis(program, prof, arch, ops, helper_registry(), limits or Limits())
         except ProgramError as exc:
@@ -88,6 +101,8 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
                                     exc.reason))
         if analysis is not None:
             cf = analysis.cf
+            for pc, reason in function_boundary_problems(cf.listing, program.unresolved_pcs):
+                findings.append(Finding(pc, Code.INVALID_JUMP, reason))
             if cf.unreachable:
                 pc = cf.unreachable[0]
                 findings.append(Finding(pc, Code.UNREACHABLE, f"insn {pc} can never run ({len(cf.unreachable)} "
@@ -107,7 +122,7 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
             if cycle:
                 findings.append(Finding(cycle[0], Code.RECURSION, f"functions {cycle} call each other; recursion is "
                                         "not allowed: turn it into a bounded loop"))
-            blocking = {Code.BACK_EDGE, Code.RECURSION}
+            blocking = {Code.BACK_EDGE, Code.RECURSION, Code.INVALID_JUMP}
             if not any(f.code in blocking for f in findings):
                 try:
                     analysis.run()
@@ -128,22 +143,12 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
     return result
 
 
-TAIL_CALL = 12
-PRIVATE_STACK_MIN = 64  # the kernel's BPF_PRIV_STACK_MIN_SIZE
-PRIVATE_STACK_TYPES = ("kprobe", "tracepoint", "raw_tracepoint", "perf_event")
-
-
 def _check_stack_depth(analysis: Analysis) -> None:
-    """The stacks of a chain of calls share 512 bytes (each frame rounded up to 32)."""
+    """The stacks of a chain of calls share 512 bytes (each frame rounded up to 32). Linux 6.13
+    puts large frames of some tracing programs on private stacks instead, but only where the
+    kernel build and the JIT allow it; the shared 512 bytes hold on every build."""
     cf = analysis.cf
     use = {entry: (-analysis.stack_use.get(entry, 0) + 31) // 32 * 32 for entry in cf.functions}
-    tail_calls = any(insn.is_call and insn.src == 0 and insn.imm == TAIL_CALL for insn in analysis.program.insns)
-    if (analysis.profile.private_stacks and analysis.arch == "x86_64" and not tail_calls
-            and analysis.ops.name in PRIVATE_STACK_TYPES):
-        # such a frame lives apart: it only has to fit in 512 bytes itself, which every frame does
-        # (the kernel decides on the frame rounded up to 16 bytes, as its JIT lays it out)
-        use = {entry: 0 if (-analysis.stack_use.get(entry, 0) + 15) // 16 * 16 >= PRIVATE_STACK_MIN else size
-               for entry, size in use.items()}
     deepest: dict[int, int] = {}
 
     def depth(entry: int, path: frozenset[int]) -> Generator[Any, int, int]:

@@ -29,7 +29,7 @@ from interp.listing import maps_text, program_json, program_text
 from interp.loader import LoaderError
 from interp.maps import MapError
 from interp.rawload import SidecarError
-from interp.sources import SourceError, describe, read_program, select_programs
+from interp.sources import SourceError, describe, printable, read_program, select_programs
 from interp.vm import DEFAULT_BUDGET
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -296,7 +296,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     else:
         for result in results:
             stats = f"{result.program.slots} insns, {result.time_s:.2f} s"
-            print(f"{describe(result.program)}: {result.verdict} ({stats})")
+            print(f"{printable(describe(result.program))}: {result.verdict} ({stats})")
             for finding in result.findings:
                 print(f"  {finding}")
             if result.reason:

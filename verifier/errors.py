@@ -50,6 +50,11 @@ class Code:
     INVALID_IMMEDIATE = "invalid-immediate"
     INVALID_MAP_REFERENCE = "invalid-map-reference"
     PARTIAL_POINTER_FILL = "partial-pointer-fill"
+    INVALID_INSTRUCTION = "invalid-instruction"
+    PARTIAL_POINTER_SPILL = "partial-pointer-spill"
+    STACK_POINTER_ESCAPE = "stack-pointer-escape"
+    TAIL_CALL_IN_SUBPROGRAM = "tail-call-in-subprogram"
+    MISALIGNED_ATOMIC = "misaligned-atomic"
 
 
 RULES: dict[str, str] = {
@@ -93,6 +98,11 @@ RULES: dict[str, str] = {
     Code.INVALID_IMMEDIATE: "Division by an immediate 0 and shifts by an immediate outside the width are refused.",
     Code.INVALID_MAP_REFERENCE: "A direct map value load needs a one-element array map and an offset inside its value.",
     Code.PARTIAL_POINTER_FILL: "A spilled pointer must be read back whole, as 8 bytes.",
+    Code.PARTIAL_POINTER_SPILL: "A pointer must be stored to the stack whole, as 8 bytes.",
+    Code.STACK_POINTER_ESCAPE: "A pointer into a stack frame may not be stored into a calling function's stack.",
+    Code.TAIL_CALL_IN_SUBPROGRAM: "Without BTF function information, only the main function may make tail calls.",
+    Code.MISALIGNED_ATOMIC: "Atomic operations on map values and records must be aligned to their size.",
+    Code.INVALID_INSTRUCTION: "Every instruction must be a valid encoding (known opcode, reserved fields zero).",
 }
 
 

@@ -20,7 +20,8 @@ def _frames_agree(a: Frame, b: Frame, live: int) -> bool:
     for reg in range(11):
         if live >> reg & 1 and not a.regs[reg].same_kind(b.regs[reg]):
             return False
-    spills_a, spills_b = dict(a.spills), dict(b.spills)
+    spills_a = {(off, size): reg for off, size, reg in a.spills}
+    spills_b = {(off, size): reg for off, size, reg in b.spills}
     for off in spills_a.keys() | spills_b.keys():
         x, y = spills_a.get(off), spills_b.get(off)
         if x is None or y is None:

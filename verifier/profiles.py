@@ -85,11 +85,9 @@ class Profile:
     variable_stack_access: bool
     check_kern_version: bool
     array_lookup_non_null: bool  # a constant in-range key into an array map cannot miss
+    may_goto: bool = False  # the may_goto instruction (Linux 6.9)
     helper_args: dict[str, tuple[ArgType, ...]] = field(default_factory=dict)  # overrides
     max_call_depth: int = 8
-    # Linux 6.13: on x86_64, tracing programs without tail calls run frames of 64 bytes or more on
-    # private stacks, which do not count towards the 512 bytes a chain of calls shares
-    private_stacks: bool = False
 
     def unsupported(self, insn: Insn) -> str | None:
         """Why the profile's kernel does not know `insn`, or None."""
@@ -111,6 +109,8 @@ class Profile:
                 return "unconditional byte swaps arrived in Linux 6.6"
             if cls == Cls.JMP32 and op == JmpOp.JA:
                 return "gotol arrived in Linux 6.6"
+        if insn.is_may_goto and not self.may_goto:
+            return "may_goto arrived in Linux 6.9"
         if cls == Cls.STX and insn.mode == Mode.ATOMIC and insn.imm != AtomicOp.ADD and not self.fetch_atomics:
             return "atomic operations other than add arrived in Linux 5.12"
         if insn.is_lddw and insn.src not in (0, 1) and self.name == "linux-4.1":
@@ -152,7 +152,7 @@ LINUX_6_18 = Profile(
     variable_stack_access=True,
     check_kern_version=False,
     array_lookup_non_null=True,
-    private_stacks=True,
+    may_goto=True,
 )
 
 LINUX_4_1 = Profile(

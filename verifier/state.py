@@ -1,6 +1,7 @@
 """The abstract machine state: per call frame the 11 registers and the 512-byte stack (bytes
-uninitialised, initialised, or of known value; 8-byte slots holding spilled registers kept
-precisely), and the references a program holds and must release."""
+uninitialised, initialised, or of known value; registers spilled to 8-byte slots kept
+precisely: pointers whole, numbers also as their low 1, 2 or 4 bytes), and the references a
+program holds and must release."""
 
 from __future__ import annotations
 
@@ -28,10 +29,20 @@ def _offsets(mask: int) -> list[int]:
     return out
 
 
+SLOT = 8  # the stack is divided into 8-byte slots; a spill starts at a slot's first byte
+
+Spill = tuple[int, int, RegState]  # (offset of the slot, bytes stored, what a load of those bytes reads)
+
+
+def _same_slot(offset: int, lo: int, hi: int) -> bool:
+    """Whether bytes [lo, hi) touch the slot at `offset`: a write anywhere in a slot breaks its spill."""
+    return offset < hi and lo < offset + SLOT
+
+
 @dataclass(frozen=True)
 class Frame:
     regs: tuple[RegState, ...]
-    spills: tuple[tuple[int, RegState], ...]  # sorted (offset, register) of 8-byte spill slots
+    spills: tuple[Spill, ...]  # sorted by offset
     callsite: int = -1  # pc of the call that made this frame (-1: the program's entry)
     # the 512 stack bytes as bitmasks (bit 0 is offset -512): which are initialised, which of
     # those have a known value, and the values (0 wherever not known, so equal stacks compare equal)
@@ -61,29 +72,39 @@ class Frame:
         return cached
 
     # -- stack ------------------------------------------------------------------------
-    def spill_slots(self) -> dict[int, RegState]:
-        return dict(self.spills)
+    def spill_at(self, offset: int) -> tuple[int, RegState] | None:
+        """(size, register) of the spill starting at `offset`, if any."""
+        for slot, size, reg in self.spills:
+            if slot == offset:
+                return size, reg
+        return None
 
-    def _with_bytes(self, lo: int, hi: int, values: bytes | None, spills: dict[int, RegState]) -> "Frame":
+    def _with_bytes(self, lo: int, hi: int, values: bytes | None, spills: tuple[Spill, ...]) -> "Frame":
         """Bytes [lo, hi) initialised, to `values` or (None) to unknown values."""
         span = _span(lo, hi)
         data = bytearray(self.data)
         data[lo + STACK_SIZE : hi + STACK_SIZE] = values if values is not None else bytes(hi - lo)
         known = self.known | span if values is not None else self.known & ~span
-        return Frame(self.regs, tuple(sorted(spills.items())), self.callsite, self.init | span, known, bytes(data))
+        return Frame(self.regs, spills, self.callsite, self.init | span, known, bytes(data))
+
+    def _spills_outside(self, lo: int, hi: int) -> tuple[Spill, ...]:
+        return tuple(spill for spill in self.spills if not _same_slot(spill[0], lo, hi))
 
     def store_stack(self, offset: int, size: int, value: RegState) -> "Frame":
-        """Write `size` bytes at `offset` (fixed, in bounds) from a register (or constant)."""
-        spills = {slot: reg for slot, reg in self.spills if not (slot < offset + size and offset < slot + 8)}
-        if size == 8 and offset % 8 == 0:
-            spills[offset] = value  # a partial overwrite breaks the spilled register; a whole one replaces it
+        """Write `size` bytes at `offset` (fixed, in bounds) from a register (or constant). A
+        whole pointer, or a number of any size, stored at a slot's start is kept as a spill."""
+        spills = self._spills_outside(offset, offset + size)
+        if offset % SLOT == 0 and (size == SLOT or value.is_scalar):
+            if size < SLOT:
+                narrowed = value.value.truncate(8 * size)
+                value = value if narrowed == value.value else RegState.scalar(narrowed)
+            spills = tuple(sorted(spills + ((offset, size, value),), key=lambda spill: spill[0]))
         values = value.value.value.to_bytes(8, "little")[:size] if value.is_scalar and value.value.is_const else None
         return self._with_bytes(offset, offset + size, values, spills)
 
     def mark_initialised(self, lo: int, hi: int) -> "Frame":
         """Bytes [lo, hi) now hold unknown data (a helper wrote them)."""
-        spills = {s: r for s, r in self.spills if not (s < hi and lo < s + 8)}
-        return self._with_bytes(lo, hi, None, spills)
+        return self._with_bytes(lo, hi, None, self._spills_outside(lo, hi))
 
     def blur(self, lo: int, hi: int) -> "Frame":
         """A write somewhere in [lo, hi): initialised bytes there may have changed (none becomes
@@ -92,8 +113,7 @@ class Frame:
         data = bytearray(self.data)
         for off in _offsets(self.known & span):
             data[off + STACK_SIZE] = 0
-        spills = tuple((s, r) for s, r in self.spills if not (s < hi and lo < s + 8))
-        return Frame(self.regs, spills, self.callsite, self.init, self.known & ~span, bytes(data))
+        return Frame(self.regs, self._spills_outside(lo, hi), self.callsite, self.init, self.known & ~span, bytes(data))
 
     def first_uninitialised(self, lo: int, hi: int) -> int | None:
         missing = _span(lo, hi) & ~self.init
@@ -107,9 +127,13 @@ class Frame:
 
     def load_stack(self, offset: int, size: int) -> RegState:
         """What a load of `size` bytes at a fixed `offset` reads (bytes must be initialised)."""
-        spill = dict(self.spills).get(offset)
-        if spill is not None and size == 8:
-            return spill
+        spill = self.spill_at(offset)
+        if spill is not None and size <= spill[0] and (size == SLOT or spill[1].is_scalar):
+            reg = spill[1]
+            if size == SLOT:
+                return reg
+            narrowed = reg.value.truncate(8 * size)
+            return reg if narrowed == reg.value else RegState.scalar(narrowed)
         known = self.known_bytes(offset, offset + size)
         if known is not None:
             return RegState.const(int.from_bytes(known, "little"))
@@ -130,14 +154,14 @@ class Frame:
                 else:
                     known &= ~(1 << i)
             data = bytes(merged)
-        spills_a, spills_b = self.spill_slots(), other.spill_slots()
-        spills = {}
-        for off, reg in spills_a.items():
-            if off in spills_b:
-                joined = reg.widen(spills_b[off]) if widen else reg.join(spills_b[off])
+        theirs = {(slot, size): reg for slot, size, reg in other.spills}
+        spills = []
+        for slot, size, reg in self.spills:
+            if (slot, size) in theirs:
+                joined = reg.widen(theirs[(slot, size)]) if widen else reg.join(theirs[(slot, size)])
                 if joined.type not in (RegType.NOT_INIT,):
-                    spills[off] = joined
-        return Frame(regs, tuple(sorted(spills.items())), self.callsite, init, known, data)
+                    spills.append((slot, size, joined))
+        return Frame(regs, tuple(spills), self.callsite, init, known, data)
 
 
 @dataclass(frozen=True)
@@ -176,15 +200,48 @@ class State:
         frames = []
         for frame in self.frames:
             regs = tuple(change(r) for r in frame.regs)
-            spills = tuple((off, change(r)) for off, r in frame.spills)
+            spills = tuple((off, size, change(r)) for off, size, r in frame.spills)
             frames.append(replace(frame, regs=regs, spills=spills))
         return replace(self, frames=tuple(frames))
 
     def join(self, other: "State", widen: bool = False) -> "State":
         if len(self.frames) != len(other.frames):
             raise ValueError("joining states of different call depths")
+        other = _align_links(self, other)
         frames = tuple(a.join(b, widen) for a, b in zip(self.frames, other.frames))
         return State(frames, self.refs | other.refs)
+
+
+def _scalar_ids(state: State) -> dict[tuple[int, int, int], int]:
+    """The id of every linked scalar, by (frame, register or -1 - spill offset, spill size)."""
+    ids = {}
+    for f, frame in enumerate(state.frames):
+        for r, reg in enumerate(frame.regs):
+            if reg.id and reg.is_scalar:
+                ids[(f, r, 0)] = reg.id
+        for off, size, reg in frame.spills:
+            if reg.id and reg.is_scalar:
+                ids[(f, -1 - off, size)] = reg.id
+    return ids
+
+
+def _align_links(mine: State, other: State) -> State:
+    """`other` with its scalar ids renamed to `mine`'s where both link the same registers: two
+    paths that each copied a value (at different instructions, so under different ids) still
+    agree that those registers hold one value, and the join keeps that."""
+    ours, theirs = _scalar_ids(mine), _scalar_ids(other)
+    pairs = {(ours[p], theirs[p]) for p in ours.keys() & theirs.keys()}
+    if all(a == b for a, b in pairs):
+        return other
+    forward: dict[int, set[int]] = {}
+    backward: dict[int, set[int]] = {}
+    for a, b in pairs:
+        forward.setdefault(b, set()).add(a)
+        backward.setdefault(a, set()).add(b)
+    rename = {b: a for a, b in pairs if a != b and forward[b] == {a} and backward[a] == {b}}
+    if not rename:
+        return other
+    return other.map_regs(lambda r: r.with_id(rename[r.id]) if r.is_scalar and r.id in rename else r)
 
 
 __all__ = ["STACK_SIZE", "Frame", "State"]

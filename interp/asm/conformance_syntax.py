@@ -15,6 +15,7 @@ from ..isa.opcodes import (
     JA,
     JA32,
     LDDW,
+    MAY_GOTO,
     SRC_X,
     AluOp,
     AtomicOp,
@@ -125,11 +126,13 @@ def _assemble_line(asm: Assembly, line: str, n: int) -> None:
         asm.labels.setdefault("exit", asm.slot)
         asm.append(Insn(EXIT))
         return
-    if mnemonic in ("ja", "ja32"):
+    if mnemonic in ("ja", "ja32", "may_goto"):
         _expect(mnemonic, ops, 1, n)
         delta, label = _target(asm, ops[0], n)
         if mnemonic == "ja":
             asm.append(Insn(JA, off=_check16(delta, n)), label, n, "off")
+        elif mnemonic == "may_goto":
+            asm.append(Insn(MAY_GOTO, off=_check16(delta, n)), label, n, "off")
         else:
             asm.append(Insn(JA32, imm=delta), label, n, "imm")
         return
@@ -322,6 +325,8 @@ def format_insn(insn: Insn) -> str:
             return f"ja {signed_offset(insn.off)}"
         if insn.opcode == JA32:
             return f"ja32 {signed_offset(insn.imm)}"
+        if insn.opcode == MAY_GOTO:
+            return f"may_goto {signed_offset(insn.off)}"
         if insn.opcode == CALLX:
             return f"call %r{d}"
         if insn.opcode == CALL:

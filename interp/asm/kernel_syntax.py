@@ -21,6 +21,7 @@ from ..isa.opcodes import (
     JA,
     JA32,
     LDDW,
+    MAY_GOTO,
     SRC_X,
     AluOp,
     AtomicOp,
@@ -91,6 +92,8 @@ def format_insn(insn: Insn, pc: int | None = None, *, helper_name: HelperNamer |
             return "exit"
         if insn.opcode == JA:
             return f"goto {_off(insn.off)}"
+        if insn.opcode == MAY_GOTO:
+            return f"may_goto {_off(insn.off)}"
         if insn.opcode == JA32:
             return f"gotol {_off(insn.imm)}"
         if insn.opcode == CALLX:
@@ -177,6 +180,7 @@ _FORMS: list[tuple[re.Pattern[str], str]] = [
     (re.compile(r"^exit$"), "exit"),
     (re.compile(rf"^goto\s+{_TARGET}$"), "ja"),
     (re.compile(rf"^gotol\s+{_TARGET}$"), "ja32"),
+    (re.compile(rf"^may_goto\s+{_TARGET}$"), "may_goto"),
     (re.compile(rf"^if\s+{_R}\s*(==|!=|s>=|s<=|s>|s<|>=|<=|>|<|&)\s*({_NUM}|[rw]\d+)\s+goto\s+{_TARGET}$"), "jcond"),
     (re.compile(r"^callx\s+r(\d+)$"), "callx"),
     (re.compile(r"^call\s+(.+)$"), "call"),
@@ -266,6 +270,9 @@ def _assemble_line(asm: Assembly, line: str, n: int,
     elif form == "ja32":
         delta, label = _target(g[0], n)
         asm.append(Insn(JA32, imm=delta), label, n, "imm")
+    elif form == "may_goto":
+        delta, label = _target(g[0], n)
+        asm.append(Insn(MAY_GOTO, off=_check16(delta, n)), label, n, "off")
     elif form == "jcond":
         width, dst, symbol, operand, target = g
         cls = Cls.JMP32 if width == "w" else Cls.JMP

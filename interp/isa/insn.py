@@ -13,6 +13,7 @@ from .opcodes import (
     JA,
     JA32,
     LDDW,
+    MAY_GOTO,
     MODE_MASK,
     OP_MASK,
     SIZE_BYTES,
@@ -22,6 +23,7 @@ from .opcodes import (
     Cls,
     JmpOp,
     Mode,
+    PseudoSrc,
     Size,
 )
 
@@ -98,6 +100,10 @@ class Insn:
         return self.opcode in (JA, JA32)
 
     @property
+    def is_may_goto(self) -> bool:
+        return self.opcode == MAY_GOTO
+
+    @property
     def is_conditional_jump(self) -> bool:
         return self.is_jmp and self.op not in (JmpOp.JA, JmpOp.CALL, JmpOp.EXIT)
 
@@ -144,13 +150,24 @@ def encode(insns: list[Insn]) -> bytes:
     return b"".join(insn.encode() for insn in insns)
 
 
-def decode(data: bytes, *, check_reserved: bool = True) -> list[Insn]:
-    """Decode little-endian bytecode. With `check_reserved`, fields the RFC reserves must be zero."""
+def decode(data: bytes, *, check_reserved: bool = True, invalid: dict[int, str] | None = None) -> list[Insn]:
+    """Decode little-endian bytecode. With `check_reserved`, fields the RFC reserves must be zero.
+
+    Bytes that are not a multiple of 8 are no program at all (DecodeError). An instruction that
+    is invalid (unknown opcode, reserved field set, malformed lddw) raises DecodeError too,
+    unless `invalid` is given: then it is decoded field by field as it stands and `invalid[pc]`
+    says why it is invalid, so a verifier can refuse the program at that pc as the kernel does."""
     if len(data) % SLOT_BYTES:
         raise DecodeError(
             len(data) // SLOT_BYTES,
             f"truncated bytecode: {len(data)} bytes is not a multiple of 8",
         )
+
+    def problem_at(pc: int, reason: str, slot: int | None = None) -> None:
+        if invalid is None:
+            raise DecodeError(pc if slot is None else slot, reason)
+        invalid.setdefault(pc, reason)
+
     slots = [_SLOT.unpack_from(data, i) for i in range(0, len(data), SLOT_BYTES)]
     insns: list[Insn] = []
     pc = 0
@@ -159,18 +176,18 @@ def decode(data: bytes, *, check_reserved: bool = True) -> list[Insn]:
         dst, src = regs & 0xF, regs >> 4
         if opcode == LDDW:
             if pc + 1 >= len(slots):
-                raise DecodeError(pc, "lddw needs a second slot but the program ends here")
+                problem_at(pc, "lddw needs a second slot but the program ends here")
+                insns.append(Insn(opcode, dst, src, off, imm & 0xFFFFFFFF))
+                break
             op2, regs2, off2, imm2 = slots[pc + 1]
             if check_reserved and (op2 or regs2 or off2):
-                raise DecodeError(
-                    pc + 1, "second slot of lddw must have opcode, registers and offset 0"
-                )
+                problem_at(pc, "second slot of lddw must have opcode, registers and offset 0", slot=pc + 1)
             insn = Insn(opcode, dst, src, off, (imm & 0xFFFFFFFF) | ((imm2 & 0xFFFFFFFF) << 32))
         else:
             insn = Insn(opcode, dst, src, off, imm)
         problem = check_fields(insn) if check_reserved else _check_known(insn)
         if problem:
-            raise DecodeError(pc, problem)
+            problem_at(pc, problem)
         insns.append(insn)
         pc += insn.slots
     return insns
@@ -283,6 +300,12 @@ def _check_jmp(insn: Insn, cls: int) -> str | None:
         if cls == Cls.JMP:
             return _nonzero(insn, "dst", "src", "imm")
         return _nonzero(insn, "dst", "src", "off")
+    if op == JmpOp.JCOND:
+        if cls == Cls.JMP32 or x:
+            return f"unknown opcode {insn.opcode:#04x} (may_goto is 0xe5 only)"
+        if insn.src != 0:
+            return f"conditional pseudo-jump with unknown src={insn.src} (0 is may_goto)"
+        return _nonzero(insn, "dst", "imm")
     if op in (JmpOp.CALL, JmpOp.EXIT) and cls == Cls.JMP32:
         return f"unknown opcode {insn.opcode:#04x} (call and exit exist only in the JMP class)"
     if op == JmpOp.EXIT:
@@ -304,6 +327,9 @@ def _check_ld(insn: Insn) -> str | None:
     if insn.opcode == LDDW:
         if insn.src > 6:
             return f"lddw with unknown src={insn.src} (pseudo sources are 0..6)"
+        if insn.src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX) and insn.imm >> 32:
+            return (f"lddw of a map (src {insn.src}) must have 0 in the imm of its second slot, "
+                    f"found {insn.imm >> 32:#x}")
         return _nonzero(insn, "off") or _register_problem(insn, "dst")
     mode = insn.mode
     if mode in (Mode.ABS, Mode.IND) and insn.opcode & SIZE_MASK != Size.DW:

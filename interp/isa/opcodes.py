@@ -57,6 +57,7 @@ class JmpOp(IntEnum):
     JLE = 0xB0
     JSLT = 0xC0
     JSLE = 0xD0
+    JCOND = 0xE0  # may_goto (src 0): jumps once a per-frame budget of iterations is used up
 
 
 CONDITIONAL_JUMPS = frozenset(
@@ -150,6 +151,8 @@ CALLX = Cls.JMP | JmpOp.CALL | SRC_X  # 0x8d
 EXIT = Cls.JMP | JmpOp.EXIT  # 0x95
 JA = Cls.JMP | JmpOp.JA  # 0x05
 JA32 = Cls.JMP32 | JmpOp.JA  # 0x06: `gotol`, 32-bit offset in imm
+MAY_GOTO = Cls.JMP | JmpOp.JCOND  # 0xe5 (Linux 6.9)
+MAY_GOTO_BUDGET = 8 * 1024 * 1024  # the kernel's BPF_MAX_LOOPS: may_goto falls through this often per frame
 
 MAX_REGISTER = 10
 FRAME_POINTER = 10

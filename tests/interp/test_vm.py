@@ -980,3 +980,31 @@ def test_lddw_map_pseudo_source_needs_resolver() -> None:
     resolved = Prog().lddw(R0, 3, src=1).exit().build()
     assert Machine(resolved, resolve_lddw=resolve).run().r0 == 0xFFFF_8881_0000_0003
     assert calls == [0]
+
+
+def test_may_goto_falls_through_its_budget_then_jumps() -> None:
+    """may_goto (0xe5) jumps once its frame has fallen through it 8,388,608 times (BPF_MAX_LOOPS)."""
+    from interp.asm.kernel_syntax import assemble
+
+    insns = assemble("r0 = 0\nl: r0 += 1\nmay_goto +1\ngoto l\nexit")
+    result = Machine(insns, budget=30_000_000).run()
+    assert result.fault is None and result.r0 == 8 * 1024 * 1024 + 1
+
+
+def test_each_frame_has_its_own_may_goto_budget() -> None:
+    from interp.asm.kernel_syntax import assemble
+
+    # the callee's loop runs out of budget and returns; the caller's budget is untouched
+    insns = assemble("call f\nmay_goto +1\nexit\nr0 = 99\nexit\n"
+                     "f: r0 = 0\nl: r0 += 1\nmay_goto +1\ngoto l\nexit")
+    result = Machine(insns, budget=30_000_000).run()
+    assert result.fault is None and result.r0 == 8 * 1024 * 1024 + 1
+
+
+@pytest.mark.parametrize("size, off", [(8, -12), (4, -6), (8, -4)])
+def test_misaligned_atomic_faults(size: int, off: int) -> None:
+    insns = Prog().st(8, R10, -16, 0).st(8, R10, -8, 0).mov(R1, 1).atomic(size, "add", R10, off, R1) \
+        .mov(R0, 0).exit().build()
+    result = Machine(insns).run()
+    assert result.fault is not None and result.fault.kind == FaultKind.MISALIGNED and result.fault.pc == 3
+    assert "atomic operation" in result.fault.message

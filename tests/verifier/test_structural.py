@@ -41,3 +41,42 @@ def test_kern_version_must_match_under_linux_4_1() -> None:
                                   "0x40100 (the target's LINUX_VERSION_CODE; set it with --kern-version or in the "
                                   "object's version section)")]
     assert check_program(_program("r0 = 0\nexit"), "linux-4.1").verdict == "accepted"
+
+
+def test_invalid_encodings_are_rejected_at_their_pc() -> None:
+    """Bytes that are not an instruction are the kernel verifier's refusal (invalid-instruction, exit 1),
+    not a file that cannot be read: each is reported at its pc, under every profile."""
+    import struct
+
+    from interp.isa import decode
+
+    def slot(opcode: int, regs: int = 0, off: int = 0, imm: int = 0) -> bytes:
+        return struct.pack("<BBhi", opcode, regs, off, imm)
+
+    exit_ = slot(0x95)
+    cases = [
+        (slot(0xB7) + slot(0xFF) + exit_, 1, "unknown opcode 0xff"),
+        (slot(0xB7, imm=0) + slot(0x07, 0x10) + exit_, 1, "reserved field 'src'"),  # r0 += 0 with src 1
+        (slot(0x18, 0x11, 0, 0) + slot(0, 0, 0, 1) + slot(0xB7) + exit_, 0,
+         "lddw of a map (src 1) must have 0 in the imm of its second slot"),
+        (slot(0x18) + slot(0x07) + slot(0xB7) + exit_, 0, "second slot of lddw"),
+        (slot(0xB7) + slot(0xE6) + exit_, 1, "unknown opcode 0xe6"),  # may_goto exists in the JMP class only
+    ]
+    for profile in ("linux-6.18", "linux-4.1"):
+        for data, pc, phrase in cases:
+            invalid: dict[int, str] = {}
+            insns = decode(data, invalid=invalid)
+            program = Program("t", "kprobe/f", "kprobe", "kprobe", "f", insns, len(data) // 8, [], license="GPL",
+                              kern_version=0x40100, invalid=invalid)
+            result = check_program(program, profile)
+            assert result.verdict == "rejected"
+            assert [(f.pc, f.code) for f in result.findings] == [(pc, "invalid-instruction")], phrase
+            assert phrase in result.findings[0].message
+
+
+def test_may_goto_is_linux_6_9() -> None:
+    asm = "r0 = 0\nl: r0 += 1\nmay_goto +1\ngoto l\nr0 = 0\nexit"
+    assert check_program(_program(asm)).verdict == "accepted"
+    result = check_program(_program("r0 = 0\nmay_goto +0\nexit"), "linux-4.1")
+    assert [(f.pc, f.code) for f in result.findings] == [(1, "unsupported-instruction")]
+    assert "may_goto arrived in Linux 6.9" in result.findings[0].message

@@ -58,6 +58,9 @@ class RegState:
         """The same register with another value (offset); the hot path of every transfer."""
         return RegState(self.type, value, self.maps, self.mem_size, self.frame, self.id, self.ref, self.delta)
 
+    def with_id(self, new_id: int) -> "RegState":
+        return RegState(self.type, self.value, self.maps, self.mem_size, self.frame, new_id, self.ref, self.delta)
+
     @property
     def is_pointer(self) -> bool:
         return self.type in POINTERS

@@ -180,6 +180,18 @@ class Scalar:
             if not t.mask >> 32:
                 upper = t.value & ~M32 & M64
                 umin, umax = max(umin, upper | u32min), min(umax, upper | u32max)
+            # the ends of the 64-bit ranges, with the low halves the 32-bit ranges allow (the
+            # kernel's __reg_deduce_mixed_bounds): a value above umin shares its upper half or is
+            # at least the next 2^32 block
+            umin, umax = max(umin, (umin & ~M32) | u32min), min(umax, (umax & ~M32) | u32max)
+            smin, smax = max(smin, (smin & ~M32) | u32min), min(smax, (smax & ~M32) | u32max)
+            if s32min & M32 <= s32max & M32:  # the signed 32-bit range is an unsigned one too
+                lo32, hi32 = s32min & M32, s32max & M32
+                umin, umax = max(umin, (umin & ~M32) | lo32), min(umax, (umax & ~M32) | hi32)
+                smin, smax = max(smin, (smin & ~M32) | lo32), min(smax, (smax & ~M32) | hi32)
+            if s32min >= 0 and smin >= S32_MIN and smax <= S32_MAX:
+                # a 64-bit value within the signed 32-bit range equals its low half, which is >= 0
+                smin, smax = max(smin, s32min), min(smax, s32max)
             if umin > umax or smin > smax or u32min > u32max or s32min > s32max:
                 return None
             # back into the tnum
@@ -211,13 +223,30 @@ class Scalar:
         if op == AluOp.END:
             if self.is_const:
                 return Scalar.const(semantics.alu(_INT, opcode, off, imm, self.value, None))
-            if opcode & 0x08 == 0 and not wide and imm < 64:  # to little endian: a truncation
+            if opcode & 0x08 == 0 and not wide:  # to little endian: a truncation (or nothing at 64)
+                if imm == 64:
+                    return self
                 return Scalar.from_u32(Scalar.urange(0, (1 << imm) - 1)).meet(self._trunc(imm)) or Scalar.unknown()
-            return Scalar.urange(0, (1 << imm) - 1 if imm < 64 else M64)
+            swapped = Scalar(self.tnum.bswap(imm), 0, M64, S64_MIN, S64_MAX, 0, M32, S32_MIN, S32_MAX).sync()
+            return swapped if swapped is not None else Scalar.urange(0, (1 << imm) - 1 if imm < 64 else M64)
         if not wide:
             a, b = self.subreg(), other.subreg()
             return Scalar.from_u32(a._binary(op, b, off, 32))  # a and b are the zero-extended low halves
-        return self._binary(op, other, off, 64)
+        result = self._binary(op, other, off, 64)
+        if op in (AluOp.ADD, AluOp.SUB, AluOp.MUL):
+            # the low half of the result is the 32-bit operation on the low halves, whose bounds
+            # may survive where the 64-bit ones wrap (a negative delta, a 32-bit counter)
+            low = self.subreg()._binary(op, other.subreg(), off, 32)
+            return result._with_low(low) or result
+        return result
+
+    def truncate(self, bits: int) -> "Scalar":
+        """The low `bits` bits of each member, zero-extended (what a narrow load of it reads)."""
+        if bits >= 64 or self.umax >> bits == 0:
+            return self
+        if bits == 32:
+            return self.subreg()
+        return self._trunc(bits)
 
     def _trunc(self, bits: int) -> "Scalar":
         s = Scalar(self.tnum.trunc(bits), 0, (1 << bits) - 1, 0, (1 << bits) - 1, 0, min(M32, (1 << bits) - 1),
@@ -290,6 +319,13 @@ class Scalar:
                 smin, smax = -a_smax, -a_smin
         elif op == AluOp.MOV:  # sign extension of the low `off` bits
             t = b.tnum.sext(off)
+            half = 1 << (off - 1)
+            if b_umax < half:  # the sign bit is 0: the value is unchanged
+                umin, umax, smin, smax = b_umin, b_umax, b_umin, b_umax
+            elif b_umax < 2 * half and b_umin >= half:  # the sign bit is 1
+                smin, smax = b_umin - 2 * half, b_umax - 2 * half
+            else:
+                smin, smax = -half, half - 1
         t = t.trunc(bits)
         if bits == 64:
             result = Scalar(t, umin, umax, smin, smax, 0, M32, S32_MIN, S32_MAX).sync()

@@ -154,6 +154,13 @@ class Tnum:
             return Tnum((low.value | (M64 ^ ((1 << bits) - 1))) & M64, low.mask)
         return low
 
+    def bswap(self, bits: int) -> "Tnum":
+        """The low `bits` bits with their bytes in reverse order, zero-extended: each known bit
+        stays known, in its new place."""
+        nbytes = bits // 8
+        return Tnum(int.from_bytes(self.value.to_bytes(8, "little")[:nbytes], "big"),
+                    int.from_bytes(self.mask.to_bytes(8, "little")[:nbytes], "big"))
+
     def __str__(self) -> str:
         if self.is_const:
             return f"{self.value:#x}"
