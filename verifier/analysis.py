@@ -714,8 +714,10 @@ class Transfer:
 
             name = helper.name if helper else (helper_name(insn.imm) or f"#{insn.imm}")
             allowed_names = ", ".join(sorted(self.a.ops.helpers))
+            refused = self.a.ops.refused.get(name)
+            why = f" (the kernel: \"{refused}\")" if refused else ""
             self.report(pc, Code.UNKNOWN_HELPER, f"call to helper {insn.imm} ({name}), which {self.a.profile.name} "
-                        f"{prog_type} programs may not call; they may call: {allowed_names}")
+                        f"{prog_type} programs may not call{why}; they may call: {allowed_names}")
             return _after_call(state, RegState.scalar())
         if helper.gpl_only and not self.a.program.is_gpl_compatible:
             self.report(pc, Code.GPL_ONLY_HELPER, f"helper {helper.name} is GPL-only and the program's license is "
