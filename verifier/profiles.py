@@ -190,12 +190,18 @@ MAP_SERVES_ONLY: dict[int, frozenset[str]] = {
     _TYPE["queue"]: _QUEUE_HELPERS,
     _TYPE["stack"]: _QUEUE_HELPERS,
     _TYPE["ringbuf"]: _RINGBUF_HELPERS,
+    _TYPE["task_storage"]: frozenset({"task_storage_get", "task_storage_delete"}),
+    _TYPE["cgrp_storage"]: frozenset({"cgrp_storage_get", "cgrp_storage_delete"}),
+    _TYPE["user_ringbuf"]: frozenset({"user_ringbuf_drain"}),
 }
 # those helpers (map_lookup_elem aside, which every other map serves too) take only those maps
 HELPER_TAKES_ONLY: dict[str, frozenset[int]] = {
     helper: frozenset(t for t, served in MAP_SERVES_ONLY.items() if helper in served)
     for helper in frozenset().union(*MAP_SERVES_ONLY.values()) - {"map_lookup_elem"}
 }
+# helpers that take only some of the maps that serve everyone
+HELPER_TAKES_ONLY["map_lookup_percpu_elem"] = frozenset({_TYPE["percpu_array"], _TYPE["percpu_hash"],
+                                                         _TYPE["lru_percpu_hash"]})
 
 
 def map_type_name(map_type: int) -> str:
