@@ -614,12 +614,13 @@ def strncmp(machine: "Machine", pc: int, args: list) -> int:
     s2 = _session(machine).read_string_bytes(args[2])
     if s2 is None:
         raise _fault(pc, "strncmp", f"r3 = {args[2]:#x} must point to a NUL-terminated string")
-    for a, b in zip(s1 + b"\0", s2 + b"\0"):
+    for i, a in enumerate(s1):  # strncmp(s1, s2, s1_sz)
+        b = s2[i] if i < len(s2) else 0
         if a != b:
             return -1 if a < b else 1
         if a == 0:
             return 0
-    return 0  # the first s1_sz bytes are equal
+    return 0
 
 
 def _bprintf_args(machine: "Machine", pc: int, name: str, reg: int, data: int, size: int) -> list[int] | None:
