@@ -31,6 +31,29 @@ class ArgType(str, Enum):
     PTR_TO_CTX = "ARG_PTR_TO_CTX"
     CONST_ALLOC_SIZE_OR_ZERO = "ARG_CONST_ALLOC_SIZE_OR_ZERO"
     PTR_TO_ALLOC_MEM = "ARG_PTR_TO_ALLOC_MEM"
+    # memory that may also be NULL, with a size of 0 then (ARG_PTR_TO_MEM | PTR_MAYBE_NULL)
+    PTR_TO_MEM_OR_NULL = "ARG_PTR_TO_MEM_OR_NULL"  # read
+    PTR_TO_UNINIT_MEM_OR_NULL = "ARG_PTR_TO_UNINIT_MEM_OR_NULL"  # written
+    # 8 writable bytes, 8-byte aligned, for a result (ARG_PTR_TO_FIXED_SIZE_MEM | MEM_ALIGNED, once ARG_PTR_TO_LONG)
+    PTR_TO_LONG = "ARG_PTR_TO_LONG"
+    # a NUL-terminated string at a constant offset in a frozen, read-only map value (.rodata)
+    PTR_TO_CONST_STR = "ARG_PTR_TO_CONST_STR"
+    PTR_TO_UNINIT_MAP_VALUE = "ARG_PTR_TO_UNINIT_MAP_VALUE"  # value_size bytes the helper writes
+    PTR_TO_MAP_VALUE_OR_NULL = "ARG_PTR_TO_MAP_VALUE_OR_NULL"
+    # BTF-typed kernel objects, as only get_current_task_btf hands them to kprobe programs
+    PTR_TO_BTF_TASK = "ARG_PTR_TO_BTF_ID(task_struct)"
+    PTR_TO_BTF_TASK_OR_NULL = "ARG_PTR_TO_BTF_ID_OR_NULL(task_struct)"
+    PTR_TO_BTF_CGROUP = "ARG_PTR_TO_BTF_ID(cgroup)"
+    PTR_TO_BTF_ID_OR_NULL_RELEASE = "ARG_PTR_TO_BTF_ID_OR_NULL | OBJ_RELEASE"
+    PTR_TO_PERCPU_BTF_ID = "ARG_PTR_TO_PERCPU_BTF_ID"
+    PTR_TO_FUNC = "ARG_PTR_TO_FUNC"  # a callback: a function of the program the helper calls
+    PTR_TO_STACK_OR_NULL = "ARG_PTR_TO_STACK_OR_NULL"  # the callback's context
+    # special fields of BTF-described map values
+    PTR_TO_SPIN_LOCK = "ARG_PTR_TO_SPIN_LOCK"
+    PTR_TO_TIMER = "ARG_PTR_TO_TIMER"
+    KPTR_XCHG_DEST = "ARG_KPTR_XCHG_DEST"
+    PTR_TO_DYNPTR = "ARG_PTR_TO_DYNPTR"
+    PTR_TO_UNINIT_DYNPTR = "ARG_PTR_TO_DYNPTR | MEM_UNINIT"
 
 
 class RetType(str, Enum):
@@ -38,6 +61,11 @@ class RetType(str, Enum):
     VOID = "RET_VOID"
     PTR_TO_MAP_VALUE_OR_NULL = "RET_PTR_TO_MAP_VALUE_OR_NULL"
     PTR_TO_MEM_OR_NULL = "RET_PTR_TO_MEM_OR_NULL"  # ring buffer records
+    PTR_TO_BTF_TASK = "RET_PTR_TO_BTF_ID_TRUSTED(task_struct)"
+    PTR_TO_BTF_PT_REGS = "RET_PTR_TO_BTF_ID_TRUSTED(pt_regs)"
+    PTR_TO_BTF_ID_OR_NULL = "RET_PTR_TO_BTF_ID_OR_NULL"
+    PTR_TO_MEM_OR_BTF_ID = "RET_PTR_TO_MEM_OR_BTF_ID"
+    PTR_TO_DYNPTR_MEM_OR_NULL = "RET_PTR_TO_DYNPTR_MEM_OR_NULL"
 
 
 class HelperExit(Exception):
@@ -62,6 +90,7 @@ class Helper:
     args: tuple[ArgType, ...] = ()
     gpl_only: bool = False
     writes_map: bool = False  # changes the map of its ARG_CONST_MAP_PTR (refused on read-only maps)
+    ret_range: tuple[int, int] | None = None  # signed bounds of an integer result, where they are known
 
     @property
     def nargs(self) -> int:

@@ -161,7 +161,8 @@ class KprobeSession:
             return None
         return self.kmem.read(address, size)
 
-    def read_string(self, address: int, limit: int) -> str | None:
+    def read_string_bytes(self, address: int, limit: int = 4096) -> bytes | None:
+        """The bytes of the NUL-terminated string at `address` (at most `limit`); None on a fault."""
         out = bytearray()
         while len(out) < limit:
             byte = self.read_memory(address + len(out), 1, "any")
@@ -170,7 +171,11 @@ class KprobeSession:
             if byte == b"\0":
                 break
             out += byte
-        return out.decode("utf-8", "replace")
+        return bytes(out)
+
+    def read_string(self, address: int, limit: int) -> str | None:
+        data = self.read_string_bytes(address, limit)
+        return data.decode("utf-8", "replace") if data is not None else None
 
     def override_return(self, value: int) -> None:
         if self._ctx is not None:

@@ -11,6 +11,7 @@ import re
 import struct
 from typing import TYPE_CHECKING, Any
 
+from . import bprintf
 from .faults import FaultKind, VmFault
 from .helper_ids import HELPER_IDS
 from .helpers import ArgType as A
@@ -23,8 +24,12 @@ from .maps import (
     ENOENT,
     PERF_EVENT_ARRAY,
     PROG_ARRAY,
+    QUEUE,
     RINGBUF,
+    STACK,
     STACK_TRACE,
+    TASK_STORAGE,
+    BPF_LOCAL_STORAGE_GET_F_CREATE,
     MapState,
 )
 from .world import USER_SPACE_END
@@ -405,6 +410,383 @@ def ringbuf_discard(machine: "Machine", pc: int, args: list) -> int:
     return _ringbuf_finish(machine, pc, args, "ringbuf_discard", False)
 
 
+# -- more of the world ------------------------------------------------------------------------
+
+
+def ktime_get_tai_ns(machine: "Machine", pc: int, args: list) -> int:
+    return _session(machine).env.next_tai()
+
+
+def get_numa_node_id(machine: "Machine", pc: int, args: list) -> int:
+    return _session(machine).env.numa_node
+
+
+def get_cgroup_classid(machine: "Machine", pc: int, args: list) -> int:
+    return _session(machine).env.cgroup_classid & 0xFFFFFFFF
+
+
+def get_current_ancestor_cgroup_id(machine: "Machine", pc: int, args: list) -> int:
+    level = _signed32(args[0])
+    path = _session(machine).env.cgroup_path()
+    return path[level] if 0 <= level < len(path) else 0  # no ancestor at that level: 0
+
+
+def get_func_ip(machine: "Machine", pc: int, args: list) -> int:
+    return _session(machine).env.func_ip
+
+
+def get_attach_cookie(machine: "Machine", pc: int, args: list) -> int:
+    return _session(machine).env.attach_cookie
+
+
+def get_current_task_btf(machine: "Machine", pc: int, args: list) -> int:
+    return _session(machine).env.current_task
+
+
+def _current_task(machine: "Machine", pc: int, helper: str, task: int, reg: int) -> None:
+    """Only the current task is known to the environment: another task's state cannot be made up."""
+    current = _session(machine).env.current_task
+    if task != current:
+        raise VmFault(pc, FaultKind.UNSUPPORTED, f"{helper}: r{reg} = {task:#x} is not the current task "
+                      f"({current:#x}), the only task the environment describes; cannot emulate another task")
+
+
+def task_pt_regs(machine: "Machine", pc: int, args: list) -> int:
+    _current_task(machine, pc, "task_pt_regs", args[0], 1)
+    return _session(machine).env.task_pt_regs
+
+
+def get_task_stack(machine: "Machine", pc: int, args: list) -> int:
+    _current_task(machine, pc, "get_task_stack", args[0], 1)
+    return get_stack(machine, pc, args)
+
+
+def get_ns_current_pid_tgid(machine: "Machine", pc: int, args: list) -> int:
+    dev, ino, dst, size = args[0], args[1], args[2], args[3]
+    env = _session(machine).env
+    # struct bpf_pidns_info { u32 pid; u32 tgid; }; on any mismatch the kernel zeroes it
+    if size != 8 or dev >> 32 or dev != env.pidns_dev or ino != env.pidns_ino:
+        _write(machine, pc, "get_ns_current_pid_tgid", 3, dst, bytes(size))
+        return -EINVAL
+    pid = env.ns_pid if env.ns_pid is not None else env.pid
+    tgid = env.ns_tgid if env.ns_tgid is not None else env.tgid
+    _write(machine, pc, "get_ns_current_pid_tgid", 3, dst, struct.pack("<II", pid & 0xFFFFFFFF, tgid & 0xFFFFFFFF))
+    return 0
+
+
+BRANCH_ENTRY_SIZE = 24  # struct perf_branch_entry: from, to, and a word of flags
+BPF_F_GET_BRANCH_RECORDS_SIZE = 1
+
+
+def _branch_bytes(records: list[list[int]]) -> bytes:
+    return b"".join(struct.pack("<QQQ", *(v & 0xFFFF_FFFF_FFFF_FFFF for v in record)) for record in records)
+
+
+def read_branch_records(machine: "Machine", pc: int, args: list) -> int:
+    dst, size, flags = args[1], args[2], args[3]
+    records = _session(machine).env.branch_records
+    if flags & ~BPF_F_GET_BRANCH_RECORDS_SIZE:
+        return -EINVAL
+    if not records:
+        return -ENOENT  # the event samples no branch stack
+    if flags & BPF_F_GET_BRANCH_RECORDS_SIZE:
+        return len(records) * BRANCH_ENTRY_SIZE
+    if dst == 0 or size % BRANCH_ENTRY_SIZE:
+        return -EINVAL
+    data = _branch_bytes(records)[:size]
+    _write(machine, pc, "read_branch_records", 2, dst, data)
+    return len(data)
+
+
+def get_branch_snapshot(machine: "Machine", pc: int, args: list) -> int:
+    dst, size, flags = args[0], args[1], args[2]
+    records = _session(machine).env.branch_records
+    if flags:
+        return -EINVAL
+    if not records:
+        return -ENOENT  # no last-branch-record hardware, or nothing taken
+    whole = size - size % BRANCH_ENTRY_SIZE
+    data = _branch_bytes(records)[:whole]
+    _write(machine, pc, "get_branch_snapshot", 1, dst, data + bytes(size - len(data)))
+    return len(data)
+
+
+# -- signals: an effect outside the program, recorded as output ------------------------------
+
+_NSIG = 64
+EPERM = 1
+
+
+def _send_signal(machine: "Machine", pc: int, args: list, scope: str) -> int:
+    sig = args[0] & 0xFFFFFFFF
+    session = _session(machine)
+    if sig > _NSIG:
+        return -EINVAL
+    if session.env.tgid == 1:
+        return -EPERM  # never to init
+    target = session.env.tgid if scope == "process" else session.env.pid
+    session.output.append({"kind": "send_signal", "signal": sig, "to": scope, "pid": target})
+    return 0
+
+
+def send_signal(machine: "Machine", pc: int, args: list) -> int:
+    return _send_signal(machine, pc, args, "process")
+
+
+def send_signal_thread(machine: "Machine", pc: int, args: list) -> int:
+    return _send_signal(machine, pc, args, "thread")
+
+
+# -- strings ----------------------------------------------------------------------------------
+
+ERANGE = 34
+_SPACE = b" \t\n\v\f\r\xa0"  # the kernel's isspace (its ctype table counts 0xa0 too)
+
+
+def _strtoull(text: bytes, flags: int) -> tuple[int, int, bool]:
+    """(consumed, value, negative) as the kernel's __bpf_strtoull, or (-errno, 0, False)."""
+    base = flags & 0x1F
+    if base not in (0, 8, 10, 16) or flags & ~0x1F or not text:
+        return -EINVAL, 0, False
+    i = 0
+    while i < len(text) and text[i] in _SPACE:
+        i += 1
+    negative = i < len(text) and text[i] == ord("-")
+    i += negative
+    if i == len(text):
+        return -EINVAL, 0, False
+    digits = text[i : i + 63].split(b"\0", 1)[0] + b"\0\0\0"  # the kernel parses a NUL-terminated copy
+    start = 0
+    if base == 0:
+        if digits[0] == ord("0"):
+            base = 16 if digits[1] in b"xX" and chr(digits[2]) in "0123456789abcdefABCDEF" else 8
+        else:
+            base = 10
+    if base == 16 and digits[0] == ord("0") and digits[1] in b"xX":
+        start = 2
+    value, n, overflow = 0, start, False
+    while True:
+        c = chr(digits[n]).lower()
+        digit = int(c, 16) if c in "0123456789abcdef" else 99
+        if digit >= base:
+            break
+        value = value * base + digit
+        if value >> 64:
+            overflow = True
+            value &= 0xFFFF_FFFF_FFFF_FFFF
+        n += 1
+    if overflow:
+        return -ERANGE, 0, False
+    if n == start:
+        return -EINVAL, 0, False
+    return i + n, value, negative
+
+
+def _strto(machine: "Machine", pc: int, args: list, name: str, signed: bool) -> int:
+    buf, size, flags, res = args[0], args[1], args[2], args[3]
+    text = _read(machine, pc, name, 1, buf, size)
+    _write(machine, pc, name, 4, res, bytes(8))  # the result is 0 unless the parse succeeds
+    consumed, value, negative = _strtoull(text, flags)
+    if consumed < 0:
+        return consumed
+    if signed:
+        result = (-value) & 0xFFFF_FFFF_FFFF_FFFF if negative else value
+        if (negative and value and result >> 63 == 0) or (not negative and value >> 63) or (negative and value > 1 << 63):
+            return -ERANGE
+    else:
+        if negative:
+            return -EINVAL
+        result = value
+    _write(machine, pc, name, 4, res, result.to_bytes(8, "little"))
+    return consumed
+
+
+def strtol(machine: "Machine", pc: int, args: list) -> int:
+    return _strto(machine, pc, args, "strtol", True)
+
+
+def strtoul(machine: "Machine", pc: int, args: list) -> int:
+    return _strto(machine, pc, args, "strtoul", False)
+
+
+def strncmp(machine: "Machine", pc: int, args: list) -> int:
+    s1 = _read(machine, pc, "strncmp", 1, args[0], args[1])
+    s2 = _session(machine).read_string_bytes(args[2])
+    if s2 is None:
+        raise _fault(pc, "strncmp", f"r3 = {args[2]:#x} must point to a NUL-terminated string")
+    for i, a in enumerate(s1):  # strncmp(s1, s2, s1_sz)
+        b = s2[i] if i < len(s2) else 0
+        if a != b:
+            return -1 if a < b else 1
+        if a == 0:
+            return 0
+    return 0
+
+
+def _bprintf_args(machine: "Machine", pc: int, name: str, reg: int, data: int, size: int) -> list[int] | None:
+    if size % 8 or size > 8 * bprintf.MAX_ARGS or (data == 0 and size):
+        return None
+    raw = _read(machine, pc, name, reg, data, size) if size else b""
+    return [int.from_bytes(raw[i : i + 8], "little") for i in range(0, size, 8)]
+
+
+def _render(session: "KprobeSession", fmt: bytes, values: list[int]) -> str:
+    return bprintf.render(fmt, values, lambda a: session.read_string(a, 256),
+                          lambda a, n: session.read_memory(a, n, "any"))
+
+
+def snprintf(machine: "Machine", pc: int, args: list) -> int:
+    dst, size, fmt_ptr, data, data_len = args
+    session = _session(machine)
+    fmt = session.read_string_bytes(fmt_ptr)
+    values = _bprintf_args(machine, pc, "snprintf", 4, data, data_len)
+    if fmt is None or values is None:
+        return -EINVAL
+    try:
+        text = _render(session, fmt, values).encode()
+    except bprintf.FormatError:
+        return -EINVAL
+    if size:
+        out = text[: size - 1] + b"\0"
+        _write(machine, pc, "snprintf", 1, dst, out)
+    return len(text) + 1
+
+
+def trace_vprintk(machine: "Machine", pc: int, args: list) -> int:
+    fmt_ptr, fmt_size, data, data_len = args[0], args[1], args[2], args[3]
+    fmt = _read(machine, pc, "trace_vprintk", 1, fmt_ptr, fmt_size)
+    values = _bprintf_args(machine, pc, "trace_vprintk", 3, data, data_len)
+    if b"\0" not in fmt or values is None:
+        return -EINVAL
+    session = _session(machine)
+    try:
+        line = _render(session, fmt, values)
+    except bprintf.FormatError:
+        return -EINVAL
+    session.output.append({"kind": "trace_printk", "text": line})
+    return len(line) + 1
+
+
+# -- more maps --------------------------------------------------------------------------------
+
+
+def map_push_elem(machine: "Machine", pc: int, args: list) -> int:
+    state = _queue(machine, pc, "map_push_elem", args[0])
+    value = _read(machine, pc, "map_push_elem", 2, args[1], state.definition.value_size)
+    return state.push(value, args[2])
+
+
+def _queue(machine: "Machine", pc: int, helper: str, handle: int) -> MapState:
+    state = _map(machine, pc, helper, handle)
+    if state.type not in (QUEUE, STACK):
+        raise _fault(pc, helper, f"map {state.name} is a {state.definition.type_name} map, not a queue or stack")
+    return state
+
+
+def _take(machine: "Machine", pc: int, args: list, name: str, remove: bool) -> int:
+    state = _queue(machine, pc, name, args[0])
+    value = state.take(remove)
+    _write(machine, pc, name, 2, args[1], value if value is not None else bytes(state.definition.value_size))
+    return 0 if value is not None else -ENOENT
+
+
+def map_pop_elem(machine: "Machine", pc: int, args: list) -> int:
+    return _take(machine, pc, args, "map_pop_elem", True)
+
+
+def map_peek_elem(machine: "Machine", pc: int, args: list) -> int:
+    return _take(machine, pc, args, "map_peek_elem", False)
+
+
+def map_lookup_percpu_elem(machine: "Machine", pc: int, args: list) -> int:
+    state = _map(machine, pc, "map_lookup_percpu_elem", args[0])
+    if not state.per_cpu:
+        raise _fault(pc, "map_lookup_percpu_elem", f"map {state.name} is not a per-CPU map")
+    cpu = args[2] & 0xFFFFFFFF
+    if cpu >= state.ncpus:
+        return 0  # no such CPU: NULL
+    key = _read(machine, pc, "map_lookup_percpu_elem", 2, args[1], state.definition.key_size)
+    region = state.lookup(key, cpu)
+    return region.base if region is not None else 0
+
+
+def _task_storage(machine: "Machine", pc: int, helper: str, handle: int) -> MapState:
+    state = _map(machine, pc, helper, handle)
+    if state.type != TASK_STORAGE:
+        raise _fault(pc, helper, f"map {state.name} is a {state.definition.type_name} map, not task storage")
+    return state
+
+
+def task_storage_get(machine: "Machine", pc: int, args: list) -> int:
+    state = _task_storage(machine, pc, "task_storage_get", args[0])
+    task, init, flags = args[1], args[2], args[3]
+    if flags & ~BPF_LOCAL_STORAGE_GET_F_CREATE or task == 0:
+        return 0
+    _current_task(machine, pc, "task_storage_get", task, 2)
+    value = _read(machine, pc, "task_storage_get", 3, init, state.definition.value_size) if init else None
+    region = state.storage_get(task, value, bool(flags & BPF_LOCAL_STORAGE_GET_F_CREATE))
+    return region.base if region is not None else 0
+
+
+def task_storage_delete(machine: "Machine", pc: int, args: list) -> int:
+    state = _task_storage(machine, pc, "task_storage_delete", args[0])
+    _current_task(machine, pc, "task_storage_delete", args[1], 2)
+    return state.delete(args[1].to_bytes(8, "little"))
+
+
+def ringbuf_query(machine: "Machine", pc: int, args: list) -> int:
+    state = _map(machine, pc, "ringbuf_query", args[0])
+    if state.type != RINGBUF:
+        raise _fault(pc, "ringbuf_query", f"map {state.name} is not a ring buffer")
+    ring = _session(machine).ringbuf(state)
+    # BPF_RB_AVAIL_DATA, BPF_RB_RING_SIZE, BPF_RB_CONS_POS, BPF_RB_PROD_POS: nothing here consumes records
+    return {0: ring.used, 1: state.definition.max_entries, 2: 0, 3: ring.used}.get(args[1], 0)
+
+
+# -- what cannot be emulated ------------------------------------------------------------------
+
+_CANNOT = {
+    "spin_lock": "a tracing program cannot hold a bpf_spin_lock (the kernel refuses maps with one)",
+    "spin_unlock": "a tracing program cannot hold a bpf_spin_lock (the kernel refuses maps with one)",
+    "snprintf_btf": "printing a kernel object by its BTF type needs the kernel's types and memory",
+    "per_cpu_ptr": "per-CPU kernel variables (__ksym) are not part of the environment",
+    "this_cpu_ptr": "per-CPU kernel variables (__ksym) are not part of the environment",
+    "for_each_map_elem": "callbacks are not run by the interpreter",
+    "loop": "callbacks are not run by the interpreter",
+    "find_vma": "callbacks are not run by the interpreter, and the task's memory map is not part of the environment",
+    "user_ringbuf_drain": "callbacks are not run by the interpreter, and user ring buffers are not modelled",
+    "timer_init": "timers run after the program, outside one firing",
+    "timer_set_callback": "timers run after the program, outside one firing",
+    "timer_start": "timers run after the program, outside one firing",
+    "timer_cancel": "timers run after the program, outside one firing",
+    "kptr_xchg": "referenced kernel pointers (kptrs) in map values are not modelled",
+    "dynptr_from_mem": "dynptrs are not modelled",
+    "ringbuf_reserve_dynptr": "dynptrs are not modelled",
+    "ringbuf_submit_dynptr": "dynptrs are not modelled",
+    "ringbuf_discard_dynptr": "dynptrs are not modelled",
+    "dynptr_read": "dynptrs are not modelled",
+    "dynptr_write": "dynptrs are not modelled",
+    "dynptr_data": "dynptrs are not modelled",
+    "cgrp_storage_get": "cgroup objects are not part of the environment",
+    "cgrp_storage_delete": "cgroup objects are not part of the environment",
+}
+
+
+def _cannot_emulate(name: str) -> Any:
+    reason = _CANNOT[name]
+
+    def impl(machine: "Machine", pc: int, args: list) -> int:
+        raise VmFault(pc, FaultKind.UNSUPPORTED, f"{name}: cannot emulate: {reason}")
+
+    impl.__name__ = name
+    return impl
+
+
+def _signed32(value: int) -> int:
+    value &= 0xFFFFFFFF
+    return value - (1 << 32) if value >> 31 else value
+
+
 # -- the registry --------------------------------------------------------------------------
 
 _MEM_RO = A.PTR_TO_MEM
@@ -449,7 +831,84 @@ _SPECS: list[tuple[str, Any, RetType, tuple[A, ...], bool]] = [
      (A.CONST_MAP_PTR, A.ANYTHING, A.PTR_TO_UNINIT_MEM, A.CONST_SIZE), True),
     ("perf_prog_read_value", perf_prog_read_value, RetType.INTEGER,
      (A.PTR_TO_CTX, A.PTR_TO_UNINIT_MEM, A.CONST_SIZE), True),
+    # the rest of what the running kernel allows tracing programs (interp/data/linux-6.18-helpers.json)
+    ("get_cgroup_classid", get_cgroup_classid, RetType.INTEGER, (), False),
+    ("get_numa_node_id", get_numa_node_id, RetType.INTEGER, (), False),
+    ("map_push_elem", map_push_elem, RetType.INTEGER, (A.CONST_MAP_PTR, A.PTR_TO_MAP_VALUE, A.ANYTHING), False),
+    ("map_pop_elem", map_pop_elem, RetType.INTEGER, (A.CONST_MAP_PTR, A.PTR_TO_UNINIT_MAP_VALUE), False),
+    ("map_peek_elem", map_peek_elem, RetType.INTEGER, (A.CONST_MAP_PTR, A.PTR_TO_UNINIT_MAP_VALUE), False),
+    ("spin_lock", _cannot_emulate("spin_lock"), RetType.VOID, (A.PTR_TO_SPIN_LOCK,), False),
+    ("spin_unlock", _cannot_emulate("spin_unlock"), RetType.VOID, (A.PTR_TO_SPIN_LOCK,), False),
+    ("strtol", strtol, RetType.INTEGER, (_MEM_RO, A.CONST_SIZE, A.ANYTHING, A.PTR_TO_LONG), False),
+    ("strtoul", strtoul, RetType.INTEGER, (_MEM_RO, A.CONST_SIZE, A.ANYTHING, A.PTR_TO_LONG), False),
+    ("send_signal", send_signal, RetType.INTEGER, (A.ANYTHING,), False),
+    ("send_signal_thread", send_signal_thread, RetType.INTEGER, (A.ANYTHING,), False),
+    ("read_branch_records", read_branch_records, RetType.INTEGER,
+     (A.PTR_TO_CTX, A.PTR_TO_UNINIT_MEM_OR_NULL, _SIZE, A.ANYTHING), True),
+    ("get_ns_current_pid_tgid", get_ns_current_pid_tgid, RetType.INTEGER,
+     (A.ANYTHING, A.ANYTHING, A.PTR_TO_UNINIT_MEM, A.CONST_SIZE), False),
+    ("get_current_ancestor_cgroup_id", get_current_ancestor_cgroup_id, RetType.INTEGER, (A.ANYTHING,), False),
+    ("ringbuf_query", ringbuf_query, RetType.INTEGER, (A.CONST_MAP_PTR, A.ANYTHING), False),
+    ("get_task_stack", get_task_stack, RetType.INTEGER, (A.PTR_TO_BTF_TASK, A.PTR_TO_UNINIT_MEM, _SIZE, A.ANYTHING),
+     False),
+    ("snprintf_btf", _cannot_emulate("snprintf_btf"), RetType.INTEGER,
+     (A.PTR_TO_UNINIT_MEM, A.CONST_SIZE, _MEM_RO, A.CONST_SIZE, A.ANYTHING), False),
+    ("per_cpu_ptr", _cannot_emulate("per_cpu_ptr"), RetType.PTR_TO_MEM_OR_BTF_ID, (A.PTR_TO_PERCPU_BTF_ID, A.ANYTHING),
+     False),
+    ("this_cpu_ptr", _cannot_emulate("this_cpu_ptr"), RetType.PTR_TO_MEM_OR_BTF_ID, (A.PTR_TO_PERCPU_BTF_ID,), False),
+    ("task_storage_get", task_storage_get, RetType.PTR_TO_MAP_VALUE_OR_NULL,
+     (A.CONST_MAP_PTR, A.PTR_TO_BTF_TASK_OR_NULL, A.PTR_TO_MAP_VALUE_OR_NULL, A.ANYTHING), False),
+    ("task_storage_delete", task_storage_delete, RetType.INTEGER, (A.CONST_MAP_PTR, A.PTR_TO_BTF_TASK), False),
+    ("get_current_task_btf", get_current_task_btf, RetType.PTR_TO_BTF_TASK, (), True),
+    ("for_each_map_elem", _cannot_emulate("for_each_map_elem"), RetType.INTEGER,
+     (A.CONST_MAP_PTR, A.PTR_TO_FUNC, A.PTR_TO_STACK_OR_NULL, A.ANYTHING), False),
+    ("snprintf", snprintf, RetType.INTEGER,
+     (A.PTR_TO_UNINIT_MEM_OR_NULL, _SIZE, A.PTR_TO_CONST_STR, A.PTR_TO_MEM_OR_NULL, _SIZE), True),
+    ("timer_init", _cannot_emulate("timer_init"), RetType.INTEGER, (A.PTR_TO_TIMER, A.CONST_MAP_PTR, A.ANYTHING), True),
+    ("timer_set_callback", _cannot_emulate("timer_set_callback"), RetType.INTEGER, (A.PTR_TO_TIMER, A.PTR_TO_FUNC),
+     True),
+    ("timer_start", _cannot_emulate("timer_start"), RetType.INTEGER, (A.PTR_TO_TIMER, A.ANYTHING, A.ANYTHING), True),
+    ("timer_cancel", _cannot_emulate("timer_cancel"), RetType.INTEGER, (A.PTR_TO_TIMER,), True),
+    ("get_func_ip", get_func_ip, RetType.INTEGER, (A.PTR_TO_CTX,), True),
+    ("get_attach_cookie", get_attach_cookie, RetType.INTEGER, (A.PTR_TO_CTX,), False),
+    ("task_pt_regs", task_pt_regs, RetType.PTR_TO_BTF_PT_REGS, (A.PTR_TO_BTF_TASK,), True),
+    ("get_branch_snapshot", get_branch_snapshot, RetType.INTEGER, (A.PTR_TO_UNINIT_MEM, _SIZE, A.ANYTHING), True),
+    ("trace_vprintk", trace_vprintk, RetType.INTEGER, (_MEM_RO, A.CONST_SIZE, A.PTR_TO_MEM_OR_NULL, _SIZE), True),
+    ("find_vma", _cannot_emulate("find_vma"), RetType.INTEGER,
+     (A.PTR_TO_BTF_TASK, A.ANYTHING, A.PTR_TO_FUNC, A.PTR_TO_STACK_OR_NULL, A.ANYTHING), False),
+    ("loop", _cannot_emulate("loop"), RetType.INTEGER, (A.ANYTHING, A.PTR_TO_FUNC, A.PTR_TO_STACK_OR_NULL, A.ANYTHING),
+     False),
+    ("strncmp", strncmp, RetType.INTEGER, (_MEM_RO, A.CONST_SIZE, A.PTR_TO_CONST_STR), False),
+    ("kptr_xchg", _cannot_emulate("kptr_xchg"), RetType.PTR_TO_BTF_ID_OR_NULL,
+     (A.KPTR_XCHG_DEST, A.PTR_TO_BTF_ID_OR_NULL_RELEASE), False),
+    ("map_lookup_percpu_elem", map_lookup_percpu_elem, RetType.PTR_TO_MAP_VALUE_OR_NULL,
+     (A.CONST_MAP_PTR, A.PTR_TO_MAP_KEY, A.ANYTHING), False),
+    ("dynptr_from_mem", _cannot_emulate("dynptr_from_mem"), RetType.INTEGER,
+     (A.PTR_TO_UNINIT_MEM, _SIZE, A.ANYTHING, A.PTR_TO_UNINIT_DYNPTR), False),
+    ("ringbuf_reserve_dynptr", _cannot_emulate("ringbuf_reserve_dynptr"), RetType.INTEGER,
+     (A.CONST_MAP_PTR, A.ANYTHING, A.ANYTHING, A.PTR_TO_UNINIT_DYNPTR), False),
+    ("ringbuf_submit_dynptr", _cannot_emulate("ringbuf_submit_dynptr"), RetType.VOID, (A.PTR_TO_DYNPTR, A.ANYTHING),
+     False),
+    ("ringbuf_discard_dynptr", _cannot_emulate("ringbuf_discard_dynptr"), RetType.VOID, (A.PTR_TO_DYNPTR, A.ANYTHING),
+     False),
+    ("dynptr_read", _cannot_emulate("dynptr_read"), RetType.INTEGER,
+     (A.PTR_TO_UNINIT_MEM, _SIZE, A.PTR_TO_DYNPTR, A.ANYTHING, A.ANYTHING), False),
+    ("dynptr_write", _cannot_emulate("dynptr_write"), RetType.INTEGER,
+     (A.PTR_TO_DYNPTR, A.ANYTHING, _MEM_RO, _SIZE, A.ANYTHING), False),
+    ("dynptr_data", _cannot_emulate("dynptr_data"), RetType.PTR_TO_DYNPTR_MEM_OR_NULL,
+     (A.PTR_TO_DYNPTR, A.ANYTHING, A.CONST_ALLOC_SIZE_OR_ZERO), False),
+    ("ktime_get_tai_ns", ktime_get_tai_ns, RetType.INTEGER, (), False),
+    ("user_ringbuf_drain", _cannot_emulate("user_ringbuf_drain"), RetType.INTEGER,
+     (A.CONST_MAP_PTR, A.PTR_TO_FUNC, A.PTR_TO_STACK_OR_NULL, A.ANYTHING), False),
+    ("cgrp_storage_get", _cannot_emulate("cgrp_storage_get"), RetType.PTR_TO_MAP_VALUE_OR_NULL,
+     (A.CONST_MAP_PTR, A.PTR_TO_BTF_CGROUP, A.PTR_TO_MAP_VALUE_OR_NULL, A.ANYTHING), False),
+    ("cgrp_storage_delete", _cannot_emulate("cgrp_storage_delete"), RetType.INTEGER,
+     (A.CONST_MAP_PTR, A.PTR_TO_BTF_CGROUP), False),
 ]
+
+# What is known of some integer results beyond their type: a NUMA node is below MAX_NUMNODES, at most
+# 1 << CONFIG_NODES_SHIFT (10 at most on x86_64 and arm64)
+RET_RANGES: dict[str, tuple[int, int]] = {"get_numa_node_id": (0, (1 << 10) - 1)}
 
 # The seed kernel's prototypes of its four helpers (Linux 4.1, kprobe_prog_func_proto)
 SEED_ARGS: dict[str, tuple[A, ...]] = {
@@ -467,5 +926,6 @@ MAP_WRITERS = frozenset({"map_update_elem", "map_delete_elem", "map_push_elem", 
 def kprobe_helpers() -> HelperRegistry:
     registry = HelperRegistry("kprobe")
     for name, impl, ret, args, gpl_only in _SPECS:
-        registry.add(Helper(HELPER_IDS[name], name, impl, ret, args, gpl_only, writes_map=name in MAP_WRITERS))
+        registry.add(Helper(HELPER_IDS[name], name, impl, ret, args, gpl_only, writes_map=name in MAP_WRITERS,
+                            ret_range=RET_RANGES.get(name)))
     return registry

@@ -4,7 +4,7 @@ error codes. Per-CPU maps keep one value per CPU and hand out the current CPU's.
 
 from __future__ import annotations
 
-from collections import OrderedDict
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +16,8 @@ BPF_ANY, BPF_NOEXIST, BPF_EXIST = 0, 1, 2
 
 HASH, ARRAY, PROG_ARRAY, PERF_EVENT_ARRAY, PERCPU_HASH, PERCPU_ARRAY, STACK_TRACE, CGROUP_ARRAY = 1, 2, 3, 4, 5, 6, 7, 8
 LRU_HASH, LRU_PERCPU_HASH, ARRAY_OF_MAPS, HASH_OF_MAPS, RINGBUF = 9, 10, 12, 13, 27
+QUEUE, STACK, TASK_STORAGE, USER_RINGBUF, CGRP_STORAGE = 22, 23, 29, 31, 32
+BPF_LOCAL_STORAGE_GET_F_CREATE = 1
 
 REGION_STRIDE = 0x10_0000  # address space reserved for each value region
 
@@ -33,6 +35,7 @@ class MapState:
     space: AddressSpace
     ncpus: int
     entries: "OrderedDict[bytes, list[Region]]" = field(default_factory=OrderedDict)
+    items: "deque[bytes]" = field(default_factory=deque)  # queue and stack maps: the values, oldest first
     _next_region: int = 0
 
     @property
@@ -144,9 +147,40 @@ class MapState:
             self.space.unmap(region)  # a pointer kept to a deleted value now faults
         return 0
 
+    # -- queue and stack maps (bpf_map_push_elem, bpf_map_pop_elem, bpf_map_peek_elem) --------
+    def push(self, value: bytes, flags: int) -> int:
+        if flags & ~BPF_EXIST:
+            return -EINVAL
+        if len(self.items) >= self.definition.max_entries:
+            if not flags & BPF_EXIST:
+                return -E2BIG
+            # BPF_EXIST makes room by dropping the oldest value (a stack's too: its bottom)
+            self.items.popleft()
+        self.items.append(bytes(value))
+        return 0
+
+    def take(self, remove: bool) -> bytes | None:
+        """The next value (a queue's oldest, a stack's newest), removed or not; None when empty."""
+        if not self.items:
+            return None
+        if self.type == QUEUE:
+            return self.items.popleft() if remove else self.items[0]
+        return self.items.pop() if remove else self.items[-1]
+
+    # -- task storage: one value per task, created on demand ----------------------------------
+    def storage_get(self, owner: int, init: bytes | None, create: bool) -> Region | None:
+        key = owner.to_bytes(8, "little")
+        regions = self.entries.get(key)
+        if regions is None and create:
+            regions = self.entries[key] = self._new_value(init if init is not None else bytes(self.definition.value_size))
+        return regions[0] if regions is not None else None
+
     # -- user space's view: JSON in and out --------------------------------------
     def load_entries(self, entries: list[Any]) -> None:
         where = f"map {self.name}"
+        if self.type in (QUEUE, STACK):
+            self._load_items(entries, where)
+            return
         for item in entries:
             if not isinstance(item, dict) or "key" not in item or "value" not in item:
                 raise MapError(f"{where}: each entry needs 'key' and 'value' (hex)")
@@ -171,8 +205,20 @@ class MapState:
                 if self.update(key, data, BPF_ANY, cpu) < 0:
                     raise MapError(f"{where}: cannot hold key {key.hex()} (max_entries {self.definition.max_entries})")
 
+    def _load_items(self, entries: list[Any], where: str) -> None:
+        for item in entries:
+            try:
+                value = bytes.fromhex(str(item["value"] if isinstance(item, dict) else item))
+            except (KeyError, ValueError):
+                raise MapError(f"{where}: each value of a queue or stack map is hex (or {{\"value\": hex}})") from None
+            if len(value) != self.definition.value_size:
+                raise MapError(f"{where}: value {value.hex()} has {len(value)} bytes, the map's values have "
+                               f"{self.definition.value_size}")
+            if self.push(value, 0) < 0:
+                raise MapError(f"{where}: more values than max_entries {self.definition.max_entries}")
+
     def dump(self) -> dict[str, Any]:
-        entries = []
+        entries: list[dict[str, Any]] = [{"key": "", "value": v.hex()} for v in self.items]
         for key, regions in self.entries.items():
             if self.per_cpu:
                 value: Any = [bytes(r.data).hex() for r in regions]

@@ -120,6 +120,27 @@ class Environment:
     time_step_ns: int = 1000  # each time read advances the clock, as real time does
     perf_counters: dict[int, int] = field(default_factory=dict)
     in_nmi: bool = False
+    tai_ns: int = 1_000_000_037  # CLOCK_TAI: realtime plus the leap seconds
+    numa_node: int = 0
+    cgroup_classid: int = 0  # the net_cls class id of the current task's cgroup
+    cgroup_ancestors: list[int] = field(default_factory=list)  # cgroup ids from the root down; [] is [cgroup_id]
+    func_ip: int = 0xFFFF_FFFF_8100_0000  # the probed function's address (a kprobe's get_func_ip)
+    attach_cookie: int = 0  # the cookie given when the program was attached
+    task_pt_regs: int = 0xFFFF_C900_0000_3F58  # where the current task's user-mode registers are saved
+    pidns_dev: int = 4  # the current pid namespace's nsfs device and inode (the initial namespace's)
+    pidns_ino: int = 0xEFFF_FFFC
+    ns_pid: int | None = None  # the current thread's and process's ids in that namespace; None: pid, tgid
+    ns_tgid: int | None = None
+    branch_records: list[list[int]] = field(default_factory=list)  # last branch records: [from, to, flags]
+
+    def next_tai(self) -> int:
+        value = self.tai_ns
+        self.tai_ns += self.time_step_ns
+        return value
+
+    def cgroup_path(self) -> list[int]:
+        """The ids of the current task's cgroup and its ancestors, from the root (level 0) down."""
+        return self.cgroup_ancestors or [self.cgroup_id]
 
     def next_ktime(self) -> int:
         value = self.ktime_ns
@@ -154,8 +175,14 @@ class Environment:
                 value = {int(k): bool(v) for k, v in dict(value).items()}
             elif key == "perf_counters":
                 value = {int(k): int(v) for k, v in dict(value).items()}
-            elif key == "stack":
+            elif key in ("stack", "cgroup_ancestors"):
                 value = [int(v, 0) if isinstance(v, str) else int(v) for v in value]
+            elif key == "branch_records":
+                value = [[int(v, 0) if isinstance(v, str) else int(v) for v in record] for record in value]
+                if any(len(record) != 3 for record in value):
+                    raise WorldError("environment: each branch record is [from, to, flags]")
+            elif key in ("ns_pid", "ns_tgid") and value is None:
+                pass
             elif key != "in_nmi":
                 value = int(value, 0) if isinstance(value, str) else int(value)
             setattr(env, key, value)

@@ -14,6 +14,7 @@ import time
 from dataclasses import dataclass, field, replace
 from typing import Any, Callable
 
+from interp import bprintf
 from interp.asm.kernel_syntax import format_insn
 from interp.helpers import ArgType, Helper, HelperRegistry, RetType
 from interp.isa.insn import Insn
@@ -43,6 +44,7 @@ from .domains.regs import NULLABLE, POISONED_REG, RegState, RegType
 from .domains.scalar import Scalar
 from .domains.tnum import Tnum
 from .errors import Code, Finding, ResourceLimit
+from .helper_kinds import LONG_SIZE, MAYBE_NULL, UNMODELLED, const_string
 from .liveness import live_in
 from .paths import Paths
 from .profiles import Profile, ProgramTypeOps, allowed, map_helper_mismatch
@@ -52,7 +54,8 @@ WIDEN_AFTER = 3  # plain joins at a loop head before widening
 ARRAY_MAPS = (ARRAY, PERCPU_ARRAY)
 MAPS_OF_MAPS = (ARRAY_OF_MAPS, HASH_OF_MAPS)
 Report = Callable[[int, str, str], None]
-BOUNDED_BY_SIZE = frozenset({"probe_read_str", "probe_read_kernel_str", "probe_read_user_str", "get_stack"})
+BOUNDED_BY_SIZE = frozenset({"probe_read_str", "probe_read_kernel_str", "probe_read_user_str", "get_stack",
+                             "get_task_stack"})
 MAX_ERRNO = 4095
 R0_ONLY = 1  # what a function's exit reads
 PAGE_SIZE = os.sysconf("SC_PAGE_SIZE") if hasattr(os, "sysconf") else 4096
@@ -744,8 +747,10 @@ class Transfer:
 
             name = helper.name if helper else (helper_name(insn.imm) or f"#{insn.imm}")
             allowed_names = ", ".join(sorted(self.a.ops.helpers))
+            refused = self.a.ops.refused.get(name)
+            why = f" (the kernel: \"{refused}\")" if refused else ""
             self.report(pc, Code.UNKNOWN_HELPER, f"call to helper {insn.imm} ({name}), which {self.a.profile.name} "
-                        f"{prog_type} programs may not call; they may call: {allowed_names}")
+                        f"{prog_type} programs may not call{why}; they may call: {allowed_names}")
             return _after_call(state, RegState.scalar())
         if helper.gpl_only and not self.a.program.is_gpl_compatible:
             self.report(pc, Code.GPL_ONLY_HELPER, f"helper {helper.name} is GPL-only and the program's license is "
@@ -856,6 +861,8 @@ class HelperCall:
         self.const_key: bytes | None = None
         self.released: int = 0
         self.size_max = 0  # the largest value the size argument may have
+        self.null_args: set[int] = set()  # arguments of a kind that may be NULL, passed as NULL
+        self.const_str: bytes | None = None  # the string of an ARG_PTR_TO_CONST_STR argument
 
     def report(self, code: str, message: str) -> None:
         self.t.report(self.pc, code, f"{self.helper.name}: {message}")
@@ -936,6 +943,55 @@ class HelperCall:
         maps = self.t.a.maps
         if arg == ArgType.ANYTHING or reg.type == RegType.POISONED:
             return
+        if arg in UNMODELLED:
+            self.report(Code.UNSUPPORTED_HELPER, f"r{regno} must be {UNMODELLED[arg]}; the call is refused")
+            return
+        if arg in MAYBE_NULL:
+            if reg.is_scalar and reg.value.is_const and reg.value.value == 0:
+                self.null_args.add(i)
+                return
+            if reg.is_nullable:
+                self.report(Code.HELPER_ARGUMENT, f"r{regno} may be NULL ({reg.describe()}); the helper takes NULL or "
+                            "a valid pointer, so compare it with 0 first and pass 0 or the checked pointer")
+                return
+            arg = MAYBE_NULL[arg]
+            if arg == ArgType.PTR_TO_STACK and reg.type != RegType.PTR_TO_STACK:
+                self.report(Code.HELPER_ARGUMENT, f"r{regno} must point to the stack or be NULL, but it is "
+                            f"{reg.describe()}")
+                return
+        if arg in (ArgType.PTR_TO_BTF_TASK, ArgType.PTR_TO_BTF_TASK_OR_NULL):
+            if reg.type != RegType.PTR_TO_BTF_TASK or not (reg.value.is_const and reg.value.value == 0):
+                self.report(Code.HELPER_ARGUMENT, f"r{regno} must be a task pointer from bpf_get_current_task_btf "
+                            f"(unmoved), but it is {reg.describe()}")
+            return
+        if arg == ArgType.PTR_TO_LONG:
+            if reg.type not in (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM):
+                self._region(i, reg, LONG_SIZE, write=True, need_init=False, what="an 8-byte result")
+                return
+            if (reg.value.tnum.value | reg.value.tnum.mask) % LONG_SIZE:
+                self.report(Code.HELPER_MEMORY, f"r{regno} (an 8-byte result) must be 8-byte aligned, but its offset "
+                            f"is {reg.describe()}; pass an aligned slot such as r10 - 8")
+                return
+            self._region(i, reg, LONG_SIZE, write=True, need_init=False, what="an 8-byte result")
+            return
+        if arg == ArgType.PTR_TO_CONST_STR:
+            if reg.type != RegType.PTR_TO_MAP_VALUE or not reg.value.is_const:
+                self.report(Code.HELPER_ARGUMENT, f"r{regno} must point to a constant string at a constant offset in a "
+                            f"read-only map (.rodata), but it is {reg.describe()}")
+                return
+            strings = [const_string(self.t.a.maps[m], _signed(reg.value.value)) for m in sorted(reg.maps)]
+            problem = next((s for s in strings if isinstance(s, str)), None)
+            if problem is not None:
+                self.report(Code.HELPER_ARGUMENT, f"r{regno} must point to a constant NUL-terminated string, but "
+                            f"{problem}")
+                return
+            self.const_str = strings[0] if len(set(strings)) == 1 else None  # type: ignore[assignment]
+            return
+        if arg == ArgType.PTR_TO_UNINIT_MAP_VALUE:
+            if self.map_set:
+                size = max(self.t.a.maps[m].value_size for m in self.map_set)
+                self._region(i, reg, size, write=True, need_init=False, what=f"a value of up to {size} bytes")
+            return
         if arg == ArgType.CONST_MAP_PTR:
             if reg.type != RegType.CONST_PTR_TO_MAP:
                 extra = " (compare it with 0 first)" if reg.is_nullable else ""
@@ -997,6 +1053,12 @@ class HelperCall:
                 return
             self.size_max = reg.value.umax
             previous = self.args[i - 1] if i > 0 else None
+            if i - 1 in self.null_args:
+                if reg.value.umax:
+                    self.report(Code.HELPER_ARGUMENT, f"r{regno} (a size) may be {reg.value.umax}, but the buffer r{i} "
+                                "is NULL; pass a size of 0 with a NULL buffer")
+                return
+            previous = MAYBE_NULL.get(previous, previous) if previous is not None else None
             if previous in (ArgType.PTR_TO_MEM, ArgType.PTR_TO_UNINIT_MEM, ArgType.PTR_TO_STACK):
                 write = previous != ArgType.PTR_TO_MEM
                 need_init = previous == ArgType.PTR_TO_MEM or (previous == ArgType.PTR_TO_STACK)
@@ -1020,6 +1082,10 @@ class HelperCall:
 
     def result(self, regs: list[RegState]) -> State:
         state = self.state
+        if self.helper.name == "snprintf":
+            self.check_format(regs)
+        if self.helper.name != "map_lookup_elem":
+            self.const_key = None  # only the kernel's map_lookup_elem of an array is known not to miss
         if self.released:
             ref = self.released
             state = replace(state.map_regs(lambda r: RegState.scalar() if r.ref == ref else r),
@@ -1062,7 +1128,32 @@ class HelperCall:
                                                id=pointer_id, ref=pointer_id))
         if ret == RetType.VOID:
             return _after_call(state, RegState.uninit())
+        if ret == RetType.PTR_TO_BTF_TASK:
+            return _after_call(state, RegState(RegType.PTR_TO_BTF_TASK, Scalar.const(0)))
+        if ret == RetType.PTR_TO_BTF_PT_REGS:
+            return _after_call(state, RegState(RegType.PTR_TO_BTF_PT_REGS, Scalar.const(0)))
+        if ret in (RetType.PTR_TO_BTF_ID_OR_NULL, RetType.PTR_TO_MEM_OR_BTF_ID, RetType.PTR_TO_DYNPTR_MEM_OR_NULL):
+            return _after_call(state, POISONED_REG)  # only from calls refused for an unmodelled argument
         return _after_call(state, RegState(RegType.SCALAR, self.return_range()))
+
+    def check_format(self, regs: list[RegState]) -> None:
+        """bpf_snprintf's format is checked at load, as the kernel does: a constant data_len, a multiple
+        of 8, and a format the kernel's bprintf accepts with that many arguments."""
+        data_len = regs[4]
+        if self.const_str is None or not data_len.is_scalar:
+            return  # reported with its argument
+        if not data_len.value.is_const:
+            self.report(Code.HELPER_ARGUMENT, f"r5 (data_len) must be a constant, but it is {data_len.value}")
+            return
+        if data_len.value.value % 8:
+            self.report(Code.HELPER_ARGUMENT, f"r5 (data_len) is {data_len.value.value}, not a multiple of 8: "
+                        "the data is an array of 8-byte arguments")
+            return
+        try:
+            bprintf.parse(self.const_str, data_len.value.value // 8)
+        except bprintf.FormatError as exc:
+            self.report(Code.HELPER_ARGUMENT, f"invalid format string {self.const_str.decode('ascii', 'replace')!r}: "
+                        f"{exc}")
 
     def return_range(self) -> Scalar:
         """What the kernel knows of an integer result: string reads and stack walks return at most
@@ -1071,6 +1162,8 @@ class HelperCall:
             return Scalar.srange(-MAX_ERRNO, min(self.size_max, (1 << 63) - 1))
         if self.helper.name == "get_smp_processor_id":
             return Scalar.urange(0, MAX_CPUS - 1)
+        if self.helper.ret_range is not None:
+            return Scalar.srange(*self.helper.ret_range)
         return Scalar.unknown()
 
 

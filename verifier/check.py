@@ -95,7 +95,7 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
     malformed = any(f.code == Code.INVALID_INSTRUCTION for f in findings)
     if ops is not None and program.slots <= prof.max_insns and not malformed:
         try:
-            analysis = Analysis(program, prof, arch, ops, helper_registry(), limits or Limits())
+            analysis = Analysis(program, prof, arch, ops, helper_registry(ops), limits or Limits())
         except ProgramError as exc:
             findings.append(Finding(exc.pc or 0, Code.UNREACHABLE if "past the last" in exc.reason else Code.INVALID_JUMP,
                                     exc.reason))

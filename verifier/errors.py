@@ -31,6 +31,7 @@ class Code:
     UNKNOWN_HELPER = "unknown-helper"
     HELPER_ARGUMENT = "helper-argument"
     HELPER_MEMORY = "helper-memory"
+    UNSUPPORTED_HELPER = "unsupported-helper"
     GPL_ONLY_HELPER = "gpl-only-helper"
     R0_UNINITIALISED = "r0-uninitialised-at-exit"
     RETURN_STACK_POINTER = "return-stack-pointer"
@@ -79,6 +80,8 @@ RULES: dict[str, str] = {
     Code.UNKNOWN_HELPER: "Only the helpers of the profile's program type may be called.",
     Code.HELPER_ARGUMENT: "Helper arguments must have the types of the helper's prototype.",
     Code.HELPER_MEMORY: "Memory passed to a helper must be valid for the size passed with it.",
+    Code.UNSUPPORTED_HELPER: "A helper argument of a kind the verifier does not model (callbacks, dynptrs, timers, "
+                             "spin locks, kptrs, per-CPU kernel variables, cgroup objects) is refused.",
     Code.GPL_ONLY_HELPER: "GPL-only helpers need a GPL-compatible license.",
     Code.R0_UNINITIALISED: "r0 must be set before exit.",
     Code.RETURN_STACK_POINTER: "A function may not return a pointer into its own stack frame.",

@@ -4,10 +4,11 @@ type may call and which context accesses are valid."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Callable
 
-from interp.helper_ids import HELPER_IDS
+from interp.helper_ids import HELPER_IDS, HELPER_NAMES
+from interp.helper_sets import linux_6_18
 from interp.helpers import ArgType, Helper, HelperRegistry
 from interp.isa.insn import Insn
 from interp.isa.opcodes import (
@@ -68,6 +69,8 @@ class ProgramTypeOps:
     helpers: frozenset[str]
     context: ContextRule
     context_name: str
+    gpl_only: frozenset[str] | None = None  # the type's GPL-only helpers; None: as the helper records say
+    refused: dict[str, str] = field(default_factory=dict)  # offered, but refused whatever the arguments: why
 
 
 @dataclass(frozen=True)
@@ -118,30 +121,25 @@ class Profile:
         return None
 
 
-_BASE_TRACING = frozenset({
-    "map_lookup_elem", "map_update_elem", "map_delete_elem", "probe_read", "ktime_get_ns", "trace_printk",
-    "get_prandom_u32", "get_smp_processor_id", "tail_call", "get_current_pid_tgid", "get_current_uid_gid",
-    "get_current_comm", "perf_event_read", "get_current_task", "current_task_under_cgroup",
-    "probe_read_str", "get_current_cgroup_id", "probe_read_user", "probe_read_kernel", "probe_read_user_str",
-    "probe_read_kernel_str", "ktime_get_boot_ns", "ringbuf_output", "ringbuf_reserve", "ringbuf_submit",
-    "ringbuf_discard", "jiffies64", "perf_event_read_value",
-})
-_EVENT_OUTPUT = frozenset({"perf_event_output", "get_stackid", "get_stack"})
+def _probed(name: str, context: ContextRule, context_name: str) -> "ProgramTypeOps":
+    """A program type of the running kernel, its helpers as probed (interp/data/linux-6.18-helpers.json)."""
+    helpers = linux_6_18().types[name]
+    return ProgramTypeOps(name, helpers.names(), context, context_name,
+                          gpl_only=frozenset(HELPER_NAMES[i] for i, gpl in helpers.allowed.items() if gpl),
+                          refused={HELPER_NAMES[i]: reason for i, reason in helpers.refused.items()})
+
 
 LINUX_6_18 = Profile(
     name="linux-6.18",
     description="the running kernel (Linux 6.18): its kprobe helper set, bounded loops, 1M instructions",
     max_insns=1_000_000,
     program_types={
-        # probe_write_user and override_return are not available on the running kernel (it answers
-        # "program of this type cannot use helper" for both: lockdown and CONFIG_BPF_KPROBE_OVERRIDE)
-        "kprobe": ProgramTypeOps("kprobe", _BASE_TRACING | _EVENT_OUTPUT, _pt_regs_access, "struct pt_regs"),
-        "tracepoint": ProgramTypeOps("tracepoint", _BASE_TRACING | _EVENT_OUTPUT, _tracepoint_access,
-                                     "the tracepoint record"),
-        "raw_tracepoint": ProgramTypeOps("raw_tracepoint", _BASE_TRACING | _EVENT_OUTPUT, _raw_tracepoint_access,
-                                         "struct bpf_raw_tracepoint_args"),
-        "perf_event": ProgramTypeOps("perf_event", _BASE_TRACING | _EVENT_OUTPUT | {"perf_prog_read_value"},
-                                     _perf_event_access, "struct bpf_perf_event_data"),
+        # the helper sets are the running kernel's, probed (it refuses probe_write_user and override_return:
+        # "program of this type cannot use helper" for both, from lockdown and CONFIG_BPF_KPROBE_OVERRIDE)
+        "kprobe": _probed("kprobe", _pt_regs_access, "struct pt_regs"),
+        "tracepoint": _probed("tracepoint", _tracepoint_access, "the tracepoint record"),
+        "raw_tracepoint": _probed("raw_tracepoint", _raw_tracepoint_access, "struct bpf_raw_tracepoint_args"),
+        "perf_event": _probed("perf_event", _perf_event_access, "struct bpf_perf_event_data"),
     },
     allow_loops=True,
     allow_local_calls=True,
@@ -192,12 +190,18 @@ MAP_SERVES_ONLY: dict[int, frozenset[str]] = {
     _TYPE["queue"]: _QUEUE_HELPERS,
     _TYPE["stack"]: _QUEUE_HELPERS,
     _TYPE["ringbuf"]: _RINGBUF_HELPERS,
+    _TYPE["task_storage"]: frozenset({"task_storage_get", "task_storage_delete"}),
+    _TYPE["cgrp_storage"]: frozenset({"cgrp_storage_get", "cgrp_storage_delete"}),
+    _TYPE["user_ringbuf"]: frozenset({"user_ringbuf_drain"}),
 }
 # those helpers (map_lookup_elem aside, which every other map serves too) take only those maps
 HELPER_TAKES_ONLY: dict[str, frozenset[int]] = {
     helper: frozenset(t for t, served in MAP_SERVES_ONLY.items() if helper in served)
     for helper in frozenset().union(*MAP_SERVES_ONLY.values()) - {"map_lookup_elem"}
 }
+# helpers that take only some of the maps that serve everyone
+HELPER_TAKES_ONLY["map_lookup_percpu_elem"] = frozenset({_TYPE["percpu_array"], _TYPE["percpu_hash"],
+                                                         _TYPE["lru_percpu_hash"]})
 
 
 def map_type_name(map_type: int) -> str:
@@ -219,8 +223,13 @@ PROFILES = {p.name: p for p in (LINUX_6_18, LINUX_4_1)}
 DEFAULT_PROFILE = LINUX_6_18.name
 
 
-def helper_registry() -> HelperRegistry:
-    return kprobe_helpers()
+def helper_registry(ops: ProgramTypeOps | None = None) -> HelperRegistry:
+    """The helper records; with `ops`, each GPL-only exactly where that program type's helper is."""
+    registry = kprobe_helpers()
+    if ops is not None and ops.gpl_only is not None:
+        for helper_id, helper in list(registry.helpers.items()):
+            registry.helpers[helper_id] = replace(helper, gpl_only=helper.name in ops.gpl_only)
+    return registry
 
 
 def allowed(profile: Profile, prog_type: str, helper: Helper) -> bool:

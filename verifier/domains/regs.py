@@ -20,13 +20,16 @@ class RegType(str, Enum):
     PTR_TO_MEM = "mem"  # a ring buffer record
     PTR_TO_MEM_OR_NULL = "mem_or_null"
     PTR_TO_FUNC = "func"
+    PTR_TO_BTF_TASK = "trusted_ptr_task_struct"  # bpf_get_current_task_btf: never NULL
+    PTR_TO_BTF_PT_REGS = "trusted_ptr_pt_regs"  # bpf_task_pt_regs: never NULL
     CONFLICT = "conflict"  # paths disagree on the type: any use is an error
     POISONED = "poisoned"  # computed by an instruction already reported: its uses are not reported again
 
 
 POINTERS = {RegType.PTR_TO_CTX, RegType.PTR_TO_STACK, RegType.CONST_PTR_TO_MAP, RegType.CONST_PTR_TO_MAP_OR_NULL,
             RegType.PTR_TO_MAP_VALUE,
-            RegType.PTR_TO_MAP_VALUE_OR_NULL, RegType.PTR_TO_MEM, RegType.PTR_TO_MEM_OR_NULL, RegType.PTR_TO_FUNC}
+            RegType.PTR_TO_MAP_VALUE_OR_NULL, RegType.PTR_TO_MEM, RegType.PTR_TO_MEM_OR_NULL, RegType.PTR_TO_FUNC,
+            RegType.PTR_TO_BTF_TASK, RegType.PTR_TO_BTF_PT_REGS}
 NULLABLE = {RegType.PTR_TO_MAP_VALUE_OR_NULL: RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM_OR_NULL: RegType.PTR_TO_MEM,
             RegType.CONST_PTR_TO_MAP_OR_NULL: RegType.CONST_PTR_TO_MAP}
 
