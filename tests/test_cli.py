@@ -275,6 +275,26 @@ def test_check_sarif(capsys: pytest.CaptureFixture[str]) -> None:
     assert code == 0 and json.loads(out)["runs"][0]["results"] == []
 
 
+def test_reading_uninitialised_stack_is_a_warning(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
+    """The kernel lets privileged programs read stack they did not write: accepted with a warning, in every
+    format; --strict (the rules for unprivileged programs) makes it an error."""
+    prog = tmp_path / "padding.s"
+    prog.write_text("r0 = *(u64 *)(r10 -8)\nexit\n")
+    code, out, _ = run_cli(capsys, "check", str(prog))
+    assert code == 0
+    assert out.splitlines()[1] == ("  insn 0: warning: stack-uninitialised-read: 8-byte read at stack offset -8 reads "
+                                   "byte -8, which is not initialised on some path to here; write it first")
+    code, out, _ = run_cli(capsys, "check", str(prog), "--format", "json")
+    program = json.loads(out)["programs"][0]
+    assert code == 0 and program["verdict"] == "accepted" and program["errors"] == []
+    assert [(w["code"], w["severity"]) for w in program["warnings"]] == [("stack-uninitialised-read", "warning")]
+    code, out, _ = run_cli(capsys, "check", str(prog), "--format", "sarif")
+    [result] = json.loads(out)["runs"][0]["results"]
+    assert code == 0 and result["level"] == "warning"
+    code, out, _ = run_cli(capsys, "check", str(prog), "--strict")
+    assert code == 1 and "rejected" in out and "  insn 0: stack-uninitialised-read: " in out
+
+
 def test_check_resource_limit_is_unknown(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     prog = tmp_path / "long.s"
     prog.write_text("r0 = 0\n" + "r0 += 1\n" * 3000 + "exit\n")

@@ -12,7 +12,7 @@ state at every instruction.
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, Generator
 
 from interp.faults import ProgramError
@@ -22,7 +22,7 @@ from interp.program import Program
 
 from .analysis import Analysis, Limits
 from .cfg import trampoline
-from .errors import Code, Finding, ResourceLimit
+from .errors import ERROR, WARNING, Code, Finding, ResourceLimit
 from .profiles import PROFILES, Profile, helper_registry
 from .state import State
 
@@ -40,10 +40,19 @@ class ProgramResult:
     work: int = 0
     reason: str | None = None  # why the verdict is unknown
 
+    @property
+    def errors(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == ERROR]
+
+    @property
+    def warnings(self) -> list[Finding]:
+        return [f for f in self.findings if f.severity == WARNING]
+
     def to_json(self) -> dict[str, Any]:
         out: dict[str, Any] = {
             "section": self.program.section, "name": self.program.name, "prog_type": self.program.prog_type,
-            "verdict": self.verdict, "errors": [f.to_json() for f in self.findings],
+            "verdict": self.verdict, "errors": [f.to_json() for f in self.errors],
+            "warnings": [f.to_json() for f in self.warnings],
             "stats": {"insns": self.program.slots, "time_s": round(self.time_s, 4), "steps": self.work},
         }
         if self.reason:
@@ -85,7 +94,8 @@ def _structural(program: Program, profile: Profile, kern_version: int | None) ->
 
 
 def check_program(program: Program, profile: str | Profile = "linux-6.18", arch: str = "x86_64",
-                  kern_version: int | None = None, limits: Limits | None = None) -> ProgramResult:
+                  kern_version: int | None = None, limits: Limits | None = None, strict: bool = False) -> ProgramResult:
+    """`strict`: the rules for unprivileged programs, where the profile's warnings are errors."""
     start = time.monotonic()
     prof = PROFILES[profile] if isinstance(profile, str) else profile
     result = ProgramResult(program, prof.name, "rejected")
@@ -134,10 +144,12 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
                 findings.extend(analysis.findings.values())
                 result.states = analysis.states
                 result.work = analysis.work
+    if not strict:
+        findings = [replace(f, severity=WARNING) if f.code in prof.warnings else f for f in findings]
     result.findings = sorted(findings, key=lambda f: (f.pc, f.code))
     if result.verdict != "unknown":
-        result.verdict = "rejected" if result.findings else "accepted"
-    elif result.findings:
+        result.verdict = "rejected" if result.errors else "accepted"
+    elif result.errors:
         result.verdict = "rejected"  # what was found is found, whatever else is unknown
     result.time_s = time.monotonic() - start
     return result

@@ -286,7 +286,7 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: give a positive number of steps")
     limits = Limits(timeout_s=args.timeout, max_work=args.max_work, max_unroll_work=args.max_unroll,
                     max_memory_mb=args.max_memory)
-    results = [check_program(p, args.profile, args.arch, kern_version, limits) for p in programs]
+    results = [check_program(p, args.profile, args.arch, kern_version, limits, strict=args.strict) for p in programs]
     if args.format == "json":
         print(json.dumps({"file": str(source.path), "profile": args.profile, "programs": [r.to_json() for r in results]}))
     elif args.format == "sarif":
@@ -472,6 +472,8 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the kernel whose rules apply (default: linux-6.18)")
     check.add_argument("--arch", choices=("x86_64", "arm64"), default="x86_64")
     check.add_argument("--kern-version", help="linux-4.1: the target's LINUX_VERSION_CODE (default 0x40100)")
+    check.add_argument("--strict", action="store_true",
+                       help="the rules for unprivileged programs: the profile's warnings are errors")
     check.add_argument("--format", choices=("text", "json", "sarif"), default="text",
                        help="text, JSON (the verdict per program) or SARIF 2.1.0 (for code-scanning tools)")
     check.add_argument("--timeout", type=float, default=60.0, help="seconds per program before the verdict is unknown")

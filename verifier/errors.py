@@ -109,19 +109,25 @@ RULES: dict[str, str] = {
 }
 
 
+ERROR, WARNING = "error", "warning"
+
+
 @dataclass(frozen=True)
 class Finding:
     pc: int
     code: str
     message: str
     source: str | None = None  # "file:line" where the object has line info
+    severity: str = ERROR  # a warning does not make the program unsafe under the profile's rules
 
     def to_json(self) -> dict[str, Any]:
-        return {"pc": self.pc, "code": self.code, "message": self.message, "source": self.source}
+        return {"pc": self.pc, "code": self.code, "message": self.message, "source": self.source,
+                "severity": self.severity}
 
     def __str__(self) -> str:
         where = f" ({self.source})" if self.source else ""
-        return f"insn {self.pc}{where}: {self.code}: {self.message}"
+        level = "warning: " if self.severity == WARNING else ""
+        return f"insn {self.pc}{where}: {level}{self.code}: {self.message}"
 
 
 class ResourceLimit(Exception):

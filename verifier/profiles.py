@@ -91,6 +91,9 @@ class Profile:
     may_goto: bool = False  # the may_goto instruction (Linux 6.9)
     helper_args: dict[str, tuple[ArgType, ...]] = field(default_factory=dict)  # overrides
     max_call_depth: int = 8
+    # findings that are warnings for the privileged programs the profile verifies (errors under --strict,
+    # the rules for unprivileged programs): the kernel lets such programs read stack they did not write
+    warnings: frozenset[str] = frozenset()
 
     def unsupported(self, insn: Insn) -> str | None:
         """Why the profile's kernel does not know `insn`, or None."""
@@ -151,6 +154,7 @@ LINUX_6_18 = Profile(
     check_kern_version=False,
     array_lookup_non_null=True,
     may_goto=True,
+    warnings=frozenset({"stack-uninitialised-read"}),
 )
 
 LINUX_4_1 = Profile(

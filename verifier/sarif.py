@@ -40,7 +40,7 @@ def to_sarif(file: str, profile: str, results: list[ProgramResult]) -> dict[str,
     for result in results:
         for finding in result.findings:
             sarif_results.append({
-                "ruleId": finding.code, "ruleIndex": index[finding.code], "level": "error",
+                "ruleId": finding.code, "ruleIndex": index[finding.code], "level": finding.severity,
                 "message": {"text": finding.message},
                 "locations": [_location(file, result, finding)],
                 "properties": {"section": result.program.section, "program": result.program.name, "pc": finding.pc},
