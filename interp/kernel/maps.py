@@ -3,8 +3,12 @@ shape of the interpreter's `MapState.dump()` (so `bpfverify run --maps` can take
 
 Global data becomes a one-element array holding the section's bytes; `.rodata` is created
 BPF_F_RDONLY_PROG and frozen, which is what lets the kernel's verifier read its contents as
-constants. A perf event array declared with 0 entries gets one per possible CPU and a ring
-buffer's size is rounded up to a power-of-two number of pages, as libbpf does."""
+constants. The sizes follow what user-space loaders (libbpf, cilium/ebpf) make of a declaration:
+a map declared with 0 entries gets one per possible CPU (libbpf's rule for perf event arrays,
+which loaders such as falco's apply to their per-CPU scratch arrays); a ring buffer has no key
+or value size (a declared value type documents its records) and a size rounded up to a
+power-of-two number of pages; a perf event array holds 4-byte keys and values (CPU indices and
+fds), and a map of maps 4-byte values (map fds), whatever the declaration says."""
 
 from __future__ import annotations
 
@@ -87,14 +91,23 @@ def _ringbuf_size(size: int) -> int:
     return rounded
 
 
+def created_shape(definition: MapDef) -> tuple[int, int, int]:
+    """(key size, value size, max entries) of the map as a user-space loader creates it."""
+    key_size, value_size = definition.key_size, definition.value_size
+    max_entries = definition.max_entries or possible_cpus()
+    if definition.type == RINGBUF:
+        key_size, value_size, max_entries = 0, 0, _ringbuf_size(max_entries)
+    elif definition.type == PERF_EVENT_ARRAY:
+        key_size, value_size = 4, 4
+    elif definition.type in (ARRAY_OF_MAPS, HASH_OF_MAPS):
+        value_size = 4
+    return key_size, value_size, max_entries
+
+
 def _create(definition: MapDef, inner_fd: int = 0) -> int:
-    max_entries = definition.max_entries
-    if definition.type == PERF_EVENT_ARRAY and max_entries == 0:
-        max_entries = possible_cpus()
-    elif definition.type == RINGBUF:
-        max_entries = _ringbuf_size(max_entries)
+    key_size, value_size, max_entries = created_shape(definition)
     flags = definition.flags | (BPF_F_RDONLY_PROG if definition.frozen else 0)
-    attr = MapCreateAttr(map_type=definition.type, key_size=definition.key_size, value_size=definition.value_size,
+    attr = MapCreateAttr(map_type=definition.type, key_size=key_size, value_size=value_size,
                          max_entries=max_entries, map_flags=flags, inner_map_fd=inner_fd,
                          map_name=kernel_object_name(definition.name))
     return bpf(BPF_MAP_CREATE, attr)
