@@ -13,6 +13,7 @@ from typing import Any, Callable, Iterable, Iterator
 
 # forkserver: workers start from a clean process, not a fork of one that may run threads
 _CONTEXT = multiprocessing.get_context("forkserver")
+STARTED = "__started__"
 
 
 def _serve(conn: Connection, setup: Callable[[Any], None] | None, options: Any,
@@ -26,6 +27,7 @@ def _serve(conn: Connection, setup: Callable[[Any], None] | None, options: Any,
             return
         if task is None:
             return
+        conn.send(STARTED)  # the task's deadline runs from here, not from the worker's own start
         conn.send(work(task, options))
 
 
@@ -34,7 +36,7 @@ class _Worker:
     process: Any
     conn: Connection
     task: Any = None
-    started: float = 0.0
+    started: float | None = None  # when the worker took up its task
 
     @property
     def busy(self) -> bool:
@@ -81,7 +83,7 @@ class WorkerPool:
                 if not worker.process.is_alive():
                     self._replace(worker)
                     worker = self.workers[index]
-                worker.task, worker.started = pending.popleft(), time.monotonic()
+                worker.task, worker.started = pending.popleft(), None
                 try:
                     worker.conn.send(worker.task)
                 except OSError:
@@ -93,6 +95,9 @@ class WorkerPool:
                 if worker.conn in ready:
                     try:
                         result = worker.conn.recv()
+                        if isinstance(result, str) and result == STARTED:
+                            worker.started = time.monotonic()
+                            continue
                         worker.task = None
                     except (EOFError, OSError):
                         result = self.on_lost(task, self._death(worker))
@@ -102,7 +107,8 @@ class WorkerPool:
                     result = self.on_lost(task, self._death(worker))
                     self._replace(worker)
                     yield task, result
-                elif self.deadline_s is not None and time.monotonic() - worker.started > self.deadline_s:
+                elif (self.deadline_s is not None and worker.started is not None
+                      and time.monotonic() - worker.started > self.deadline_s):
                     self._replace(worker)
                     yield task, self.on_lost(task, f"still running after {self.deadline_s:.0f} s; stopped")
 
