@@ -231,8 +231,11 @@ def _run(args: argparse.Namespace) -> int:
         summary.append(f"{len(rows)} rows kept by --filter")
     if args.sort:
         rows = sort_rows(rows, args.sort, columns)
-    verdicts = {v: sum(1 for r in rows if r.get("verdict") == v) for v in ("accepted", "rejected", "unknown", "error")}
-    summary.append("ours: " + ", ".join(f"{count} {verdict}" for verdict, count in verdicts.items()))
+    programs = [r for r in rows if r.get("error") != "load-error"]
+    verdicts = {v: sum(1 for r in programs if r.get("verdict") == v) for v in ("accepted", "rejected", "unknown", "error")}
+    unloadable = len(rows) - len(programs)
+    summary.append("ours: " + ", ".join(f"{count} {verdict}" for verdict, count in verdicts.items())
+                   + (f"; {unloadable} files could not be loaded" if unloadable else ""))
     if compare_kernel:
         summary += agreement_table(rows)
     _emit(args, rows, columns, summary, {"profile": args.profile, "summary": summary})
