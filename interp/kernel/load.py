@@ -16,7 +16,6 @@ import errno
 import os
 import re
 import time
-from contextlib import ExitStack
 from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
@@ -113,7 +112,7 @@ def _prog_load(code: bytes, prog_type: int, license: bytes, kern_version: int, n
     try:
         return bpf(BPF_PROG_LOAD, attr), 0, attr
     except SyscallError as exc:
-        return None, exc.errno, attr
+        return None, exc.errno or 0, attr
 
 
 def bytecode_with_fds(program: Program, fds: dict[int, int]) -> bytes:
@@ -179,20 +178,21 @@ def load_program(program: Program, *, log_level: int = DEFAULT_LOG_LEVEL) -> Loa
     problem = _setup_problem(program)
     if problem is not None:
         return LoadedProgram(program, KernelVerdict(SETUP_ERROR, reason=problem), None, None)
-    with ExitStack() as undo:
-        try:
-            maps = KernelMaps(program)
-        except MapSetupError as exc:
-            return LoadedProgram(program, KernelVerdict(SETUP_ERROR, exc.errno, reason=str(exc)), None, None)
-        undo.callback(maps.close)
-        try:
-            code = bytecode_with_fds(program, maps.fds)
-        except MapSetupError as exc:
-            return LoadedProgram(program, KernelVerdict(SETUP_ERROR, reason=str(exc)), None, None)
-        fd, verdict = _load_growing_log(program, code, log_level | BPF_LOG_STATS)
-        undo.pop_all()
-        return LoadedProgram(program, verdict, fd, maps)
-    raise AssertionError("unreachable")
+    try:
+        maps = KernelMaps(program)
+    except MapSetupError as exc:
+        return LoadedProgram(program, KernelVerdict(SETUP_ERROR, exc.errno, reason=str(exc)), None, None)
+    loaded = LoadedProgram(program, KernelVerdict(SETUP_ERROR), None, maps)
+    try:
+        code = bytecode_with_fds(program, maps.fds)
+        loaded.prog_fd, loaded.verdict = _load_growing_log(program, code, log_level | BPF_LOG_STATS)
+    except MapSetupError as exc:
+        loaded.close()
+        return LoadedProgram(program, KernelVerdict(SETUP_ERROR, reason=str(exc)), None, None)
+    except BaseException:
+        loaded.close()
+        raise
+    return loaded
 
 
 def _load_growing_log(program: Program, code: bytes, log_level: int) -> tuple[int | None, KernelVerdict]:

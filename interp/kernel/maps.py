@@ -148,7 +148,7 @@ class KernelMaps:
                 inner_fd = _create(template)
             fd = _create(definition, inner_fd)
         except SyscallError as exc:
-            raise MapSetupError(f"{where} could not be created: {exc.strerror}", exc.errno) from None
+            raise MapSetupError(f"{where} could not be created: {exc.strerror}", exc.errno or 0) from None
         finally:
             if inner_fd:
                 os.close(inner_fd)  # the outer map keeps what it needs of the template
@@ -159,7 +159,7 @@ class KernelMaps:
                 bpf(BPF_MAP_FREEZE, FdAttr(fd=fd))
         except SyscallError as exc:
             os.close(fd)
-            raise MapSetupError(f"{where}: its initial value could not be set: {exc.strerror}", exc.errno) from None
+            raise MapSetupError(f"{where}: its initial value could not be set: {exc.strerror}", exc.errno or 0) from None
         return fd
 
     def close(self) -> None:

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.elffile import ELFFile
+from elftools.elf.sections import SymbolTableSection
 
 from .syscalls import (
     BPF_ENABLE_STATS,
@@ -55,7 +56,7 @@ def symbol_offset(binary: Path, symbol: str) -> int:
             elf = ELFFile(handle)
             for table_name in (".symtab", ".dynsym"):
                 table = elf.get_section_by_name(table_name)
-                if table is None:
+                if not isinstance(table, SymbolTableSection):
                     continue
                 for sym in table.get_symbol_by_name(symbol) or []:
                     if sym["st_info"]["type"] in ("STT_FUNC", "STT_GNU_IFUNC") and isinstance(sym["st_shndx"], int):

@@ -145,6 +145,8 @@ def test_setup_errors_name_their_cause() -> None:
     assert (verdict.verdict, verdict.errno_name) == ("setup-error", "EINVAL")
     assert verdict.reason == ("map 'bad' (hash, key 0 B, value 8 B, 4 entries) could not be created: "
                               "BPF_MAP_CREATE: Invalid argument (EINVAL)")
+    verdict = kernel.kernel_verdict(kprobe_program("r1 = map[idx:3] ll\nr0 = 0\nexit", [MapDef("a", 2, 4, 8, 1)]))
+    assert (verdict.verdict, verdict.reason) == ("setup-error", "insn 0 refers to map 3, but the program has 1 maps")
 
 
 @pytest.mark.kernel
