@@ -286,8 +286,13 @@ def cmd_check(args: argparse.Namespace) -> int:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: give a positive number of steps")
     limits = Limits(timeout_s=args.timeout, max_work=args.max_work, max_unroll_work=args.max_unroll,
                     max_memory_mb=args.max_memory)
-    results = [check_program(p, args.profile, args.arch, kern_version, limits, strict=args.strict) for p in programs]
-    if args.format == "json":
+    results = [check_program(p, args.profile, args.arch, kern_version, limits, strict=args.strict)
+               for p in programs]
+    if args.compare_kernel:
+        from .kernel_cli import print_check_comparison
+
+        print_check_comparison(args, source, results)
+    elif args.format == "json":
         print(json.dumps({"file": str(source.path), "profile": args.profile, "programs": [r.to_json() for r in results]}))
     elif args.format == "sarif":
         from verifier.sarif import to_sarif
@@ -481,6 +486,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--max-work", type=int, default=5_000_000, help="instruction steps per program")
     check.add_argument("--max-unroll", type=int, default=60_000,
                        help="instruction steps spent following loops to prove they end (default 60000)")
+    check.add_argument("--compare-kernel", action="store_true",
+                       help="load each program into the running kernel too and print its verdict beside ours")
     check.set_defaults(func=cmd_check)
 
     cfg = sub.add_parser("cfg", help="the control-flow graph of a program (dot, json or svg)")
@@ -504,6 +511,12 @@ def build_parser() -> argparse.ArgumentParser:
     bench.add_argument("--repeat", type=int, default=1, help="runs per program; the best is shown")
     bench.add_argument("--budget", type=int, default=10**9)
     bench.set_defaults(func=cmd_bench)
+
+    from .corpus import register as register_corpus
+    from .kernel_cli import register as register_kernel
+
+    register_kernel(sub)
+    register_corpus(sub)
     return parser
 
 

@@ -1,27 +1,20 @@
 """Every rule in both directions: a safe variant accepted, an unsafe one rejected with its code.
 Each case is labelled with the running Linux 6.18 kernel's verdict; `test_labels_match_the_kernel`
-asks the kernel itself (through `shared/tools/kernel_verdict.py`) where `bpf()` is allowed.
+asks the kernel itself (through `interp.kernel`) where `bpf()` is allowed.
 Where a case's code is set but the kernel accepts, the verifier is deliberately stricter."""
 
 from __future__ import annotations
 
-import functools
-import importlib.util
-import os
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from interp import kernel
 from interp.asm.kernel_syntax import assemble
-from interp.isa import encode
 from interp.program import MapDef, Program
 from verifier.check import check_program
 from verifier.profiles import PROFILES
-
-KERNEL_VERDICT = Path(__file__).resolve().parents[2].parent / "shared" / "tools" / "kernel_verdict.py"
 
 HASH = MapDef("h", 1, 4, 8, 16)
 HASH8 = MapDef("h8", 1, 8, 8, 16)  # 8-byte keys
@@ -715,49 +708,17 @@ def test_messages_name_the_cause_and_the_fix(name: str, message: str) -> None:
     assert [f.message for f in check_program(program(case)).findings] == [message]
 
 
-@functools.cache
-def _kernel_tool() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("kernel_verdict", KERNEL_VERDICT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
 def kernel_verdict(case: Case) -> str | None:
-    """The running kernel's verdict, "accept" or "reject"; None where bpf() is not usable. Uses kernel_verdict.py's
-    own map creation, fd patching and loader (log level 2, as its command line), in this process: a Python process
-    per case would cost more than the whole suite."""
-    if not KERNEL_VERDICT.exists():
+    """The running kernel's verdict, "accept" or "reject"; None where bpf() is not usable."""
+    if kernel.unavailable_reason() is not None:
         return None
-    tool = _kernel_tool()
-    if tool.NR_BPF is None:
-        return None
-    data = bytearray(encode(program(case).insns))
-    # kernel_verdict patches map fds into src 1/2 loads; index-style loads (src 5/6) name the same maps
-    for i in range(0, len(data), 8):
-        if data[i] == 0x18 and data[i + 1] >> 4 in (5, 6):
-            data[i + 1] = (data[i + 1] & 0x0F) | ((data[i + 1] >> 4) - 4) << 4
-    fds: list[int] = []
-    try:
-        for m in case.maps:
-            fds.append(tool.create_map({"type": m.type, "key_size": m.key_size, "value_size": m.value_size,
-                                        "max_entries": m.max_entries, "flags": m.flags}))
-        ok, _log = tool.load(tool.patch_maps(bytes(data), fds), 2, case.license, 0, 2)  # BPF_PROG_TYPE_KPROBE
-    except OSError:
-        return None
-    finally:
-        for fd in fds:
-            os.close(fd)
-    return "accept" if ok else "reject"
+    verdict = kernel.kernel_verdict(program(case), log_level=0)  # the judgement and statistics only
+    assert verdict.verdict != kernel.SETUP_ERROR, f"{case.name}: {verdict.reason}"
+    return "accept" if verdict.accepted else "reject"
 
 
 @pytest.mark.kernel
 def test_labels_match_the_kernel() -> None:
-    if not KERNEL_VERDICT.exists():
-        pytest.skip("shared/tools/kernel_verdict.py not found")
-    if kernel_verdict(CASES[0]) is None:
-        pytest.skip("bpf() is not permitted here")
     cases = [case for case in CASES + SEED_CASES if case.kernel != "varies"]
     with ThreadPoolExecutor(4) as pool:  # bpf() runs without the GIL: the slow (1M-instruction) loads overlap
         verdicts = list(pool.map(kernel_verdict, cases))
