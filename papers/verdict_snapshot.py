@@ -1,0 +1,148 @@
+"""Every verdict and finding of the verifier on a fixed set of programs, to prove that a change
+which should keep behaviour does, and what it costs.
+
+    python papers/verdict_snapshot.py -o before.json            # before the change
+    python papers/verdict_snapshot.py -o after.json --compare before.json
+
+The set: the rule suite (tests/verifier/test_rules.py), every tracing program of the shared
+corpus (license "GPL" where the object has none, as papers/corpus_verdicts.py), and --random
+programs of the soundness generator (tests/verifier/test_soundness_fuzz.py) drawn with a fixed
+seed. For each program: the verdict and the findings as (pc, code, severity). CPU time
+(process time, loading excluded) is measured per group, --repeat times, keeping the median.
+With --compare, prints every program whose verdict or findings differ and the time ratios;
+exit 1 when something differs."""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+import statistics
+import sys
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from hypothesis import HealthCheck, given, seed, settings
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent / "tests" / "verifier"))
+
+import test_rules as rules  # noqa: E402
+import test_soundness_fuzz as fuzz  # noqa: E402
+
+from interp.loader import load_object  # noqa: E402
+from interp.program import Program  # noqa: E402
+from verifier.check import ProgramResult, check_program  # noqa: E402
+
+SAMPLES = HERE.parent.parent / "shared" / "corpus" / "ebpf-samples"
+TRACING = ("kprobe", "tracepoint", "raw_tracepoint", "perf_event")
+
+Check = Callable[[], ProgramResult]
+
+
+def _rule_suite() -> dict[str, Check]:
+    return {f"rules/{case.name}": (lambda case=case: check_program(rules.program(case), case.profile))
+            for case in rules.CASES + rules.SEED_CASES}
+
+
+def _corpus() -> dict[str, Check]:
+    if not (SAMPLES / "MANIFEST.tsv").is_file():
+        return {}
+    with open(SAMPLES / "MANIFEST.tsv", newline="") as handle:
+        rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["prog_type"] in TRACING]
+    objects: dict[str, list[Program]] = {}
+    checks: dict[str, Check] = {}
+    for row in rows:
+        if row["file"] not in objects:
+            objects[row["file"]] = load_object(SAMPLES / row["file"])
+        program = next(p for p in objects[row["file"]] if p.section == row["section"] and p.name == row["function"])
+        if not program.license:
+            program.license = "GPL"
+        checks[f"corpus/{row['file']}/{row['section']}/{row['function']}"] = (
+            lambda program=program: check_program(program))
+    return checks
+
+
+def _random(count: int, rng_seed: int) -> dict[str, Check]:
+    drawn: list[str] = []
+
+    @seed(rng_seed)
+    @settings(max_examples=count, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @given(fuzz.programs())
+    def draw(asm: str) -> None:
+        drawn.append(asm)
+
+    draw()
+    checks: dict[str, Check] = {}
+    for n, asm in enumerate(drawn):
+        try:
+            program = fuzz._program(asm)
+        except Exception:  # noqa: BLE001 - a jump past the end: not a program
+            continue
+        checks[f"random/{n}"] = lambda program=program: check_program(program, limits=fuzz.LIMITS)
+    return checks
+
+
+def _record(result: ProgramResult) -> dict[str, Any]:
+    return {"verdict": result.verdict,
+            "findings": sorted([f.pc, f.code, f.severity] for f in result.findings)}
+
+
+def snapshot(random_count: int, rng_seed: int, repeat: int) -> dict[str, Any]:
+    groups = {"rules": _rule_suite(), "corpus": _corpus(), "random": _random(random_count, rng_seed)}
+    programs: dict[str, Any] = {}
+    cpu: dict[str, float] = {}
+    for group, checks in groups.items():
+        times = []
+        for _ in range(repeat):
+            start = time.process_time()
+            for name, check in checks.items():
+                programs[name] = _record(check())
+            times.append(time.process_time() - start)
+        cpu[group] = statistics.median(times)
+    return {"programs": programs, "cpu_s": cpu, "random": random_count, "seed": rng_seed, "repeat": repeat}
+
+
+def compare(before: dict[str, Any], after: dict[str, Any]) -> int:
+    differ = 0
+    for name in sorted(before["programs"].keys() | after["programs"].keys()):
+        old, new = before["programs"].get(name), after["programs"].get(name)
+        if old != new:
+            differ += 1
+            print(f"{name}:\n  before {old}\n  after  {new}")
+    by_group: dict[str, int] = {}
+    for name in after["programs"]:
+        by_group[name.split("/", 1)[0]] = by_group.get(name.split("/", 1)[0], 0) + 1
+    print(f"{sum(by_group.values())} programs ({', '.join(f'{g} {n}' for g, n in by_group.items())}): "
+          f"{differ} differ")
+    for group in after["cpu_s"]:
+        old, new = before["cpu_s"].get(group), after["cpu_s"][group]
+        ratio = f", ratio {new / old:.2f}" if old else ""
+        print(f"  {group}: CPU {old if old is None else round(old, 2)} s -> {new:.2f} s{ratio}")
+    return 1 if differ else 0
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("-o", "--output", type=Path, required=True)
+    parser.add_argument("--compare", type=Path, help="an earlier snapshot to compare with")
+    parser.add_argument("--random", type=int, default=2000, help="random programs (default 2000)")
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--repeat", type=int, default=1, help="timing runs per group; the median is kept")
+    args = parser.parse_args()
+    if args.random < 0 or args.repeat < 1:
+        parser.error("--random must be >= 0 and --repeat >= 1")
+    random.seed(args.seed)
+    after = snapshot(args.random, args.seed, args.repeat)
+    args.output.write_text(json.dumps(after, indent=0))
+    if args.compare is None:
+        print(f"{len(after['programs'])} programs; CPU " +
+              ", ".join(f"{g} {t:.2f} s" for g, t in after["cpu_s"].items()))
+        return 0
+    return compare(json.loads(args.compare.read_text()), after)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
