@@ -10,14 +10,29 @@ from enum import Enum
 
 from .faults import ProgramError
 from .isa.insn import Insn
-from .isa.opcodes import (
-    CLASS_MASK,
-    SRC_X,
-    AluOp,
-    AtomicOp,
-    Cls,
-    JmpOp,
-    Mode,
+from .isa.opcodes import AluOp
+from .isa.ops import (
+    CALLS,
+    Alu,
+    Atomic,
+    Branch,
+    CallIndirect,
+    Exit,
+    Jump,
+    Load,
+    LoadBtfRef,
+    LoadFuncRef,
+    LoadImm64,
+    LoadMapRef,
+    LocalCall,
+    MayGoto,
+    Neg,
+    Op,
+    PacketLoad,
+    Reg,
+    Store,
+    Swap,
+    lift,
 )
 
 CALLER_SAVED = 0b111110  # r1..r5: clobbered by every call
@@ -30,12 +45,14 @@ class Edge(str, Enum):
 
 @dataclass(frozen=True)
 class Listing:
-    """Instructions indexed by their slot number (`pc`), as the kernel numbers them."""
+    """Instructions indexed by their slot number (`pc`), as the kernel numbers them, each with
+    its typed operation."""
 
     insns: tuple[Insn, ...]
     pcs: tuple[int, ...]
     by_pc: dict[int, Insn]
     slots: int
+    ops: dict[int, Op]
 
     @classmethod
     def of(cls, insns: list[Insn] | tuple[Insn, ...]) -> "Listing":
@@ -43,19 +60,31 @@ class Listing:
         for insn in insns:
             pcs.append(pc)
             pc += insn.slots
-        return cls(tuple(insns), tuple(pcs), dict(zip(pcs, insns)), pc)
+        return cls(tuple(insns), tuple(pcs), dict(zip(pcs, insns)), pc,
+                   {p: lift(insn, p) for p, insn in zip(pcs, insns)})
+
+
+def jump_target(op: Op) -> int | None:
+    """Where a jump, branch or may_goto may go other than the next instruction."""
+    return op.target if isinstance(op, (Jump, Branch, MayGoto)) else None
+
+
+def ends_block(op: Op) -> bool:
+    """Control may not simply fall through to the next instruction after `op`: a jump, a
+    conditional jump, an exit, or a local call (whose return is where a block starts)."""
+    return isinstance(op, (Jump, Branch, MayGoto, Exit, LocalCall))
 
 
 def successors(listing: Listing, pc: int) -> list[tuple[int, Edge]]:
     """Intra-function successors of the instruction at `pc` (calls fall through; exit has none)."""
-    insn = listing.by_pc[pc]
-    nxt = pc + insn.slots
-    if insn.is_exit:
+    op = listing.ops[pc]
+    nxt = pc + listing.by_pc[pc].slots
+    if isinstance(op, Exit):
         return []
-    if insn.is_unconditional_jump:
-        return [(insn.jump_target(pc), Edge.TAKEN)]
-    if insn.is_conditional_jump:
-        return [(nxt, Edge.FALLTHROUGH), (insn.jump_target(pc), Edge.TAKEN)]
+    if isinstance(op, Jump):
+        return [(op.target, Edge.TAKEN)]
+    if isinstance(op, (Branch, MayGoto)):
+        return [(nxt, Edge.FALLTHROUGH), (op.target, Edge.TAKEN)]
     return [(nxt, Edge.FALLTHROUGH)]
 
 
@@ -64,11 +93,13 @@ def check_control_flow(listing: Listing) -> None:
     if not listing.insns:
         raise ProgramError(None, "the program has no instructions; it needs at least an exit")
     for pc, insn in zip(listing.pcs, listing.insns):
+        op = listing.ops[pc]
         targets: list[tuple[int, str]] = []
-        if insn.is_unconditional_jump or insn.is_conditional_jump:
-            targets.append((insn.jump_target(pc), "jump"))
-        if insn.is_local_call:
-            targets.append((insn.call_target(pc), "call"))
+        target = jump_target(op)
+        if target is not None:
+            targets.append((target, "jump"))
+        if isinstance(op, LocalCall):
+            targets.append((op.target, "call"))
         for target, what in targets:
             if not 0 <= target < listing.slots:
                 raise ProgramError(
@@ -83,8 +114,7 @@ def check_control_flow(listing: Listing) -> None:
                     "fix the offset so it lands on an instruction",
                 )
     last_pc = listing.pcs[-1]
-    last = listing.insns[-1]
-    if not (last.is_exit or last.is_unconditional_jump):
+    if not isinstance(listing.ops[last_pc], (Exit, Jump)):
         raise ProgramError(
             last_pc,
             "execution can run past the last instruction; end the program with exit or a jump",
@@ -95,9 +125,9 @@ def function_entries(listing: Listing, external: frozenset[int] = frozenset()) -
     """pc 0 and every local call target, in order. `external`: call sites whose callee lies
     outside the program (unresolved externs), which name no function of it."""
     entries = {0}
-    for pc, insn in zip(listing.pcs, listing.insns):
-        if insn.is_local_call and pc not in external:
-            entries.add(insn.call_target(pc))
+    for pc, op in listing.ops.items():
+        if isinstance(op, LocalCall) and pc not in external:
+            entries.add(op.target)
     return sorted(entries)
 
 
@@ -112,15 +142,15 @@ def function_boundary_problems(listing: Listing, external: frozenset[int] = froz
         last = None
         for pc in (p for p in listing.pcs if start <= p < end):
             insn = listing.by_pc[pc]
-            last = (pc, insn)
-            if insn.is_unconditional_jump or insn.is_conditional_jump:
-                target = insn.jump_target(pc)
-                if not start <= target < end:
-                    problems.append((pc, f"({insn}) jumps to {target}, outside its function (insns {start}..{end - 1}); "
-                                         "functions are entered by a call and left by exit"))
-        if last is not None and not (last[1].is_exit or last[1].is_unconditional_jump):
-            problems.append((last[0], f"({last[1]}) is the last instruction of the function at {start}, and execution "
-                                      "can run past it into the next function; end every function with exit or a jump"))
+            last = pc
+            target = jump_target(listing.ops[pc])
+            if target is not None and not start <= target < end:
+                problems.append((pc, f"({insn}) jumps to {target}, outside its function (insns {start}..{end - 1}); "
+                                     "functions are entered by a call and left by exit"))
+        if last is not None and not isinstance(listing.ops[last], (Exit, Jump)):
+            problems.append((last, f"({listing.by_pc[last]}) is the last instruction of the function at {start}, and "
+                                   "execution can run past it into the next function; end every function with exit "
+                                   "or a jump"))
     return problems
 
 
@@ -137,78 +167,79 @@ def function_body(listing: Listing, entry: int) -> list[int]:
     return sorted(seen)
 
 
-def block_leaders(listing: Listing, body: list[int], entry: int) -> list[int]:
-    """First instructions of the basic blocks of a function body."""
+def function_blocks(listing: Listing, entry: int, body: list[int]) -> dict[int, list[int]]:
+    """The basic blocks of a function body, by first pc: a block starts at the entry, at every
+    jump target and after every instruction that ends one (`ends_block`). The interpreter's
+    translation and the verifier's CFG are built from these same blocks."""
     members = set(body)
     leaders = {entry}
     for pc in body:
-        insn = listing.by_pc[pc]
-        succ = successors(listing, pc)
-        if insn.is_jmp and not insn.is_call:
-            for target, _ in succ:
-                if target in members:
-                    leaders.add(target)
-    return sorted(leaders)
+        op = listing.ops[pc]
+        target = jump_target(op)
+        if target is not None and target in members:
+            leaders.add(target)
+        if ends_block(op):
+            following = pc + listing.by_pc[pc].slots
+            if following in members:
+                leaders.add(following)
+    blocks: dict[int, list[int]] = {}
+    for leader in sorted(leaders):
+        pcs = [leader]
+        pc = leader
+        while not ends_block(listing.ops[pc]):
+            succ = successors(listing, pc)
+            if not succ or succ[0][0] in leaders or succ[0][0] not in members:
+                break
+            pc = succ[0][0]
+            pcs.append(pc)
+        blocks[leader] = pcs
+    return blocks
 
 
 def reg_bit(reg: int) -> int:
     return 1 << reg
 
 
-def regs_read(insn: Insn) -> int:
-    """Registers whose value the instruction itself reads (helpers check their own arguments)."""
-    cls = insn.opcode & CLASS_MASK
-    x = insn.opcode & SRC_X
-    if cls in (Cls.ALU, Cls.ALU64):
-        mask = 0 if insn.op == AluOp.MOV else reg_bit(insn.dst)
-        if x and insn.op != AluOp.END:
-            mask |= reg_bit(insn.src)
-        return mask
-    if cls in (Cls.JMP, Cls.JMP32):
-        if insn.is_exit:
-            return reg_bit(0)
-        if insn.is_call:
-            return reg_bit(insn.dst) if x else 0
-        if insn.op in (JmpOp.JA, JmpOp.JCOND):  # may_goto reads no register
-            return 0
-        return reg_bit(insn.dst) | (reg_bit(insn.src) if x else 0)
-    if cls == Cls.LDX:
-        return reg_bit(insn.src)
-    if cls == Cls.ST:
-        return reg_bit(insn.dst)
-    if cls == Cls.STX:
-        mask = reg_bit(insn.dst) | reg_bit(insn.src)
-        if insn.mode == Mode.ATOMIC and insn.imm == AtomicOp.CMPXCHG:
-            mask |= reg_bit(0)
-        return mask
-    if insn.is_lddw:
-        return 0
-    # legacy packet loads read the context from r6 (and an index register)
-    return reg_bit(6) | (reg_bit(insn.src) if insn.mode == Mode.IND else 0)
+def _operand_bit(operand: object) -> int:
+    return reg_bit(operand.n) if isinstance(operand, Reg) else 0
 
 
-def regs_written(insn: Insn) -> int:
-    cls = insn.opcode & CLASS_MASK
-    if cls in (Cls.ALU, Cls.ALU64, Cls.LDX) or insn.is_lddw:
-        return reg_bit(insn.dst)
-    if cls == Cls.STX and insn.mode == Mode.ATOMIC:
-        if insn.imm == AtomicOp.CMPXCHG:
-            return reg_bit(0)
-        if insn.imm & AtomicOp.FETCH:
-            return reg_bit(insn.src)
-        return 0
-    if insn.is_call:
+def regs_read(op: Op) -> int:
+    """Registers whose value the operation itself reads (helpers check their own arguments)."""
+    if isinstance(op, Alu):
+        return (0 if op.op == AluOp.MOV else reg_bit(op.dst)) | _operand_bit(op.src)
+    if isinstance(op, (Neg, Swap)):
+        return reg_bit(op.dst)
+    if isinstance(op, Branch):
+        return reg_bit(op.left) | _operand_bit(op.right)
+    if isinstance(op, Exit):
         return reg_bit(0)
-    if cls == Cls.LD:  # legacy packet loads
+    if isinstance(op, CallIndirect):
+        return reg_bit(op.reg)
+    if isinstance(op, Load):
+        return reg_bit(op.base)
+    if isinstance(op, Store):
+        return reg_bit(op.base) | _operand_bit(op.src)
+    if isinstance(op, Atomic):
+        return reg_bit(op.base) | reg_bit(op.src) | (reg_bit(0) if op.result_reg == 0 else 0)
+    if isinstance(op, PacketLoad):  # the socket buffer in r6, and ld_ind's index register
+        return reg_bit(6) | (reg_bit(op.index) if op.index is not None else 0)
+    return 0
+
+
+def regs_written(op: Op) -> int:
+    if isinstance(op, (Alu, Neg, Swap, Load, LoadImm64, LoadMapRef, LoadFuncRef, LoadBtfRef)):
+        return reg_bit(op.dst)
+    if isinstance(op, Atomic):
+        return reg_bit(op.result_reg) if op.result_reg is not None else 0
+    if isinstance(op, (*CALLS, PacketLoad)):
         return reg_bit(0)
     return 0
 
 
-def regs_clobbered(insn: Insn) -> int:
-    """Registers an instruction leaves uninitialised (r1..r5 after any call)."""
-    if insn.is_call or (insn.opcode & CLASS_MASK == Cls.LD and not insn.is_lddw):
-        return CALLER_SAVED
-    return 0
+def regs_clobbered(op: Op) -> int:
+    """Registers an operation leaves uninitialised (r1..r5 after any call)."""
+    return CALLER_SAVED if isinstance(op, (*CALLS, PacketLoad)) else 0
 
 
 def maybe_uninitialised(listing: Listing, body: list[int], entry: int, entry_uninit: int) -> dict[int, int]:
@@ -218,8 +249,8 @@ def maybe_uninitialised(listing: Listing, body: list[int], entry: int, entry_uni
     todo = [entry]
     while todo:
         pc = todo.pop()
-        insn = listing.by_pc[pc]
-        out = (state[pc] & ~regs_written(insn)) | regs_clobbered(insn)
+        op = listing.ops[pc]
+        out = (state[pc] & ~regs_written(op)) | regs_clobbered(op)
         for target, _ in successors(listing, pc):
             if target not in members:
                 continue

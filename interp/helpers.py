@@ -91,6 +91,8 @@ class Helper:
     gpl_only: bool = False
     writes_map: bool = False  # changes the map of its ARG_CONST_MAP_PTR (refused on read-only maps)
     ret_range: tuple[int, int] | None = None  # signed bounds of an integer result, where they are known
+    # the integer result is at most the size argument, or a negative errno (string reads, stack walks)
+    ret_bounded_by_size: bool = False
 
     @property
     def nargs(self) -> int:

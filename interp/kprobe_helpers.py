@@ -908,7 +908,13 @@ _SPECS: list[tuple[str, Any, RetType, tuple[A, ...], bool]] = [
 
 # What is known of some integer results beyond their type: a NUMA node is below MAX_NUMNODES, at most
 # 1 << CONFIG_NODES_SHIFT (10 at most on x86_64 and arm64)
-RET_RANGES: dict[str, tuple[int, int]] = {"get_numa_node_id": (0, (1 << 10) - 1)}
+# What is known of integer results: CPU numbers are below 8192, the largest NR_CPUS of x86_64 and
+# arm64; NUMA nodes below 1024, the largest MAX_NUMNODES (a bound Linux 6.18's verifier does not use)
+RET_RANGES: dict[str, tuple[int, int]] = {"get_numa_node_id": (0, (1 << 10) - 1),
+                                          "get_smp_processor_id": (0, 8192 - 1)}
+# results that are at most the size argument, or a negative errno
+BOUNDED_BY_SIZE = frozenset({"probe_read_str", "probe_read_kernel_str", "probe_read_user_str", "get_stack",
+                             "get_task_stack"})
 
 # The seed kernel's prototypes of its four helpers (Linux 4.1, kprobe_prog_func_proto)
 SEED_ARGS: dict[str, tuple[A, ...]] = {
@@ -927,5 +933,5 @@ def kprobe_helpers() -> HelperRegistry:
     registry = HelperRegistry("kprobe")
     for name, impl, ret, args, gpl_only in _SPECS:
         registry.add(Helper(HELPER_IDS[name], name, impl, ret, args, gpl_only, writes_map=name in MAP_WRITERS,
-                            ret_range=RET_RANGES.get(name)))
+                            ret_range=RET_RANGES.get(name), ret_bounded_by_size=name in BOUNDED_BY_SIZE))
     return registry

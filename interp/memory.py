@@ -21,16 +21,7 @@ CONTEXT_BASE = 0xFFFF_8880_0000_1000
 CALLER_MEMORY_BASE = 0xFFFF_8880_1000_0000
 MAP_VALUE_BASE = 0xFFFF_8881_0000_0000
 
-_UNPACK = {
-    (1, False): struct.Struct("<B"),
-    (2, False): struct.Struct("<H"),
-    (4, False): struct.Struct("<I"),
-    (8, False): struct.Struct("<Q"),
-    (1, True): struct.Struct("<b"),
-    (2, True): struct.Struct("<h"),
-    (4, True): struct.Struct("<i"),
-    (8, True): struct.Struct("<q"),
-}
+_UNPACK = {size: struct.Struct("<" + code) for size, code in ((1, "B"), (2, "H"), (4, "I"), (8, "Q"))}
 
 
 class RegionKind(str, Enum):
@@ -134,21 +125,22 @@ class AddressSpace:
             self._last = (region.base, region.end, region.data, region.writable, region.aligned)
         return region, offset
 
-    def load(self, pc: int, addr: int, size: int, signed: bool = False) -> int:
+    def load(self, pc: int, addr: int, size: int) -> int:
+        """The `size` bytes at `addr` as an unsigned number (extension is the instruction's: semantics.load_extend)."""
         base, end, data, _, aligned = self._last
         if base <= addr and addr + size <= end and not (aligned and (addr - base) % size):
-            return _UNPACK[(size, signed)].unpack_from(data, addr - base)[0] & MASK64
+            return _UNPACK[size].unpack_from(data, addr - base)[0]
         region, offset = self._resolve(pc, addr, size, write=False)
-        value: int = _UNPACK[(size, signed)].unpack_from(region.data, offset)[0]
-        return value & MASK64
+        value: int = _UNPACK[size].unpack_from(region.data, offset)[0]
+        return value
 
     def store(self, pc: int, addr: int, size: int, value: int) -> None:
         base, end, data, writable, aligned = self._last
         if base <= addr and addr + size <= end and writable and not (aligned and (addr - base) % size):
-            _UNPACK[(size, False)].pack_into(data, addr - base, value & ((1 << (8 * size)) - 1))
+            _UNPACK[size].pack_into(data, addr - base, value & ((1 << (8 * size)) - 1))
             return
         region, offset = self._resolve(pc, addr, size, write=True)
-        _UNPACK[(size, False)].pack_into(region.data, offset, value & ((1 << (8 * size)) - 1))
+        _UNPACK[size].pack_into(region.data, offset, value & ((1 << (8 * size)) - 1))
 
     def read_bytes(self, pc: int, addr: int, size: int) -> bytes:
         if size == 0:

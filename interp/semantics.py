@@ -1,4 +1,5 @@
-"""What each ALU, jump and extension instruction computes, written once over a bit-vector backend.
+"""What each instruction computes (ALU, jumps, addresses, load extension, stores, atomics),
+written once over a bit-vector backend.
 
 A backend supplies total primitive operations on fixed-width bit-vectors (SMT-LIB semantics,
 so division by zero is defined at the primitive level). The instruction semantics below are
@@ -15,7 +16,18 @@ from __future__ import annotations
 
 from typing import Any, Generic, Protocol, TypeVar
 
-from .isa.opcodes import CLASS_MASK, OP_MASK, SRC_X, AluOp, Cls, JmpOp
+from .isa.opcodes import AluOp, JmpOp
+from .isa.ops import (
+    Alu,
+    Atomic,
+    AtomicKind,
+    Branch,
+    Neg,
+    Reg,
+    Swap,
+    SwapKind,
+    to_signed,
+)
 
 V = TypeVar("V")  # a bit-vector value of the backend
 B_ = TypeVar("B_")  # a boolean of the backend
@@ -53,10 +65,6 @@ def _mask(width: int) -> int:
     return (1 << width) - 1
 
 
-def _to_signed(value: int, width: int) -> int:
-    return value - (1 << width) if value >> (width - 1) else value
-
-
 class IntBackend:
     """Python ints, masked to the operation's width."""
 
@@ -79,14 +87,14 @@ class IntBackend:
         return a % b if b else a
 
     def sdiv(self, a: int, b: int, width: int) -> int:
-        sa, sb = _to_signed(a, width), _to_signed(b, width)
+        sa, sb = to_signed(a, width), to_signed(b, width)
         if sb == 0:
             return 1 if sa < 0 else _mask(width)
         q = abs(sa) // abs(sb)
         return (-q if (sa < 0) != (sb < 0) else q) & _mask(width)
 
     def srem(self, a: int, b: int, width: int) -> int:
-        sa, sb = _to_signed(a, width), _to_signed(b, width)
+        sa, sb = to_signed(a, width), to_signed(b, width)
         if sb == 0:
             return a
         r = abs(sa) % abs(sb)
@@ -108,7 +116,7 @@ class IntBackend:
         return a >> b if b < width else 0
 
     def ashr(self, a: int, b: int, width: int) -> int:
-        return (_to_signed(a, width) >> min(b, width)) & _mask(width)
+        return (to_signed(a, width) >> min(b, width)) & _mask(width)
 
     def neg(self, a: int, width: int) -> int:
         return -a & _mask(width)
@@ -117,7 +125,7 @@ class IntBackend:
         return a
 
     def sext(self, a: int, from_width: int, to_width: int) -> int:
-        return _to_signed(a, from_width) & _mask(to_width)
+        return to_signed(a, from_width) & _mask(to_width)
 
     def trunc(self, a: int, from_width: int, to_width: int) -> int:
         return a & _mask(to_width)
@@ -135,10 +143,10 @@ class IntBackend:
         return a <= b
 
     def slt(self, a: int, b: int, width: int) -> bool:
-        return _to_signed(a, width) < _to_signed(b, width)
+        return to_signed(a, width) < to_signed(b, width)
 
     def sle(self, a: int, b: int, width: int) -> bool:
-        return _to_signed(a, width) <= _to_signed(b, width)
+        return to_signed(a, width) <= to_signed(b, width)
 
     def ite(self, cond: bool, a: int, b: int, width: int) -> int:
         return a if cond else b
@@ -330,10 +338,6 @@ SOURCE_RUNTIME: dict[str, Any] = {"_sdiv": _INT.sdiv, "_srem": _INT.srem}
 # ---------------------------------------------------------------------------
 
 
-def alu_width(opcode: int) -> int:
-    return 64 if opcode & CLASS_MASK == Cls.ALU64 else 32
-
-
 def alu_binary(B: Backend[V, Any], op: int, width: int, a: V, b: V, signed: bool = False) -> V:
     """`a op b` at `width` for the two-operand operations (RFC 9669 section 4.1)."""
     zero = B.const(0, width)
@@ -377,30 +381,28 @@ def byte_swap(B: Backend[V, Any], a: V, width: int) -> V:
     return result
 
 
-def alu(B: Backend[V, Any], opcode: int, off: int, imm: int, dst: V, src: V | None) -> V:
-    """The new 64-bit value of `dst` after the ALU/ALU64 instruction `opcode`.
+def alu(B: Backend[V, Any], op: Alu | Neg | Swap, dst: V, src: V | None = None) -> V:
+    """The new 64-bit value of `dst` after the ALU operation `op`.
 
-    `src` is the 64-bit source register's value for register forms; immediate forms read `imm`
-    (sign-extended to 64 bits, as the RFC specifies)."""
-    op = opcode & OP_MASK
-    width = alu_width(opcode)
-    if op == AluOp.END:
-        if opcode & CLASS_MASK == Cls.ALU and not opcode & SRC_X:
-            # to little endian on a little-endian machine: keep the low `imm` bits
-            return B.zext(B.trunc(dst, 64, imm), imm, 64) if imm < 64 else dst
-        return byte_swap(B, dst, imm)
+    `src` is the 64-bit source register's value where `op` reads a register; an immediate
+    source is sign-extended to 64 bits, as the RFC specifies."""
+    if isinstance(op, Swap):
+        if op.kind == SwapKind.TO_LE:  # on a little-endian machine: keep the low `bits` bits
+            return B.zext(B.trunc(dst, 64, op.bits), op.bits, 64) if op.bits < 64 else dst
+        return byte_swap(B, dst, op.bits)
+    width = op.width
     a = B.trunc(dst, 64, width)
-    if op == AluOp.NEG:
+    if isinstance(op, Neg):
         return B.zext(B.neg(a, width), width, 64)
-    if opcode & SRC_X:
+    if isinstance(op.src, Reg):
         assert src is not None
         b = B.trunc(src, 64, width)
     else:
-        b = B.const(imm, width)
-    if op == AluOp.MOV and off:
-        narrow = B.trunc(b, width, off)
-        return B.zext(B.sext(narrow, off, width), width, 64)
-    return B.zext(alu_binary(B, op, width, a, b, signed=off == 1), width, 64)
+        b = B.const(op.src.value, width)
+    if op.extend:
+        narrow = B.trunc(b, width, op.extend)
+        return B.zext(B.sext(narrow, op.extend, width), width, 64)
+    return B.zext(alu_binary(B, op.op, width, a, b, signed=op.signed), width, 64)
 
 
 def jump_condition(B: Backend[V, B_], op: int, width: int, a: V, b: V) -> B_:
@@ -430,33 +432,53 @@ def jump_condition(B: Backend[V, B_], op: int, width: int, a: V, b: V) -> B_:
     raise ValueError(f"not a conditional jump: {op:#x}")
 
 
-def jump_taken(B: Backend[V, B_], opcode: int, imm: int, dst: V, src: V | None) -> B_:
-    """Whether the JMP/JMP32 conditional jump `opcode` is taken for 64-bit register values."""
-    width = 32 if opcode & CLASS_MASK == Cls.JMP32 else 64
-    a = B.trunc(dst, 64, width)
-    if opcode & SRC_X:
-        assert src is not None
-        b = B.trunc(src, 64, width)
+def branch_taken(B: Backend[V, B_], op: Branch, left: V, right: V | None = None) -> B_:
+    """Whether the conditional jump `op` is taken for the 64-bit values of its registers."""
+    a = B.trunc(left, 64, op.width)
+    if isinstance(op.right, Reg):
+        assert right is not None
+        b = B.trunc(right, 64, op.width)
     else:
-        b = B.const(imm, width)
-    return jump_condition(B, opcode & OP_MASK, width, a, b)
+        b = B.const(op.right.value, op.width)
+    return jump_condition(B, op.cond, op.width, a, b)
 
 
-def extend_load(B: Backend[V, Any], value: V, size_bytes: int, signed: bool) -> V:
-    """The 64-bit register value of a `size_bytes` load (sign-extending for MEMSX)."""
-    bits = size_bytes * 8
-    if bits == 64:
-        return value
-    return B.sext(value, bits, 64) if signed else B.zext(value, bits, 64)
+def effective_address(B: Backend[V, Any], base: V, off: int) -> V:
+    """The address a load, store or atomic operation at base + off reaches (wrapping at 2^64)."""
+    return B.add(base, B.const(off, 64), 64)
 
 
-def atomic_combine(B: Backend[V, Any], imm: int, width: int, old: V, operand: V) -> V:
-    """The value an atomic add/or/and/xor/xchg stores, given the old memory contents."""
-    from .isa.opcodes import AtomicOp
+def load_extend(B: Backend[V, Any], raw: V, size: int, signed: bool) -> V:
+    """The 64-bit register value of a `size`-byte load whose bytes read `raw` (an unsigned value
+    of `size` * 8 bits, given as a 64-bit one): zero-extended, or sign-extended for ldxs."""
+    bits = size * 8
+    if bits == 64 or not signed:
+        return raw
+    return B.sext(B.trunc(raw, 64, bits), bits, 64)
 
-    base = imm & ~AtomicOp.FETCH
-    if imm == AtomicOp.XCHG:
-        return operand
-    op = {AtomicOp.ADD: AluOp.ADD, AtomicOp.OR: AluOp.OR, AtomicOp.AND: AluOp.AND,
-          AtomicOp.XOR: AluOp.XOR}[AtomicOp(base)]
-    return alu_binary(B, op, width, old, operand)
+
+def store_value(B: Backend[V, Any], value: V, size: int) -> V:
+    """The `size` * 8 low bits a store writes, as a 64-bit value."""
+    bits = size * 8
+    return value if bits == 64 else B.zext(B.trunc(value, 64, bits), bits, 64)
+
+
+def atomic(B: Backend[V, Any], op: Atomic, old: V, operand: V, r0: V) -> tuple[V, V]:
+    """(the value the memory holds afterwards, the value the fetch returns) for an atomic
+    operation on `size` bytes holding `old` (all `size` * 8-bit values, given as 64-bit ones).
+    cmpxchg stores `operand` only where `old` equals r0's low bits, and returns `old` in r0."""
+    width = op.size * 8
+    old_w = B.trunc(old, 64, width)
+    operand_w = B.trunc(operand, 64, width)
+    if op.kind == AtomicKind.CMPXCHG:
+        same = B.eq(old_w, B.trunc(r0, 64, width), width)
+        stored = B.ite(same, operand_w, old_w, width)
+    elif op.kind == AtomicKind.XCHG:
+        stored = operand_w
+    else:
+        stored = alu_binary(B, _ATOMIC_ALU[op.kind], width, old_w, operand_w)
+    return B.zext(stored, width, 64), B.zext(old_w, width, 64)
+
+
+_ATOMIC_ALU = {AtomicKind.ADD: AluOp.ADD, AtomicKind.OR: AluOp.OR, AtomicKind.AND: AluOp.AND,
+               AtomicKind.XOR: AluOp.XOR}

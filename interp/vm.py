@@ -14,8 +14,8 @@ from . import semantics
 from .faults import FaultKind, ProgramError, VmFault
 from .flow import (
     Listing,
-    block_leaders,
     check_control_flow,
+    function_blocks,
     function_body,
     function_entries,
     maybe_uninitialised,
@@ -24,15 +24,29 @@ from .flow import (
 )
 from .helpers import HelperExit, HelperRegistry, conformance_helpers
 from .isa.insn import Insn
-from .isa.opcodes import (
-    CLASS_MASK,
-    MAY_GOTO_BUDGET,
-    SRC_X,
-    STACK_SIZE,
-    AtomicOp,
-    Cls,
-    Mode,
-    PseudoSrc,
+from .isa.opcodes import MAY_GOTO_BUDGET, STACK_SIZE, PseudoSrc
+from .isa.ops import (
+    Alu,
+    Atomic,
+    AtomicKind,
+    Branch,
+    Call,
+    CallIndirect,
+    Exit,
+    KfuncCall,
+    Load,
+    LoadBtfRef,
+    LoadFuncRef,
+    LoadImm64,
+    LoadMapRef,
+    LocalCall,
+    MayGoto,
+    Neg,
+    Op,
+    PacketLoad,
+    Reg,
+    Store,
+    Swap,
 )
 from .memory import (
     MASK64,
@@ -50,7 +64,6 @@ _SB = semantics.SourceBackend()
 _STACK_ACCESSORS: dict[str, Any] = {}
 for _size, _code in ((1, "B"), (2, "H"), (4, "I"), (8, "Q")):
     _STACK_ACCESSORS[f"_u{_size}"] = struct.Struct("<" + _code).unpack_from
-    _STACK_ACCESSORS[f"_s{_size}"] = struct.Struct("<" + _code.lower()).unpack_from
     _STACK_ACCESSORS[f"_p{_size}"] = struct.Struct("<" + _code).pack_into
 _INT = semantics.IntBackend()
 
@@ -77,7 +90,7 @@ class RunResult:
 class _Function:
     entry: int
     body: list[int]
-    leaders: list[int]
+    blocks: dict[int, list[int]]  # leader -> pcs (flow.function_blocks)
     uninit: dict[int, int]
     block_of: dict[int, int] = field(default_factory=dict)  # pc -> leader
     remaining: dict[int, int] = field(default_factory=dict)  # pc -> insns after it in its block
@@ -116,6 +129,7 @@ class Machine:
             _ld=self.space.load,
             _st=self.space.store,
             _atomic=self._atomic,
+            _ops=self.listing.ops,
             _helper=self._call_helper,
             _push=self._push_frame,
             _pop=self._pop_frame,
@@ -176,21 +190,16 @@ class Machine:
             stop.pc = pc
             raise
 
-    def _atomic(self, pc: int, addr: int, size: int, imm: int, operand: int, expected: int) -> int:
-        """Perform an atomic read-modify-write; returns the old memory value."""
-        if addr % size:
-            raise VmFault(pc, FaultKind.MISALIGNED, f"{size}-byte atomic operation at {addr:#x} is misaligned; "
-                          f"atomic operations need an address that is a multiple of {size}")
-        width = size * 8
-        old = self.space.load(pc, addr, size)
-        mask = (1 << width) - 1
-        if imm == AtomicOp.CMPXCHG:
-            if old == expected & mask:
-                self.space.store(pc, addr, size, operand)
-            return old
-        new = semantics.atomic_combine(_INT, imm, width, old, operand & mask)
-        self.space.store(pc, addr, size, new)
-        return old
+    def _atomic(self, pc: int, addr: int, op: Atomic, operand: int, r0: int | None) -> int:
+        """Perform an atomic read-modify-write; returns the value the fetch gives."""
+        if addr % op.size:
+            raise VmFault(pc, FaultKind.MISALIGNED, f"{op.size}-byte atomic operation at {addr:#x} is misaligned; "
+                          f"atomic operations need an address that is a multiple of {op.size}")
+        old = self.space.load(pc, addr, op.size)
+        stored, fetched = semantics.atomic(_INT, op, old, operand, r0 if r0 is not None else 0)
+        if stored != old or op.kind != AtomicKind.CMPXCHG:
+            self.space.store(pc, addr, op.size, stored)
+        return fetched
 
     def _budget_fault(self, pc: int, executed: int) -> VmFault:
         fault = VmFault(
@@ -214,40 +223,19 @@ class Machine:
                 entry_uninit = 0x3FF & ~given
             else:
                 entry_uninit = 0x3FF
-            # the instruction after a local call starts a block: see _blocks
-            leaders = set(block_leaders(listing, body, entry))
-            leaders |= {pc + 1 for pc in body if listing.by_pc[pc].is_local_call and pc + 1 in listing.by_pc}
-            fn = _Function(entry, body, sorted(leaders),
+            fn = _Function(entry, body, function_blocks(listing, entry, body),
                            maybe_uninitialised(listing, body, entry, entry_uninit))
             lines.extend(self._translate_function(fn))
         return "\n".join(lines) + "\n"
 
-    def _blocks(self, fn: _Function) -> dict[int, list[int]]:
-        leaders = set(fn.leaders)
-        blocks: dict[int, list[int]] = {}
-        for leader in fn.leaders:
-            pcs = [leader]
-            pc = leader
-            while True:
-                insn = self.listing.by_pc[pc]
-                succ = successors(self.listing, pc)
-                if insn.is_jmp and not insn.is_call or not succ or insn.is_local_call:
-                    break
-                nxt = succ[0][0]
-                if nxt in leaders:
-                    break
-                pcs.append(nxt)
-                pc = nxt
-            blocks[leader] = pcs
+    def _translate_function(self, fn: _Function) -> list[str]:
+        blocks = fn.blocks
+        for leader, pcs in blocks.items():
             for i, p in enumerate(pcs):
                 fn.block_of[p] = leader
                 fn.remaining[p] = len(pcs) - 1 - i
-        return blocks
-
-    def _translate_function(self, fn: _Function) -> list[str]:
-        blocks = self._blocks(fn)
         out = [
-            f"def _fn_{fn.entry}(r1, r2, r3, r4, r5, n, depth, site, _ld=_ld, _st=_st, _atomic=_atomic, "
+            f"def _fn_{fn.entry}(r1, r2, r3, r4, r5, n, depth, site, _ld=_ld, _st=_st, _atomic=_atomic, _ops=_ops, "
             "_helper=_helper, _budget=_budget, _fault=_fault, "
             + ", ".join(f"{name}={name}" for name in _STACK_ACCESSORS) + "):",
             "    r0 = r6 = r7 = r8 = r9 = None",
@@ -289,12 +277,13 @@ class Machine:
     def _emit_block(self, fn: _Function, leader: int, pcs: list[int], out: list[str], level: int) -> None:
         listing = self.listing
         last_pc = pcs[-1]
-        last = listing.by_pc[last_pc]
+        last = listing.ops[last_pc]
         count = len(pcs)
-        self_loop = last.is_conditional_jump and last.jump_target(last_pc) == leader
+        conditional = isinstance(last, (Branch, MayGoto))
+        self_loop = conditional and last.target == leader
         # A loop whose block calls no local function (which would read and return `n`) counts
         # its iterations with `range`, so the budget costs nothing per iteration.
-        counted = self_loop and not any(listing.by_pc[pc].is_local_call for pc in pcs)
+        counted = self_loop and not any(isinstance(listing.ops[pc], LocalCall) for pc in pcs)
         outer = "    " * level
         if counted:
             fn.counted_loops[leader] = (pcs, count)
@@ -311,13 +300,13 @@ class Machine:
             out.append(f"{pad}    raise _budget_fault({leader}, n - {count})")
         for pc in pcs:
             out.extend(pad + line for line in self._uninit_checks(fn, pc))
-            out.extend(pad + line for line in self._emit_insn(pc, listing.by_pc[pc]))
+            out.extend(pad + line for line in self._emit_op(pc, listing.ops[pc]))
             if self._trace is not None:
                 regs = ", ".join(f"r{i}" for i in range(11))
                 out.append(f"{pad}_trace({pc}, ({regs}))")
         # terminator
         succ = successors(listing, last_pc)
-        if last.is_exit:
+        if isinstance(last, Exit):
             out.append(f"{pad}_pop(depth)")
             out.append(f"{pad}return r0, n")
         elif self_loop:
@@ -328,19 +317,18 @@ class Machine:
                 out.append(f"{outer}    raise _budget_fault({leader}, n + {count} * ((_budget - n) // {count}))")
                 out.append(f"{outer}n = _lb{leader} + {count} * (_it{leader} + 1)")
             out.append(f"{outer}pc = {last_pc + 1}")
-        elif last.is_conditional_jump:
-            cond = self._condition(last)
-            out.append(f"{pad}pc = {last.jump_target(last_pc)} if {cond} else {last_pc + 1}")
+        elif conditional:
+            out.append(f"{pad}pc = {last.target} if {self._condition(last)} else {last_pc + 1}")
         else:
             out.append(f"{pad}pc = {succ[0][0]}")
 
     def _uninit_checks(self, fn: _Function, pc: int) -> list[str]:
-        insn = self.listing.by_pc[pc]
-        maybe = fn.uninit.get(pc, 0) & regs_read(insn)
+        op = self.listing.ops[pc]
+        maybe = fn.uninit.get(pc, 0) & regs_read(op)
         lines = []
         for reg in range(11):
             if maybe >> reg & 1:
-                what = "returned by exit" if insn.is_exit else "read"
+                what = "returned by exit" if isinstance(op, Exit) else "read"
                 lines.append(f"if r{reg} is None:")
                 lines.append(
                     f"    raise _fault({pc}, 'uninitialised-register', "
@@ -349,93 +337,73 @@ class Machine:
                 )
         return lines
 
-    def _condition(self, insn: Insn) -> str:
-        if insn.is_may_goto:
+    def _condition(self, op: Branch | MayGoto) -> str:
+        if isinstance(op, MayGoto):
             # taken once the frame's budget is used up; each fall-through spends one
             return "(mg == 0 or (mg := mg - 1) < 0)"
-        src = f"r{insn.src}" if insn.opcode & SRC_X else None
-        return semantics.jump_taken(_SB, insn.opcode, insn.imm, f"r{insn.dst}", src)
+        right = f"r{op.right.n}" if isinstance(op.right, Reg) else None
+        return semantics.branch_taken(_SB, op, f"r{op.left}", right)
 
-    def _emit_insn(self, pc: int, insn: Insn) -> list[str]:
-        cls = insn.opcode & CLASS_MASK
-        if cls in (Cls.ALU, Cls.ALU64):
-            if insn.dst == 10:
-                return [_raise(pc, FaultKind.FRAME_POINTER_WRITE,
-                               "r10 is the read-only frame pointer; write another register")]
-            src = f"r{insn.src}" if insn.opcode & SRC_X else None
-            expr = semantics.alu(_SB, insn.opcode, insn.off, insn.imm, f"r{insn.dst}", src)
-            return [f"r{insn.dst} = {expr}"]
-        if insn.is_lddw:
-            if insn.dst == 10:
-                return [_raise(pc, FaultKind.FRAME_POINTER_WRITE,
-                               "r10 is the read-only frame pointer; write another register")]
-            return [f"r{insn.dst} = {self._lddw_value(pc, insn):#x}"]
-        if cls == Cls.LDX:
-            if insn.dst == 10:
-                return [_raise(pc, FaultKind.FRAME_POINTER_WRITE,
-                               "r10 is the read-only frame pointer; write another register")]
-            signed = insn.mode == Mode.MEMSX
-            if _direct_stack(insn.src, insn.off, insn.size_bytes):
+    def _emit_op(self, pc: int, op: Op) -> list[str]:
+        dst = getattr(op, "dst", None)
+        if dst == 10 and not isinstance(op, Store):
+            return [_raise(pc, FaultKind.FRAME_POINTER_WRITE,
+                           "r10 is the read-only frame pointer; write another register")]
+        if isinstance(op, (Alu, Neg, Swap)):
+            src = f"r{op.src.n}" if isinstance(op, Alu) and isinstance(op.src, Reg) else None
+            return [f"r{op.dst} = {semantics.alu(_SB, op, f'r{op.dst}', src)}"]
+        if isinstance(op, (LoadImm64, LoadMapRef, LoadFuncRef, LoadBtfRef)):
+            return [f"r{op.dst} = {self._lddw_value(pc, op):#x}"]
+        if isinstance(op, Load):
+            if _direct_stack(op.base, op.off, op.size):
                 # r10 never changes, so a constant in-frame offset needs no address lookup
-                fn = f"_{'s' if signed else 'u'}{insn.size_bytes}"
-                value = f"{fn}(stk, {STACK_SIZE + insn.off})[0]"
-                return [f"r{insn.dst} = {value} & {MASK64:#x}" if signed else f"r{insn.dst} = {value}"]
-            return [f"r{insn.dst} = _ld({pc}, {_addr(insn.src, insn.off)}, {insn.size_bytes}, {signed})"]
-        if cls == Cls.ST:
-            size = insn.size_bytes
-            value = insn.imm & ((1 << (8 * size)) - 1)
-            if _direct_stack(insn.dst, insn.off, size):
-                return [f"_p{size}(stk, {STACK_SIZE + insn.off}, {value:#x})"]
-            return [f"_st({pc}, {_addr(insn.dst, insn.off)}, {size}, {value:#x})"]
-        if cls == Cls.STX:
-            addr = _addr(insn.dst, insn.off)
-            size = insn.size_bytes
-            if insn.mode == Mode.MEM:
-                if _direct_stack(insn.dst, insn.off, size):
-                    value = f"r{insn.src}" if size == 8 else f"r{insn.src} & {(1 << (8 * size)) - 1:#x}"
-                    return [f"_p{size}(stk, {STACK_SIZE + insn.off}, {value})"]
-                return [f"_st({pc}, {addr}, {size}, r{insn.src})"]
-            call = f"_atomic({pc}, {addr}, {insn.size_bytes}, {insn.imm}, r{insn.src}, r0)"
-            if insn.imm == AtomicOp.CMPXCHG:
-                return [f"r0 = {call}"]
-            if insn.imm & AtomicOp.FETCH:
-                if insn.src == 10:
-                    return [_raise(pc, FaultKind.FRAME_POINTER_WRITE,
-                                   "an atomic fetch into r10 would overwrite the read-only frame pointer; "
-                                   "fetch into another register")]
-                return [f"r{insn.src} = {call}"]
-            return [call]
-        if cls in (Cls.JMP, Cls.JMP32):
-            return self._emit_jmp_class(pc, insn)
-        return [_raise(pc, FaultKind.UNSUPPORTED,
-                       "legacy packet loads (ld_abs/ld_ind) need a socket buffer context; "
-                       "this program's context has none, so read memory with ldx instead")]
-
-    def _emit_jmp_class(self, pc: int, insn: Insn) -> list[str]:
-        kill = "r1 = r2 = r3 = r4 = r5 = None"
-        if insn.is_local_call:
-            target = insn.call_target(pc)
-            return [f"r0, n = _fn_{target}(r1, r2, r3, r4, r5, n, depth + 1, {pc})", kill]
-        if insn.opcode & SRC_X and insn.is_call:
-            return [f"r0 = _helper({pc}, r{insn.dst}, [r1, r2, r3, r4, r5])", kill]
-        if insn.is_call:
-            if insn.src == 2:
-                return [_raise(pc, FaultKind.UNSUPPORTED,
-                               f"call of kernel function (kfunc) with BTF id {insn.imm}: "
-                               "kfuncs are not available to this program type")]
-            return [f"r0 = _helper({pc}, {insn.imm}, [r1, r2, r3, r4, r5])", kill]
+                raw = f"_u{op.size}(stk, {STACK_SIZE + op.off})[0]"
+            else:
+                raw = f"_ld({pc}, {_addr(op.base, op.off)}, {op.size})"
+            return [f"r{op.dst} = {semantics.load_extend(_SB, raw, op.size, op.signed)}"]
+        if isinstance(op, Store):
+            value = f"r{op.src.n}" if isinstance(op.src, Reg) else _SB.const(op.src.value, 64)
+            stored = semantics.store_value(_SB, value, op.size)
+            if _direct_stack(op.base, op.off, op.size):
+                return [f"_p{op.size}(stk, {STACK_SIZE + op.off}, {stored})"]
+            return [f"_st({pc}, {_addr(op.base, op.off)}, {op.size}, {stored})"]
+        if isinstance(op, Atomic):
+            call = f"_atomic({pc}, {_addr(op.base, op.off)}, _ops[{pc}], r{op.src}, r0)"
+            if op.result_reg == 10:
+                return [_raise(pc, FaultKind.FRAME_POINTER_WRITE,
+                               "an atomic fetch into r10 would overwrite the read-only frame pointer; "
+                               "fetch into another register")]
+            return [f"r{op.result_reg} = {call}" if op.result_reg is not None else call]
+        if isinstance(op, (Call, LocalCall, KfuncCall, CallIndirect)):
+            return self._emit_call(pc, op)
+        if isinstance(op, PacketLoad):
+            return [_raise(pc, FaultKind.UNSUPPORTED,
+                           "legacy packet loads (ld_abs/ld_ind) need a socket buffer context; "
+                           "this program's context has none, so read memory with ldx instead")]
         return []  # jumps and exit are block terminators
 
-    def _lddw_value(self, pc: int, insn: Insn) -> int:
-        if insn.src == PseudoSrc.IMM64:
-            return insn.imm
+    def _emit_call(self, pc: int, op: Call | LocalCall | KfuncCall | CallIndirect) -> list[str]:
+        kill = "r1 = r2 = r3 = r4 = r5 = None"
+        if isinstance(op, LocalCall):
+            return [f"r0, n = _fn_{op.target}(r1, r2, r3, r4, r5, n, depth + 1, {pc})", kill]
+        if isinstance(op, CallIndirect):
+            return [f"r0 = _helper({pc}, r{op.reg}, [r1, r2, r3, r4, r5])", kill]
+        if isinstance(op, KfuncCall):
+            return [_raise(pc, FaultKind.UNSUPPORTED,
+                           f"call of kernel function (kfunc) with BTF id {op.btf_id}: "
+                           "kfuncs are not available to this program type")]
+        return [f"r0 = _helper({pc}, {op.helper}, [r1, r2, r3, r4, r5])", kill]
+
+    def _lddw_value(self, pc: int, op: LoadImm64 | LoadMapRef | LoadFuncRef | LoadBtfRef) -> int:
+        if isinstance(op, LoadImm64):
+            return op.value
         if self._resolve_lddw is None:
             raise ProgramError(
                 pc,
-                f"lddw with pseudo source {PseudoSrc(insn.src).name} refers to a map or symbol; "
+                f"lddw with pseudo source {PseudoSrc(self.listing.by_pc[pc].src).name} refers to a map or symbol; "
                 "run the program from a loaded object that defines its maps",
             )
-        return self._resolve_lddw(pc, insn) & MASK64
+        return self._resolve_lddw(pc, self.listing.by_pc[pc]) & MASK64
 
 
 def _direct_stack(reg: int, off: int, size: int) -> bool:

@@ -14,8 +14,8 @@ import networkx as nx
 from interp.flow import (
     Edge,
     Listing,
-    block_leaders,
     check_control_flow,
+    function_blocks,
     function_body,
     function_entries,
     successors,
@@ -94,27 +94,8 @@ def build_cfg(insns: list[Insn] | tuple[Insn, ...], names: dict[int, str] | None
 
 
 def _function_graph(listing: Listing, entry: int, body: list[int], name: str) -> FunctionGraph:
-    members = set(body)
-    leaders = set(block_leaders(listing, body, entry))
-    for pc in body:  # a graph's blocks also end at every jump, so what follows one starts a block
-        insn = listing.by_pc[pc]
-        if insn.is_jmp and not insn.is_call and pc + insn.slots in members:
-            leaders.add(pc + insn.slots)
-    blocks: dict[int, Block] = {}
-    block_of: dict[int, int] = {}
-    for leader in sorted(leaders):
-        pcs = [leader]
-        pc = leader
-        while True:
-            insn = listing.by_pc[pc]
-            succ = successors(listing, pc)
-            if (insn.is_jmp and not insn.is_call) or not succ or succ[0][0] in leaders:
-                break
-            pc = succ[0][0]
-            pcs.append(pc)
-        blocks[leader] = Block(leader, pcs)
-        for p in pcs:
-            block_of[p] = leader
+    blocks = {leader: Block(leader, pcs) for leader, pcs in function_blocks(listing, entry, body).items()}
+    block_of = {pc: leader for leader, block in blocks.items() for pc in block.pcs}
     graph = nx.DiGraph()
     for leader, block in blocks.items():
         graph.add_node(leader, pcs=block.pcs)

@@ -1,32 +1,90 @@
-"""The verifier's entry point: load -> CFG -> analyse -> a verdict with findings and the abstract
-state at every instruction.
+"""The verifier's entry point: program -> structure -> CFG -> fixpoint (invariants) ->
+obligations checked (alarms) -> findings, and a verdict.
 
     from interp.sources import read_program
     from verifier.check import check_program
     result = check_program(read_program(path).select("kprobe/sys_write"), profile="linux-6.18")
     result.verdict            # "accepted", "rejected" or "unknown"
-    result.findings           # [Finding(pc, code, message, source)]
-    result.states[pc]         # the abstract State before instruction pc
+    result.findings           # [Finding(pc, code, message, source, severity)]
+    result.alarms             # [Alarm(obligation, pc, context, state, facts, definite)]
+    result.states[pc]         # the abstract State before instruction pc (all paths and contexts joined)
 """
 
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any, Generator
+from typing import Any
 
 from interp.faults import ProgramError
-from interp.flow import function_boundary_problems
-from interp.isa.insn import check_fields
 from interp.program import Program
 
-from .analysis import Analysis, Limits
-from .cfg import trampoline
-from .errors import ERROR, WARNING, Code, Finding, ResourceLimit
+from .checker import Alarm, check_all
+from .errors import ERROR, WARNING, Finding, ResourceLimit
+from .fixpoint import Analysis, Limits
 from .profiles import PROFILES, Profile, helper_registry
+from .report import findings as make_findings
 from .state import State
+from .structure import BLOCKING, control_flow_error, flow_alarms, program_alarms, stack_alarms
 
 SEED_KERNEL_VERSION = (4 << 16) | (1 << 8)  # LINUX_VERSION_CODE of 4.1.0
+
+
+class StatesView(Mapping[int, State]):
+    """The state before each instruction, recomputed from the invariant at its block's entry
+    (the join over paths and calling contexts of the same call depth as the first)."""
+
+    def __init__(self, analysis: Analysis | None) -> None:
+        self._analysis = analysis
+        self._cache: dict[int, State | None] = {}
+
+    def _compute(self, pc: int) -> State | None:
+        a = self._analysis
+        if a is None:
+            return None
+        fn = next((f for f in a.cf.functions.values() if pc in f.block_of), None)
+        if fn is None:
+            return None
+        block = fn.block_of[pc]
+        joined: State | None = None
+        for (_, start), paths in a.invariants.items():
+            if start != block:
+                continue
+            for state in paths:
+                current: State | None = state
+                for at in fn.blocks[block].pcs:
+                    if current is None or at == pc:
+                        break
+                    current = check_all(a.obligations_at(at), current, a, None)
+                    if current is not None:
+                        current = a.transfer.step(at, a.cf.listing.ops[at], current, fn.entry, record=False)
+                if current is None:
+                    continue
+                if joined is None:
+                    joined = current
+                elif joined.depth == current.depth:
+                    joined = joined.join(current)
+        return joined
+
+    def __getitem__(self, pc: int) -> State:
+        if pc not in self._cache:
+            self._cache[pc] = self._compute(pc)
+        found = self._cache[pc]
+        if found is None:
+            raise KeyError(pc)
+        return found
+
+    def __iter__(self) -> Iterator[int]:
+        a = self._analysis
+        if a is None:
+            return iter(())
+        pcs = sorted({pc for fn in a.cf.functions.values() for (_, start) in a.invariants
+                      if start in fn.blocks for pc in fn.blocks[start].pcs})
+        return iter([pc for pc in pcs if self.get(pc) is not None])
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
 
 
 @dataclass
@@ -35,7 +93,8 @@ class ProgramResult:
     profile: str
     verdict: str  # "accepted", "rejected", "unknown"
     findings: list[Finding] = field(default_factory=list)
-    states: dict[int, State] = field(default_factory=dict)
+    alarms: list[Alarm] = field(default_factory=list)
+    states: Mapping[int, State] = field(default_factory=dict)
     time_s: float = 0.0
     work: int = 0
     reason: str | None = None  # why the verdict is unknown
@@ -60,93 +119,38 @@ class ProgramResult:
         return out
 
 
-def _structural(program: Program, profile: Profile, kern_version: int | None) -> list[Finding]:
-    findings = []
-    if program.prog_type not in profile.program_types:
-        kinds = ", ".join(sorted(profile.program_types))
-        findings.append(Finding(0, Code.PROGRAM_TYPE, f"{profile.name} does not load {program.prog_type} programs "
-                                f"(it loads {kinds}); choose another profile"))
-    if program.slots > profile.max_insns:
-        findings.append(Finding(0, Code.PROGRAM_TOO_LARGE, f"the program has {program.slots} instructions; "
-                                f"{profile.name} loads at most {profile.max_insns}; split it into tail-called programs"))
-    if profile.check_kern_version:
-        target = SEED_KERNEL_VERSION if kern_version is None else kern_version
-        if program.kern_version != target:
-            have = "no version section" if program.kern_version is None else f"kern_version {program.kern_version:#x}"
-            findings.append(Finding(0, Code.KERN_VERSION, f"the program declares {have}, but {profile.name} "
-                                    f"requires kern_version {target:#x} (the target's LINUX_VERSION_CODE; set it with "
-                                    "--kern-version or in the object's version section)"))
-    invalid = dict(program.invalid)
-    pc = 0
-    for insn in program.insns:
-        problem = check_fields(insn)
-        if problem:
-            invalid.setdefault(pc, problem)
-        pc += insn.slots
-    for pc, reason in sorted(invalid.items()):
-        findings.append(Finding(pc, Code.INVALID_INSTRUCTION, f"{reason}; the kernel refuses such an instruction at load: "
-                                "encode it as RFC 9669 defines"))
-    for reloc in program.relocations:
-        if not reloc.resolved:
-            findings.append(Finding(reloc.pc, Code.UNRESOLVED_RELOCATION, f"unresolved {reloc.kind} relocation: "
-                                    f"{reloc.description}; the kernel cannot load the program as it is"))
-    return findings
-
-
 def check_program(program: Program, profile: str | Profile = "linux-6.18", arch: str = "x86_64",
                   kern_version: int | None = None, limits: Limits | None = None, strict: bool = False) -> ProgramResult:
     """`strict`: the rules for unprivileged programs, where the profile's warnings are errors."""
     start = time.monotonic()
     prof = PROFILES[profile] if isinstance(profile, str) else profile
     result = ProgramResult(program, prof.name, "rejected")
-    findings = _structural(program, prof, kern_version)
+    alarms = program_alarms(program, prof, kern_version)
     ops = prof.program_types.get(program.prog_type)
     analysis = None
-    malformed = any(f.code == Code.INVALID_INSTRUCTION for f in findings)
-    if ops is not None and program.slots <= prof.max_insns and not malformed:
+    if ops is not None and program.slots <= prof.max_insns and not alarms_of(alarms, "valid-encoding"):
         try:
             analysis = Analysis(program, prof, arch, ops, helper_registry(ops), limits or Limits())
         except ProgramError as exc:
-            findings.append(Finding(exc.pc or 0, Code.UNREACHABLE if "past the last" in exc.reason else Code.INVALID_JUMP,
-                                    exc.reason))
+            alarms.append(control_flow_error(exc))
         if analysis is not None:
-            cf = analysis.cf
-            for pc, reason in function_boundary_problems(cf.listing, program.unresolved_pcs):
-                findings.append(Finding(pc, Code.INVALID_JUMP, reason))
-            if cf.unreachable:
-                pc = cf.unreachable[0]
-                findings.append(Finding(pc, Code.UNREACHABLE, f"insn {pc} can never run ({len(cf.unreachable)} "
-                                        "unreachable instructions); remove dead code"))
-            for fn in cf.functions.values():
-                if not prof.allow_loops:
-                    for tail, head in fn.back_edges:
-                        jump = fn.blocks[tail].end
-                        findings.append(Finding(jump, Code.BACK_EDGE, f"back-edge from insn {jump} to {head}: "
-                                                f"{prof.name} allows no loops; unroll the loop"))
-            import networkx as nx
-
-            try:  # (calls of unresolved externs are not in the call graph: they are reported above)
-                cycle = [a for a, _ in nx.find_cycle(cf.call_graph)]
-            except nx.NetworkXNoCycle:
-                cycle = []
-            if cycle:
-                findings.append(Finding(cycle[0], Code.RECURSION, f"functions {cycle} call each other; recursion is "
-                                        "not allowed: turn it into a bounded loop"))
-            blocking = {Code.BACK_EDGE, Code.RECURSION, Code.INVALID_JUMP}
-            if not any(f.code in blocking for f in findings):
+            alarms += flow_alarms(analysis.cf, program, prof)
+            if not any(a.kind in BLOCKING for a in alarms):
                 try:
                     analysis.run()
-                    _check_stack_depth(analysis)
+                    analysis.alarms += stack_alarms(analysis)
                 except ResourceLimit as exc:
                     result.verdict, result.reason = "unknown", str(exc)
                 except (MemoryError, RecursionError):
                     result.verdict, result.reason = "unknown", "the analysis ran out of memory (raise --max-memory)"
-                findings.extend(analysis.findings.values())
-                result.states = analysis.states
+                alarms += analysis.alarms
+                result.states = StatesView(analysis)
                 result.work = analysis.work
+    found = make_findings(alarms, program)
     if not strict:
-        findings = [replace(f, severity=WARNING) if f.code in prof.warnings else f for f in findings]
-    result.findings = sorted(findings, key=lambda f: (f.pc, f.code))
+        found = [replace(f, severity=WARNING) if f.code in prof.warnings else f for f in found]
+    result.alarms = alarms
+    result.findings = sorted(found, key=lambda f: (f.pc, f.code))
     if result.verdict != "unknown":
         result.verdict = "rejected" if result.errors else "accepted"
     elif result.errors:
@@ -155,26 +159,8 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
     return result
 
 
-def _check_stack_depth(analysis: Analysis) -> None:
-    """The stacks of a chain of calls share 512 bytes (each frame rounded up to 32). Linux 6.13
-    puts large frames of some tracing programs on private stacks instead, but only where the
-    kernel build and the JIT allow it; the shared 512 bytes hold on every build."""
-    cf = analysis.cf
-    use = {entry: (-analysis.stack_use.get(entry, 0) + 31) // 32 * 32 for entry in cf.functions}
-    deepest: dict[int, int] = {}
+def alarms_of(alarms: list[Alarm], kind: str) -> list[Alarm]:
+    return [a for a in alarms if a.kind.value == kind]
 
-    def depth(entry: int, path: frozenset[int]) -> Generator[Any, int, int]:
-        if entry in deepest:
-            return deepest[entry]
-        below = 0
-        for callee in cf.call_graph.successors(entry):
-            if callee in path:
-                continue  # recursion is reported on its own
-            below = max(below, (yield depth(callee, path | {entry})))
-        deepest[entry] = use[entry] + below
-        return deepest[entry]
 
-    total = trampoline(depth(0, frozenset()))
-    if total > 512:
-        analysis.report(0, Code.STACK_DEPTH, f"the deepest chain of calls uses {total} bytes of stack; "
-                        "together they may use at most 512; move large buffers into a per-CPU array map")
+__all__ = ["ProgramResult", "SEED_KERNEL_VERSION", "StatesView", "check_program"]

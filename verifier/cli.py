@@ -258,7 +258,7 @@ def resource_limited() -> bool:
 def cmd_check(args: argparse.Namespace) -> int:
     import resource
 
-    from verifier.analysis import Limits, process_memory
+    from verifier.fixpoint import Limits, process_memory
     from verifier.check import check_program
 
     source = read_program(Path(args.file), None, _target_btf(args))

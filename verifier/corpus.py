@@ -64,7 +64,7 @@ class Task:
 def _setup(options: CorpusOptions) -> None:
     import resource
 
-    from .analysis import process_memory
+    from .fixpoint import process_memory
 
     # the analysis watches its own memory (verdict unknown past the budget); the address-space
     # limit is a backstop far above it, for what it does not see coming
@@ -88,7 +88,7 @@ def _work(task: Task, options: CorpusOptions) -> Any:
 
 
 def _check_row(task: Task, program: Program, options: CorpusOptions) -> Row:
-    from .analysis import Limits, process_memory
+    from .fixpoint import Limits, process_memory
     from .check import check_program
 
     row: Row = {"file": task.shown, "section": describe(program), "type": program.prog_type, "insns": program.slots}

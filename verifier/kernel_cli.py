@@ -120,7 +120,7 @@ def _parse_uprobe(text: str) -> tuple[Path, str]:
 
 
 def cmd_kernel_attach(args: argparse.Namespace) -> int:
-    from .analysis import Limits
+    from .fixpoint import Limits
     from .check import check_program
 
     if args.uprobe and args.kprobe:

@@ -6,6 +6,7 @@ without losing anything a later instruction could need."""
 from __future__ import annotations
 
 from interp.flow import CALLER_SAVED, Listing, regs_clobbered, regs_read, regs_written
+from interp.isa.ops import CALLS
 
 from .cfg import EXIT_NODE, FunctionGraph
 
@@ -13,9 +14,9 @@ from .cfg import EXIT_NODE, FunctionGraph
 def _transfer(listing: Listing, pcs: list[int], live_out: int) -> int:
     live = live_out
     for pc in reversed(pcs):
-        insn = listing.by_pc[pc]
-        read = regs_read(insn) | (CALLER_SAVED if insn.is_call else 0)  # a call may read r1..r5
-        live = (live & ~(regs_written(insn) | regs_clobbered(insn))) | read
+        op = listing.ops[pc]
+        read = regs_read(op) | (CALLER_SAVED if isinstance(op, CALLS) else 0)  # a call may read r1..r5
+        live = (live & ~(regs_written(op) | regs_clobbered(op))) | read
     return live
 
 

@@ -10,16 +10,22 @@ from typing import Callable
 from interp.helper_ids import HELPER_IDS, HELPER_NAMES
 from interp.helper_sets import linux_6_18
 from interp.helpers import ArgType, Helper, HelperRegistry
-from interp.isa.insn import Insn
-from interp.isa.opcodes import (
-    CLASS_MASK,
-    OP_MASK,
-    SRC_X,
-    AluOp,
-    AtomicOp,
-    Cls,
-    JmpOp,
-    Mode,
+from interp.isa.opcodes import JmpOp, PseudoSrc
+from interp.isa.ops import (
+    Alu,
+    Atomic,
+    AtomicKind,
+    Branch,
+    Jump,
+    Load,
+    LoadBtfRef,
+    LoadFuncRef,
+    LoadMapRef,
+    LocalCall,
+    MayGoto,
+    Op,
+    Swap,
+    SwapKind,
 )
 from interp.kprobe_helpers import SEED_ARGS, kprobe_helpers
 from interp.program import MAP_TYPE_NAMES
@@ -95,31 +101,34 @@ class Profile:
     # the rules for unprivileged programs): the kernel lets such programs read stack they did not write
     warnings: frozenset[str] = frozenset()
 
-    def unsupported(self, insn: Insn) -> str | None:
-        """Why the profile's kernel does not know `insn`, or None."""
-        cls, op = insn.opcode & CLASS_MASK, insn.opcode & OP_MASK
-        if cls == Cls.JMP32 and not self.jmp32:
+    def unsupported(self, op: Op) -> str | None:
+        """Why the profile's kernel does not know the operation `op`, or None."""
+        if isinstance(op, Jump) and op.long and not self.jmp32:
             return "the JMP32 instruction class arrived in Linux 5.1"
-        if cls in (Cls.JMP, Cls.JMP32) and op in (JmpOp.JLT, JmpOp.JLE, JmpOp.JSLT, JmpOp.JSLE) and not self.extra_jumps:
-            return "jlt, jle, jslt and jsle arrived in Linux 4.14"
-        if insn.is_local_call and not self.allow_local_calls:
+        if isinstance(op, Branch):
+            if op.width == 32 and not self.jmp32:
+                return "the JMP32 instruction class arrived in Linux 5.1"
+            if op.cond in (JmpOp.JLT, JmpOp.JLE, JmpOp.JSLT, JmpOp.JSLE) and not self.extra_jumps:
+                return "jlt, jle, jslt and jsle arrived in Linux 4.14"
+        if isinstance(op, LocalCall) and not self.allow_local_calls:
             return "calls of local functions (bpf-to-bpf calls) arrived in Linux 4.16"
         if not self.v4_instructions:
-            if insn.is_alu and op in (AluOp.DIV, AluOp.MOD) and insn.off == 1:
+            if isinstance(op, Alu) and op.signed:
                 return "signed division and modulo arrived in Linux 6.6"
-            if insn.is_alu and op == AluOp.MOV and insn.off and insn.opcode & SRC_X:
+            if isinstance(op, Alu) and op.extend:
                 return "sign-extending moves arrived in Linux 6.6"
-            if cls == Cls.LDX and insn.mode == Mode.MEMSX:
+            if isinstance(op, Load) and op.signed:
                 return "sign-extending loads arrived in Linux 6.6"
-            if cls == Cls.ALU64 and op == AluOp.END:
+            if isinstance(op, Swap) and op.kind == SwapKind.SWAP:
                 return "unconditional byte swaps arrived in Linux 6.6"
-            if cls == Cls.JMP32 and op == JmpOp.JA:
+            if isinstance(op, Jump) and op.long:
                 return "gotol arrived in Linux 6.6"
-        if insn.is_may_goto and not self.may_goto:
+        if isinstance(op, MayGoto) and not self.may_goto:
             return "may_goto arrived in Linux 6.9"
-        if cls == Cls.STX and insn.mode == Mode.ATOMIC and insn.imm != AtomicOp.ADD and not self.fetch_atomics:
+        if isinstance(op, Atomic) and (op.kind != AtomicKind.ADD or op.fetch) and not self.fetch_atomics:
             return "atomic operations other than add arrived in Linux 5.12"
-        if insn.is_lddw and insn.src not in (0, 1) and self.name == "linux-4.1":
+        if isinstance(op, (LoadMapRef, LoadFuncRef, LoadBtfRef)) and self.name == "linux-4.1" and (
+                not isinstance(op, LoadMapRef) or op.pseudo != PseudoSrc.MAP_FD):
             return "only map-fd pseudo loads existed in Linux 4.1"
         return None
 

@@ -41,7 +41,8 @@ from interp.isa.opcodes import (
     Size,
 )
 from interp.memory import CALLER_MEMORY_BASE, CONTEXT_BASE, STACK_BASE, Region, RegionKind
-from interp.semantics import IntBackend, alu, jump_taken
+from interp.isa.ops import lift
+from interp.semantics import IntBackend, alu, branch_taken
 from interp.vm import MAX_CALL_FRAMES, Machine, RunResult
 
 INT = IntBackend()
@@ -111,7 +112,7 @@ def reference_run(insns: list[Insn], r1: int = 0) -> tuple[int, int]:
             assert insn.dst != 10
             src = reg(insn.src) if x and insn.opcode & OP_MASK != AluOp.END else None
             dst = None if insn.opcode & OP_MASK == AluOp.MOV else reg(insn.dst)
-            regs[insn.dst] = alu(INT, insn.opcode, insn.off, insn.imm, 0 if dst is None else dst, src)
+            regs[insn.dst] = alu(INT, lift(insn, pc), 0 if dst is None else dst, src)
         elif insn.opcode == LDDW:
             regs[insn.dst] = insn.imm & M64
         elif cls == Cls.LDX:
@@ -159,7 +160,7 @@ def reference_run(insns: list[Insn], r1: int = 0) -> tuple[int, int]:
                 nxt = pc + 1 + insn.imm
             elif insn.opcode & OP_MASK == JmpOp.CALL:
                 raise RefError("reference: calls are not modelled")
-            elif jump_taken(INT, insn.opcode, insn.imm, reg(insn.dst), reg(insn.src) if x else None):
+            elif branch_taken(INT, lift(insn, pc), reg(insn.dst), reg(insn.src) if x else None):
                 nxt = pc + 1 + insn.off
         else:
             raise RefError(f"reference: opcode {insn.opcode:#x} not modelled")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from interp.asm.kernel_syntax import assemble
 from interp.program import Program
-from verifier.analysis import Limits
+from verifier.fixpoint import Limits
 from verifier.check import check_program
 
 

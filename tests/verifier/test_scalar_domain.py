@@ -6,7 +6,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from interp import semantics
+from interp.isa.insn import Insn
 from interp.isa.opcodes import AluOp, Cls, JmpOp
+from interp.isa.ops import lift
 from verifier.domains.scalar import Scalar
 from verifier.domains.tnum import M64, Tnum
 
@@ -49,11 +51,12 @@ def test_alu_is_sound(a: tuple[Scalar, list[int]], b: tuple[Scalar, list[int]], 
         off = 0
     if off in (8, 16, 32) and op != AluOp.MOV or (off == 32 and not wide):
         off = 0
-    opcode = (Cls.ALU64 if wide else Cls.ALU) | op | 0x08
-    result = a[0].alu(opcode, b[0], off)
+    register = 0 if op == AluOp.NEG else 0x08  # neg has no register form
+    operation = lift(Insn((Cls.ALU64 if wide else Cls.ALU) | op | register, 0, 1 if register else 0, off), 0)
+    result = a[0].alu(operation, b[0])
     for x in a[1]:
         for y in b[1]:
-            concrete = semantics.alu(INT, opcode, off, 0, x, y)
+            concrete = semantics.alu(INT, operation, x, y)
             assert result.contains(concrete), (str(a[0]), str(b[0]), hex(x), hex(y), hex(concrete), str(result))
 
 
@@ -62,9 +65,10 @@ def test_alu_is_sound(a: tuple[Scalar, list[int]], b: tuple[Scalar, list[int]], 
                                                  (0xDC, 64), (0xD7, 16), (0xD7, 32), (0xD7, 64)]))
 def test_byte_swaps_are_sound(a: tuple[Scalar, list[int]], form: tuple[int, int]) -> None:
     opcode, imm = form
-    result = a[0].alu(opcode, Scalar.const(0), 0, imm)
+    operation = lift(Insn(opcode, 0, 0, 0, imm), 0)
+    result = a[0].alu(operation)
     for x in a[1]:
-        assert result.contains(semantics.alu(INT, opcode, 0, imm, x, None))
+        assert result.contains(semantics.alu(INT, operation, x))
 
 
 JUMPS = [JmpOp.JEQ, JmpOp.JNE, JmpOp.JGT, JmpOp.JGE, JmpOp.JLT, JmpOp.JLE, JmpOp.JSGT, JmpOp.JSGE,
@@ -75,12 +79,12 @@ JUMPS = [JmpOp.JEQ, JmpOp.JNE, JmpOp.JGT, JmpOp.JGE, JmpOp.JLT, JmpOp.JLE, JmpOp
 @given(abstract_with_members(), abstract_with_members(), st.sampled_from(JUMPS), st.booleans())
 def test_branch_refinement_keeps_every_member_on_its_side(a: tuple[Scalar, list[int]], b: tuple[Scalar, list[int]],
                                                           op: int, wide: bool) -> None:
-    opcode = (Cls.JMP if wide else Cls.JMP32) | op | 0x08
+    branch = lift(Insn((Cls.JMP if wide else Cls.JMP32) | op | 0x08, 0, 1), 0)
     for taken in (True, False):
         refined = a[0].refine(op, b[0], taken, wide)
         for x in a[1]:
             for y in b[1]:
-                if bool(semantics.jump_taken(INT, opcode, 0, x, y)) == taken:
+                if bool(semantics.branch_taken(INT, branch, x, y)) == taken:
                     assert refined is not None, (str(a[0]), str(b[0]), hex(x), hex(y), op, taken)
                     assert refined[0].contains(x) and refined[1].contains(y), (str(a[0]), str(b[0]), hex(x), hex(y), op, taken, str(refined[0]), str(refined[1]))
 

@@ -17,7 +17,7 @@ from test_rules import Case, kernel_verdict
 from interp.asm.kernel_syntax import assemble
 from interp.kprobe import KprobeSession
 from interp.program import MapDef, Program
-from verifier.analysis import Limits
+from verifier.fixpoint import Limits
 from verifier.check import check_program
 
 ARRAY = MapDef("a", 2, 4, 16, 4)

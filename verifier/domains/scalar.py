@@ -11,6 +11,7 @@ from dataclasses import dataclass
 
 from interp import semantics
 from interp.isa.opcodes import AluOp, JmpOp
+from interp.isa.ops import Alu, Imm, Neg, Swap, SwapKind
 
 from .tnum import M32, M64, Tnum
 
@@ -210,33 +211,41 @@ class Scalar:
         return result
 
     # -- arithmetic ---------------------------------------------------------------------------------
-    def alu(self, opcode: int, other: "Scalar", off: int = 0, imm: int = 0) -> "Scalar":
-        """The result of ALU/ALU64 `opcode` with self as dst and `other` as the source value."""
-        from interp.isa.opcodes import CLASS_MASK, OP_MASK, Cls
-
-        op = opcode & OP_MASK
-        wide = opcode & CLASS_MASK == Cls.ALU64
-        if self.is_const and other.is_const:
-            return Scalar.const(semantics.alu(_INT, opcode, off, imm, self.value, other.value))
-        if op == AluOp.MOV and not off:
-            return other if wide else other.subreg()
-        if op == AluOp.END:
+    def alu(self, op: "Alu | Neg | Swap", other: "Scalar | None" = None) -> "Scalar":
+        """The result of the ALU operation `op` with self as dst and `other` as the source value
+        (for an immediate source, the immediate's value is the operation's own)."""
+        if isinstance(op, Alu) and isinstance(op.src, Imm):
+            other = Scalar.const(op.src.value)
+        if isinstance(op, Swap):
             if self.is_const:
-                return Scalar.const(semantics.alu(_INT, opcode, off, imm, self.value, None))
-            if opcode & 0x08 == 0 and not wide:  # to little endian: a truncation (or nothing at 64)
-                if imm == 64:
+                return Scalar.const(semantics.alu(_INT, op, self.value))
+            if op.kind == SwapKind.TO_LE:  # a truncation (or nothing at 64)
+                if op.bits == 64:
                     return self
-                return Scalar.from_u32(Scalar.urange(0, (1 << imm) - 1)).meet(self._trunc(imm)) or Scalar.unknown()
-            swapped = Scalar(self.tnum.bswap(imm), 0, M64, S64_MIN, S64_MAX, 0, M32, S32_MIN, S32_MAX).sync()
-            return swapped if swapped is not None else Scalar.urange(0, (1 << imm) - 1 if imm < 64 else M64)
-        if not wide:
+                return Scalar.from_u32(Scalar.urange(0, (1 << op.bits) - 1)).meet(self._trunc(op.bits)) \
+                    or Scalar.unknown()
+            swapped = Scalar(self.tnum.bswap(op.bits), 0, M64, S64_MIN, S64_MAX, 0, M32, S32_MIN, S32_MAX).sync()
+            return swapped if swapped is not None else Scalar.urange(0, (1 << op.bits) - 1 if op.bits < 64 else M64)
+        if isinstance(op, Neg):
+            if self.is_const:
+                return Scalar.const(semantics.alu(_INT, op, self.value))
+            if op.width == 32:
+                return Scalar.from_u32(self.subreg()._binary(AluOp.NEG, self.subreg(), 0, 32))
+            return self._binary(AluOp.NEG, self, 0, 64)
+        assert other is not None
+        if self.is_const and other.is_const:
+            return Scalar.const(semantics.alu(_INT, op, self.value, other.value))
+        if op.op == AluOp.MOV and not op.extend:
+            return other if op.width == 64 else other.subreg()
+        off = op.extend if op.op == AluOp.MOV else int(op.signed)
+        if op.width == 32:
             a, b = self.subreg(), other.subreg()
-            return Scalar.from_u32(a._binary(op, b, off, 32))  # a and b are the zero-extended low halves
-        result = self._binary(op, other, off, 64)
-        if op in (AluOp.ADD, AluOp.SUB, AluOp.MUL):
+            return Scalar.from_u32(a._binary(op.op, b, off, 32))  # a and b are the zero-extended low halves
+        result = self._binary(op.op, other, off, 64)
+        if op.op in (AluOp.ADD, AluOp.SUB, AluOp.MUL):
             # the low half of the result is the 32-bit operation on the low halves, whose bounds
             # may survive where the 64-bit ones wrap (a negative delta, a 32-bit counter)
-            low = self.subreg()._binary(op, other.subreg(), off, 32)
+            low = self.subreg()._binary(op.op, other.subreg(), off, 32)
             return result._with_low(low) or result
         return result
 
