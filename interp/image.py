@@ -7,7 +7,7 @@ from typing import Callable
 
 from .faults import ProgramError
 from .helpers import HelperRegistry
-from .isa.insn import Insn
+from .isa.insn import Insn, to_signed
 from .isa.opcodes import PseudoSrc
 from .maps import ARRAY, MapState
 from .memory import AddressSpace
@@ -79,7 +79,6 @@ class ProgramImage:
                 raise ProgramError(pc, f"map {state.name} has no element 0 to point into")
             return region.base + hi
         if src == PseudoSrc.FUNC:
-            signed = lo - (1 << 32) if lo & 0x80000000 else lo
-            return CODE_BASE + (pc + 1 + signed) * 8
+            return CODE_BASE + (pc + 1 + to_signed(lo, 32)) * 8
         raise ProgramError(pc, f"lddw of a kernel symbol (BTF id {lo}) needs the kernel's symbol addresses, "
                                "which this runtime does not have")

@@ -16,7 +16,9 @@ from .faults import FaultKind, VmFault
 from .helper_ids import HELPER_IDS
 from .helpers import ArgType as A
 from .helpers import Helper, HelperExit, HelperRegistry, RetType
+from .isa.insn import to_signed
 from .maps import (
+    BPF_LOCAL_STORAGE_GET_F_CREATE,
     CGROUP_ARRAY,
     E2BIG,
     EFAULT,
@@ -29,7 +31,6 @@ from .maps import (
     STACK,
     STACK_TRACE,
     TASK_STORAGE,
-    BPF_LOCAL_STORAGE_GET_F_CREATE,
     MapState,
 )
 from .world import USER_SPACE_END
@@ -426,7 +427,7 @@ def get_cgroup_classid(machine: "Machine", pc: int, args: list) -> int:
 
 
 def get_current_ancestor_cgroup_id(machine: "Machine", pc: int, args: list) -> int:
-    level = _signed32(args[0])
+    level = to_signed(args[0], 32)
     path = _session(machine).env.cgroup_path()
     return path[level] if 0 <= level < len(path) else 0  # no ancestor at that level: 0
 
@@ -780,11 +781,6 @@ def _cannot_emulate(name: str) -> Any:
 
     impl.__name__ = name
     return impl
-
-
-def _signed32(value: int) -> int:
-    value &= 0xFFFFFFFF
-    return value - (1 << 32) if value >> 31 else value
 
 
 # -- the registry --------------------------------------------------------------------------

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .asm import conformance_syntax, kernel_syntax
+from .asm import conformance_syntax
 from .helper_ids import helper_name
+from .isa.text import format_insn
 from .program import Program
 from .sources import describe
 
@@ -34,7 +35,7 @@ def program_json(program: Program) -> dict[str, Any]:
         row: dict[str, Any] = {
             "pc": pc, "opcode": insn.opcode, "dst": insn.dst, "src": insn.src, "off": insn.off,
             "imm": insn.imm,
-            "text": kernel_syntax.format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name),
+            "text": format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name),
         }
         line = program.source_lines.get(pc)
         if line is not None:
@@ -74,7 +75,7 @@ def program_text(program: Program, syntax: str = "kernel") -> str:
         if syntax == "conformance":
             lines.append(conformance_syntax.format_insn(insn))
         else:
-            text = kernel_syntax.format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name)
+            text = format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name)
             lines.append(f"{pc:5d}: {text}")
         pc += insn.slots
     for reloc in program.relocations:

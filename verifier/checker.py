@@ -71,10 +71,6 @@ Breach = tuple[dict[str, Any], bool]
 Check = Callable[[Obligation, State, "Analysis"], "Breach | None"]
 
 
-def _signed(value: int) -> int:
-    return to_signed(value, 64)
-
-
 # -- registers --------------------------------------------------------------------------------
 
 
@@ -108,8 +104,8 @@ def _valid_immediate(ob: Obligation, state: State, env: "Analysis") -> Breach | 
 
 def insane_offset(value: Scalar) -> str | None:
     """Why the kernel refuses pointer arithmetic involving `value`, or None."""
-    if value.is_const and not -MAX_VAR_OFF < _signed(value.value) < MAX_VAR_OFF:
-        return f"is {_signed(value.value)}, beyond the +-2^29 the kernel allows"
+    if value.is_const and not -MAX_VAR_OFF < to_signed(value.value, 64) < MAX_VAR_OFF:
+        return f"is {to_signed(value.value, 64)}, beyond the +-2^29 the kernel allows"
     if value.smin == -(1 << 63):
         return "has no lower bound"
     if not -MAX_VAR_OFF < value.smin < MAX_VAR_OFF:
@@ -209,7 +205,7 @@ def _ctx_unmoved(ob: Obligation, state: State, env: "Analysis") -> Breach | None
     base = _ctx(ob, state)
     if base is None or not base.value.is_const or base.value.value == 0:
         return None
-    return {"reg": ob.reg, "moved": _signed(base.value.value), "off": ob.off}, True
+    return {"reg": ob.reg, "moved": to_signed(base.value.value, 64), "off": ob.off}, True
 
 
 def _ctx_rule(ob: Obligation, state: State, env: "Analysis") -> str | None:

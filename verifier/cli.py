@@ -12,7 +12,6 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from interp.asm import kernel_syntax
 from interp.asm.common import AsmError
 from interp.conformance import (
     TestFileError,
@@ -24,12 +23,19 @@ from interp.core import CoreError
 from interp.faults import ProgramError
 from interp.image import ProgramImage
 from interp.isa.insn import DecodeError, encode
+from interp.isa.text import format_insn
 from interp.kprobe import PerfEventError
 from interp.listing import maps_text, program_json, program_text
 from interp.loader import LoaderError
 from interp.maps import MapError
 from interp.rawload import SidecarError
-from interp.sources import SourceError, describe, printable, read_program, select_programs
+from interp.sources import (
+    SourceError,
+    describe,
+    printable,
+    read_program,
+    select_programs,
+)
 from interp.vm import DEFAULT_BUDGET
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
@@ -102,7 +108,7 @@ def _tracer(args: argparse.Namespace, program: Any) -> Any:
     by_pc = {}
     pc = 0
     for insn in program.insns:
-        by_pc[pc] = kernel_syntax.format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name)
+        by_pc[pc] = format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name)
         pc += insn.slots
     previous: list[Any] = [None] * 11
 
@@ -258,8 +264,8 @@ def resource_limited() -> bool:
 def cmd_check(args: argparse.Namespace) -> int:
     import resource
 
-    from verifier.fixpoint import Limits, process_memory
     from verifier.check import check_program
+    from verifier.fixpoint import Limits, process_memory
 
     source = read_program(Path(args.file), None, _target_btf(args))
     if args.max_memory is not None:
@@ -333,7 +339,7 @@ def cmd_cfg(args: argparse.Namespace) -> int:
     texts = {}
     pc = 0
     for insn in program.insns:
-        texts[pc] = kernel_syntax.format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name)
+        texts[pc] = format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name)
         pc += insn.slots
     dot = to_dot(cf, texts.__getitem__)
     if args.format == "dot":

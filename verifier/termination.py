@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from interp.isa.ops import Branch, Reg
+from interp.isa.ops import Branch, Reg, to_signed
 
 from .cfg import EXIT_NODE
 from .checker import Alarm
@@ -111,8 +111,7 @@ def progress(run: "FunctionRun", loop: set[int], before: Paths, after: Paths) ->
     for reg in range(10):
         a, b = old.regs[reg], new.regs[reg]
         if a != b and a.is_scalar and b.is_scalar and a.value.is_const and b.value.is_const:
-            step = (b.value.value - a.value.value) & ((1 << 64) - 1)
-            steps.append((reg, step - (1 << 64) if step >> 63 else step, str(b.value)))
+            steps.append((reg, to_signed(b.value.value - a.value.value, 64), str(b.value)))
     exits = []
     ops = run.a.cf.listing.ops
     for block in sorted(loop):

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass, field
 
 from ..isa.insn import Insn
+from ..isa.ops import to_signed
 
 
 class AsmError(ValueError):
@@ -32,7 +33,7 @@ def parse_imm32(text: str, line: int) -> int:
     value = parse_int(text, line, "immediate")
     is_hex = "x" in text.lower()
     if is_hex and 0 <= value <= 0xFFFFFFFF:
-        return value - (1 << 32) if value & 0x80000000 else value
+        return to_signed(value, 32)
     if -(1 << 31) <= value < (1 << 31):
         return value
     raise AsmError(line, f"Invalid immediate '{text.strip()}': it does not fit in 32 bits")

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import re
 
-from ..isa.insn import Insn
+from ..isa.insn import Insn, pcs
 from ..isa.opcodes import (
     CALL,
     CALLX,
@@ -16,6 +16,7 @@ from ..isa.opcodes import (
     JA32,
     LDDW,
     MAY_GOTO,
+    SIZE_BYTES,
     SRC_X,
     AluOp,
     AtomicOp,
@@ -25,10 +26,38 @@ from ..isa.opcodes import (
     PseudoSrc,
     Size,
 )
+from ..isa.ops import (
+    Alu,
+    Atomic,
+    AtomicKind,
+    Branch,
+    Call,
+    CallIndirect,
+    Exit,
+    Imm,
+    Invalid,
+    Jump,
+    KfuncCall,
+    Load,
+    LoadBtfRef,
+    LoadFuncRef,
+    LoadImm64,
+    LoadMapRef,
+    LocalCall,
+    MayGoto,
+    Neg,
+    PacketLoad,
+    Reg,
+    Store,
+    Swap,
+    SwapKind,
+    lift,
+    to_signed,
+)
 from .common import (
-    Assembly,
-    AsmError,
     LABEL_RE,
+    AsmError,
+    Assembly,
     parse_imm32,
     parse_imm64,
     parse_int,
@@ -291,7 +320,7 @@ def _assemble_lock(asm: Assembly, rest: str, n: int) -> None:
 
 _ALU_BY_OP = {v: k for k, v in ALU_NAMES.items()}
 _JMP_BY_OP = {v: k for k, v in JMP_NAMES.items()}
-_SIZE_NAME = {v: k for k, v in SIZE_SUFFIX.items()}
+_SIZE_NAME = {SIZE_BYTES[v]: k for k, v in SIZE_SUFFIX.items()}
 _PSEUDO_BY_SRC = {v: k for k, v in PSEUDO_NAMES.items()}
 
 
@@ -299,75 +328,68 @@ def _m(reg: int, off: int) -> str:
     return f"[%r{reg}{signed_offset(off)}]" if off else f"[%r{reg}]"
 
 
-def format_insn(insn: Insn) -> str:
+def format_insn(insn: Insn, pc: int = 0) -> str:
     """One instruction in conformance syntax (jump targets as +N/-N)."""
-    op, cls, x = insn.opcode & 0xF0, insn.opcode & 0x07, insn.opcode & SRC_X
-    d, s = insn.dst, insn.src
-    if cls in (Cls.ALU, Cls.ALU64):
-        suffix = "32" if cls == Cls.ALU else ""
-        if op == AluOp.END:
-            if cls == Cls.ALU64:
-                return f"bswap{insn.imm} %r{d}"
-            return f"{'be' if x else 'le'}{insn.imm} %r{d}"
-        if op == AluOp.NEG:
-            return f"neg{suffix} %r{d}"
-        if op == AluOp.MOV and insn.off:
-            return f"movsx{insn.off}{'64' if cls == Cls.ALU64 else '32'} %r{d}, %r{s}"
-        name = _ALU_BY_OP[AluOp(op)]
-        if insn.off == 1 and op in (AluOp.DIV, AluOp.MOD):
-            name = "sdiv" if op == AluOp.DIV else "smod"
-        operand = f"%r{s}" if x else str(insn.imm)
-        return f"{name}{suffix} %r{d}, {operand}"
-    if cls in (Cls.JMP, Cls.JMP32):
-        if insn.opcode == EXIT:
-            return "exit"
-        if insn.opcode == JA:
-            return f"ja {signed_offset(insn.off)}"
-        if insn.opcode == JA32:
-            return f"ja32 {signed_offset(insn.imm)}"
-        if insn.opcode == MAY_GOTO:
-            return f"may_goto {signed_offset(insn.off)}"
-        if insn.opcode == CALLX:
-            return f"call %r{d}"
-        if insn.opcode == CALL:
-            if s == 1:
-                return f"call local {signed_offset(insn.imm)}"
-            if s == 2:
-                return f"call kfunc {insn.imm}"
-            return f"call {insn.imm}"
-        suffix = "32" if cls == Cls.JMP32 else ""
-        operand = f"%r{s}" if x else str(insn.imm)
-        return f"{_JMP_BY_OP[JmpOp(op)]}{suffix} %r{d}, {operand}, {signed_offset(insn.off)}"
-    size = _SIZE_NAME[Size(insn.opcode & 0x18)]
-    if insn.opcode == LDDW:
-        if s:
-            lo, hi = insn.imm & 0xFFFFFFFF, insn.imm >> 32
-            lo_s = lo - (1 << 32) if lo & 0x80000000 else lo
-            text = f"{_PSEUDO_BY_SRC[PseudoSrc(s)]}:{lo_s}"
-            return f"lddw %r{d}, {text}+{hi}" if hi else f"lddw %r{d}, {text}"
-        return f"lddw %r{d}, {insn.imm:#x}"
-    if cls == Cls.LD:
-        if insn.mode == Mode.ABS:
-            return f"ldabs{size} {insn.imm}"
-        return f"ldind{size} %r{s}, {insn.imm}"
-    if cls == Cls.LDX:
-        sx = "s" if insn.mode == Mode.MEMSX else ""
-        return f"ldx{sx}{size} %r{d}, {_m(s, insn.off)}"
-    if cls == Cls.ST:
-        return f"st{size} {_m(d, insn.off)}, {insn.imm}"
-    if insn.mode == Mode.MEM:
-        return f"stx{size} {_m(d, insn.off)}, %r{s}"
-    suffix = "32" if insn.opcode & 0x18 == Size.W else ""
-    if insn.imm == AtomicOp.XCHG:
-        name = "xchg"
-    elif insn.imm == AtomicOp.CMPXCHG:
-        name = "cmpxchg"
-    else:
-        name = {v: k for k, v in ATOMIC_NAMES.items()}[AtomicOp(insn.imm & ~AtomicOp.FETCH)]
-        if insn.imm & AtomicOp.FETCH:
-            name = "fetch " + name
-    return f"lock {name}{suffix} {_m(d, insn.off)}, %r{s}"
+    op = lift(insn, pc)
+
+    def rel(target: int) -> str:
+        return signed_offset(target - (pc + 1))
+
+    if isinstance(op, Invalid):
+        return f"; invalid: {op.reason}"
+    if isinstance(op, Swap):
+        return f"{'bswap' if op.kind == SwapKind.SWAP else op.kind.value}{op.bits} %r{op.dst}"
+    if isinstance(op, Neg):
+        return f"neg{'32' if op.width == 32 else ''} %r{op.dst}"
+    if isinstance(op, Alu):
+        suffix = "32" if op.width == 32 else ""
+        if op.extend:
+            return f"movsx{op.extend}{op.width} %r{op.dst}, %r{op.src.n}"  # type: ignore[union-attr]
+        name = _ALU_BY_OP[op.op]
+        if op.signed:
+            name = "sdiv" if op.op == AluOp.DIV else "smod"
+        operand = f"%r{op.src.n}" if isinstance(op.src, Reg) else str(op.src.value)
+        return f"{name}{suffix} %r{op.dst}, {operand}"
+    if isinstance(op, Exit):
+        return "exit"
+    if isinstance(op, Jump):
+        return f"ja32 {rel(op.target)}" if op.long else f"ja {rel(op.target)}"
+    if isinstance(op, MayGoto):
+        return f"may_goto {rel(op.target)}"
+    if isinstance(op, CallIndirect):
+        return f"call %r{op.reg}"
+    if isinstance(op, LocalCall):
+        return f"call local {rel(op.target)}"
+    if isinstance(op, KfuncCall):
+        return f"call kfunc {op.btf_id}"
+    if isinstance(op, Call):
+        return f"call {op.helper}"
+    if isinstance(op, Branch):
+        suffix = "32" if op.width == 32 else ""
+        operand = f"%r{op.right.n}" if isinstance(op.right, Reg) else str(op.right.value)
+        return f"{_JMP_BY_OP[op.cond]}{suffix} %r{op.left}, {operand}, {rel(op.target)}"
+    if isinstance(op, LoadImm64):
+        return f"lddw %r{op.dst}, {op.value:#x}"
+    if isinstance(op, (LoadMapRef, LoadFuncRef, LoadBtfRef)):
+        lo, hi = insn.imm & 0xFFFFFFFF, insn.imm >> 32
+        text = f"{_PSEUDO_BY_SRC[PseudoSrc(insn.src)]}:{to_signed(lo, 32)}"
+        return f"lddw %r{op.dst}, {text}+{hi}" if hi else f"lddw %r{op.dst}, {text}"
+    if isinstance(op, PacketLoad):
+        size = _SIZE_NAME[op.size]
+        return f"ldabs{size} {op.imm}" if op.index is None else f"ldind{size} %r{op.index}, {op.imm}"
+    if isinstance(op, Load):
+        return f"ldx{'s' if op.signed else ''}{_SIZE_NAME[op.size]} %r{op.dst}, {_m(op.base, op.off)}"
+    if isinstance(op, Store):
+        if isinstance(op.src, Imm):
+            return f"st{_SIZE_NAME[op.size]} {_m(op.base, op.off)}, {op.src.value}"
+        return f"stx{_SIZE_NAME[op.size]} {_m(op.base, op.off)}, %r{op.src.n}"
+    assert isinstance(op, Atomic)
+    suffix = "32" if op.size == 4 else ""
+    name = op.kind.value
+    if op.fetch and op.kind not in (AtomicKind.XCHG, AtomicKind.CMPXCHG):
+        name = "fetch " + name
+    return f"lock {name}{suffix} {_m(op.base, op.off)}, %r{op.src}"
 
 
 def disassemble(insns: list[Insn]) -> str:
-    return "\n".join(format_insn(insn) for insn in insns) + "\n"
+    return "\n".join(format_insn(insn, pc) for pc, insn in zip(pcs(insns), insns)) + "\n"

@@ -26,131 +26,29 @@ from ..isa.opcodes import (
     AluOp,
     AtomicOp,
     Cls,
-    JmpOp,
     Mode,
     PseudoSrc,
     Size,
 )
-from .common import Assembly, AsmError, LABEL_RE, parse_imm32, parse_imm64, parse_int, parse_off16
+from ..isa.text import ALU_SYMBOL, JMP_SYMBOL, format_insn
+from .common import (
+    LABEL_RE,
+    AsmError,
+    Assembly,
+    parse_imm32,
+    parse_imm64,
+    parse_int,
+    parse_off16,
+)
 
-ALU_SYMBOL = {
-    AluOp.ADD: "+=", AluOp.SUB: "-=", AluOp.MUL: "*=", AluOp.DIV: "/=", AluOp.OR: "|=",
-    AluOp.AND: "&=", AluOp.LSH: "<<=", AluOp.RSH: ">>=", AluOp.MOD: "%=", AluOp.XOR: "^=",
-    AluOp.ARSH: "s>>=",
-}
 SYMBOL_ALU = {v: k for k, v in ALU_SYMBOL.items()}
 SIGNED_SYMBOL = {"s/=": AluOp.DIV, "s%=": AluOp.MOD}
-JMP_SYMBOL = {
-    JmpOp.JEQ: "==", JmpOp.JNE: "!=", JmpOp.JGT: ">", JmpOp.JGE: ">=", JmpOp.JLT: "<",
-    JmpOp.JLE: "<=", JmpOp.JSGT: "s>", JmpOp.JSGE: "s>=", JmpOp.JSLT: "s<", JmpOp.JSLE: "s<=",
-    JmpOp.JSET: "&",
-}
 SYMBOL_JMP = {v: k for k, v in JMP_SYMBOL.items()}
 SIZE_TYPE = {Size.B: "u8", Size.H: "u16", Size.W: "u32", Size.DW: "u64"}
 TYPE_SIZE = {"u8": Size.B, "u16": Size.H, "u32": Size.W, "u64": Size.DW}
 SIGNED_TYPE_SIZE = {"s8": Size.B, "s16": Size.H, "s32": Size.W}
 ATOMIC_SYMBOL = {AtomicOp.ADD: "+=", AtomicOp.OR: "|=", AtomicOp.AND: "&=", AtomicOp.XOR: "^="}
 ATOMIC_NAME = {AtomicOp.ADD: "add", AtomicOp.OR: "or", AtomicOp.AND: "and", AtomicOp.XOR: "xor"}
-
-# How a map reference of a pseudo lddw is printed: (src, imm) -> text such as "map[events]".
-MapNamer = Callable[[int, int], "str | None"]
-# How a helper call is printed: helper id -> name such as "bpf_map_lookup_elem".
-HelperNamer = Callable[[int], "str | None"]
-
-
-def _off(off: int) -> str:
-    return f"+{off}" if off >= 0 else str(off)
-
-
-def _imm_text(imm: int) -> str:
-    return f"{imm:#x}" if imm >= 0 else str(imm)
-
-
-def format_insn(insn: Insn, pc: int | None = None, *, helper_name: HelperNamer | None = None,
-                map_name: MapNamer | None = None) -> str:
-    """One instruction in kernel syntax (jumps and local calls as offsets relative to the next pc)."""
-    op, cls, x = insn.opcode & 0xF0, insn.opcode & 0x07, insn.opcode & SRC_X
-    d, s = insn.dst, insn.src
-    if cls in (Cls.ALU, Cls.ALU64):
-        reg = "w" if cls == Cls.ALU else "r"
-        if op == AluOp.END:
-            kind = "bswap" if cls == Cls.ALU64 else ("be" if x else "le")
-            return f"r{d} = {kind}{insn.imm} r{d}"
-        if op == AluOp.NEG:
-            return f"{reg}{d} = -{reg}{d}"
-        src = f"{reg}{s}" if x else str(insn.imm)
-        if op == AluOp.MOV:
-            if insn.off:
-                return f"{reg}{d} = (s{insn.off}){reg}{s}"
-            return f"{reg}{d} = {src}"
-        symbol = ALU_SYMBOL[AluOp(op)]
-        if insn.off == 1 and op in (AluOp.DIV, AluOp.MOD):
-            symbol = "s" + symbol
-        return f"{reg}{d} {symbol} {src}"
-    if cls in (Cls.JMP, Cls.JMP32):
-        if insn.opcode == EXIT:
-            return "exit"
-        if insn.opcode == JA:
-            return f"goto {_off(insn.off)}"
-        if insn.opcode == MAY_GOTO:
-            return f"may_goto {_off(insn.off)}"
-        if insn.opcode == JA32:
-            return f"gotol {_off(insn.imm)}"
-        if insn.opcode == CALLX:
-            return f"callx r{d}"
-        if insn.opcode == CALL:
-            if s == 1:
-                return f"call pc{_off(insn.imm)}"
-            if s == 2:
-                return f"call kfunc#{insn.imm}"
-            name = helper_name(insn.imm) if helper_name else None
-            return f"call {name}#{insn.imm}" if name else f"call {insn.imm}"
-        reg = "w" if cls == Cls.JMP32 else "r"
-        src = f"{reg}{s}" if x else _imm_text(insn.imm)
-        return f"if {reg}{d} {JMP_SYMBOL[JmpOp(op)]} {src} goto {_off(insn.off)}"
-    size = Size(insn.opcode & 0x18)
-    if insn.opcode == LDDW:
-        return f"r{d} = {_lddw_operand(insn, map_name)} ll"
-    if cls == Cls.LD:
-        if insn.mode == Mode.ABS:
-            return f"r0 = *({SIZE_TYPE[size]} *)skb[{insn.imm}]"
-        return f"r0 = *({SIZE_TYPE[size]} *)skb[r{s} {_off(insn.imm)}]"
-    if cls == Cls.LDX:
-        kind = SIZE_TYPE[size] if insn.mode == Mode.MEM else "s" + SIZE_TYPE[size][1:]
-        return f"r{d} = *({kind} *)(r{s} {_off(insn.off)})"
-    mem = f"*({SIZE_TYPE[size]} *)(r{d} {_off(insn.off)})"
-    if cls == Cls.ST:
-        return f"{mem} = {insn.imm}"
-    if insn.mode == Mode.MEM:
-        return f"{mem} = r{s}"
-    bits = "64" if size == Size.DW else ""
-    ptr = f"({SIZE_TYPE[size]} *)(r{d} {_off(insn.off)})"
-    if insn.imm == AtomicOp.XCHG:
-        return f"r{s} = atomic{bits}_xchg({ptr}, r{s})"
-    if insn.imm == AtomicOp.CMPXCHG:
-        return f"r0 = atomic{bits}_cmpxchg({ptr}, r0, r{s})"
-    base = AtomicOp(insn.imm & ~AtomicOp.FETCH)
-    if insn.imm & AtomicOp.FETCH:
-        return f"r{s} = atomic{bits}_fetch_{ATOMIC_NAME[base]}({ptr}, r{s})"
-    return f"lock {mem} {ATOMIC_SYMBOL[base]} r{s}"
-
-
-def _lddw_operand(insn: Insn, map_name: MapNamer | None) -> str:
-    src = insn.src
-    if src == PseudoSrc.IMM64:
-        return f"{insn.imm:#x}"
-    lo, hi = insn.imm & 0xFFFFFFFF, insn.imm >> 32
-    lo_signed = lo - (1 << 32) if lo & 0x80000000 else lo
-    if src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_IDX, PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX_VALUE):
-        name = map_name(src, lo) if map_name else None
-        key = "fd" if src in (PseudoSrc.MAP_FD, PseudoSrc.MAP_VALUE) else "idx"
-        ref = f"map[{name}]" if name else f"map[{key}:{lo}]"
-        if src in (PseudoSrc.MAP_VALUE, PseudoSrc.MAP_IDX_VALUE):
-            return f"{ref}[0]+{hi}"
-        return ref
-    if src == PseudoSrc.BTF_ID:
-        return f"btf_id[{lo}]"
-    return f"func[pc{_off(lo_signed)}]"
 
 
 def disassemble(insns: list[Insn], *, numbered: bool = True) -> str:

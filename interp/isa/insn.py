@@ -122,19 +122,21 @@ class Insn:
     def encode(self) -> bytes:
         regs = (self.dst & 0xF) | ((self.src & 0xF) << 4)
         if self.opcode == LDDW:
-            lo = _signed32(self.imm & 0xFFFFFFFF)
-            hi = _signed32((self.imm >> 32) & 0xFFFFFFFF)
+            lo = to_signed(self.imm & 0xFFFFFFFF, 32)
+            hi = to_signed((self.imm >> 32) & 0xFFFFFFFF, 32)
             return _SLOT.pack(self.opcode, regs, self.off, lo) + _SLOT.pack(0, 0, 0, hi)
         return _SLOT.pack(self.opcode, regs, self.off, self.imm)
 
     def __str__(self) -> str:
-        from ..asm.kernel_syntax import format_insn
+        from .text import format_insn
 
         return format_insn(self)
 
 
-def _signed32(value: int) -> int:
-    return value - (1 << 32) if value & 0x80000000 else value
+def to_signed(value: int, width: int) -> int:
+    """The two's complement reading of an unsigned `width`-bit value."""
+    value &= (1 << width) - 1
+    return value - (1 << width) if value >> (width - 1) else value
 
 
 class DecodeError(ValueError):

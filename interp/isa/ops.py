@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
-from .insn import Insn, check_fields
+from .insn import Insn, check_fields, to_signed
 from .opcodes import (
     CALL,
     CALLX,
@@ -54,12 +54,6 @@ class Imm:
 
 
 Operand = Reg | Imm
-
-
-def to_signed(value: int, width: int) -> int:
-    """The two's complement reading of an unsigned `width`-bit value."""
-    value &= (1 << width) - 1
-    return value - (1 << width) if value >> (width - 1) else value
 
 
 # -- ALU --------------------------------------------------------------------------------------

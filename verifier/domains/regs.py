@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from enum import Enum
 
+from interp.isa.ops import to_signed
+
 from .scalar import Scalar
 
 
@@ -120,7 +122,7 @@ class RegState:
         if self.type in (RegType.NOT_INIT, RegType.CONFLICT, RegType.POISONED):
             return self.type.value
         offset = "" if self.value.is_const and self.value.value == 0 else (
-            f"{self.value.value - (1 << 64) if self.value.value >> 63 else self.value.value:+d}"
+            f"{to_signed(self.value.value, 64):+d}"
             if self.value.is_const else f"+{self.value}")
         return f"{self.type.value}{offset}"
 

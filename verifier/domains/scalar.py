@@ -11,17 +11,13 @@ from dataclasses import dataclass
 
 from interp import semantics
 from interp.isa.opcodes import AluOp, JmpOp
-from interp.isa.ops import Alu, Imm, Neg, Swap, SwapKind
+from interp.isa.ops import Alu, Imm, Neg, Swap, SwapKind, to_signed
 
 from .tnum import M32, M64, Tnum
 
 _INT = semantics.IntBackend()
 S64_MIN, S64_MAX = -(1 << 63), (1 << 63) - 1
 S32_MIN, S32_MAX = -(1 << 31), (1 << 31) - 1
-
-
-def _s(x: int, bits: int) -> int:
-    return x - (1 << bits) if x >> (bits - 1) & 1 else x
 
 
 def _u(x: int, bits: int) -> int:
@@ -45,7 +41,7 @@ class Scalar:
     def const(value: int) -> "Scalar":
         v = value & M64
         low = v & M32
-        return Scalar(Tnum.const(v), v, v, _s(v, 64), _s(v, 64), low, low, _s(low, 32), _s(low, 32))
+        return Scalar(Tnum.const(v), v, v, to_signed(v, 64), to_signed(v, 64), low, low, to_signed(low, 32), to_signed(low, 32))
 
     @staticmethod
     def unknown() -> "Scalar":
@@ -85,8 +81,8 @@ class Scalar:
     def contains(self, x: int) -> bool:
         x &= M64
         low = x & M32
-        return (self.tnum.contains(x) and self.umin <= x <= self.umax and self.smin <= _s(x, 64) <= self.smax
-                and self.u32min <= low <= self.u32max and self.s32min <= _s(low, 32) <= self.s32max)
+        return (self.tnum.contains(x) and self.umin <= x <= self.umax and self.smin <= to_signed(x, 64) <= self.smax
+                and self.u32min <= low <= self.u32max and self.s32min <= to_signed(low, 32) <= self.s32max)
 
     def subreg(self) -> "Scalar":
         """A scalar holding the low 32 bits of each member (zero-extended)."""
@@ -154,20 +150,20 @@ class Scalar:
             # from the tnum
             umin, umax = max(umin, t.value), min(umax, t.value | t.mask)
             sign = 1 << 63
-            smin = max(smin, _s(t.value | (t.mask & sign), 64))
-            smax = min(smax, _s(t.value | (t.mask & (sign - 1)), 64))
+            smin = max(smin, to_signed(t.value | (t.mask & sign), 64))
+            smax = min(smax, to_signed(t.value | (t.mask & (sign - 1)), 64))
             low = t.trunc(32)
             u32min, u32max = max(u32min, low.value), min(u32max, low.value | low.mask)
             sign32 = 1 << 31
-            s32min = max(s32min, _s(low.value | (low.mask & sign32), 32))
-            s32max = min(s32max, _s(low.value | (low.mask & (sign32 - 1)), 32))
+            s32min = max(s32min, to_signed(low.value | (low.mask & sign32), 32))
+            s32max = min(s32max, to_signed(low.value | (low.mask & (sign32 - 1)), 32))
             # signed and unsigned views of the same range, when it does not cross a sign boundary
             if umin <= umax and (umax < 1 << 63 or umin >= 1 << 63):
-                smin, smax = max(smin, _s(umin, 64)), min(smax, _s(umax, 64))
+                smin, smax = max(smin, to_signed(umin, 64)), min(smax, to_signed(umax, 64))
             if smin <= smax and (smin >= 0 or smax < 0):
                 umin, umax = max(umin, _u(smin, 64)), min(umax, _u(smax, 64))
             if u32min <= u32max and (u32max < 1 << 31 or u32min >= 1 << 31):
-                s32min, s32max = max(s32min, _s(u32min, 32)), min(s32max, _s(u32max, 32))
+                s32min, s32max = max(s32min, to_signed(u32min, 32)), min(s32max, to_signed(u32max, 32))
             if s32min <= s32max and (s32min >= 0 or s32max < 0):
                 u32min, u32max = max(u32min, _u(s32min, 32)), min(u32max, _u(s32max, 32))
             # the low half of a 64-bit range that stays within one 2^32 block
