@@ -7,12 +7,20 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Callable
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .faults import FaultKind, VmFault
 
 if TYPE_CHECKING:
-    from .vm import Machine
+    from .memory import AddressSpace
+
+
+class HelperContext(Protocol):
+    """What a helper may use of the run that calls it: the program's memory, and the runtime it
+    acts on (maps, kernel memory, the environment: a `kprobe.KprobeSession`, ...)."""
+
+    space: "AddressSpace"
+    runtime: Any
 
 
 class ArgType(str, Enum):
@@ -78,14 +86,14 @@ class HelperExit(Exception):
         self.executed: int | None = None
 
 
-HelperImpl = Callable[["Machine", int, list], int]  # (machine, pc, [r1..r5]) -> r0
+HelperImpl = Callable[[HelperContext, int, list], int]  # (context, pc, [r1..r5]) -> r0
 
 
 @dataclass(frozen=True)
 class Helper:
     id: int
     name: str
-    impl: HelperImpl  # (machine, pc, args) -> r0
+    impl: HelperImpl  # (context, pc, args) -> r0
     ret: RetType = RetType.INTEGER
     args: tuple[ArgType, ...] = ()
     gpl_only: bool = False
@@ -111,7 +119,7 @@ class HelperRegistry:
     def get(self, helper_id: int) -> Helper | None:
         return self.helpers.get(helper_id)
 
-    def call(self, machine: "Machine", pc: int, helper_id: int, regs: list) -> int:
+    def call(self, machine: HelperContext, pc: int, helper_id: int, regs: list) -> int:
         helper = self.helpers.get(helper_id)
         if helper is None:
             raise VmFault(
@@ -132,7 +140,7 @@ class HelperRegistry:
         return helper.impl(machine, pc, regs) & 0xFFFF_FFFF_FFFF_FFFF
 
 
-def _unwind(machine: "Machine", pc: int, args: list) -> int:
+def _unwind(machine: HelperContext, pc: int, args: list) -> int:
     # The conformance suite's helper: returns its argument and ends the program when it is 0.
     if args[0] == 0:
         raise HelperExit(0)

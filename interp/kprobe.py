@@ -15,6 +15,7 @@ from .kprobe_helpers import TailCall, kprobe_helpers
 from .maps import ENOSPC, MapState
 from .memory import CONTEXT_BASE, AddressSpace, Region, RegionKind
 from .program import Program
+from .progtypes import KPROBE
 from .pt_regs import PtRegsLayout, layout_for
 from .vm import DEFAULT_BUDGET
 from .world import USER_SPACE_END, Environment, KernelMemory
@@ -118,7 +119,7 @@ class KprobeSession:
             raise ValueError(f"cpu {cpu} does not exist; this session has {self.ncpus} CPUs")
         self.cpu = cpu
         self.tail_calls = 0
-        region = Region(RegionKind.CONTEXT, "pt_regs", CONTEXT_BASE, bytearray(ctx), writable=False, aligned=True)
+        region = KPROBE.context_region(ctx, CONTEXT_BASE)
         self.space.map(region)
         self._ctx = region
         executed = 0

@@ -15,7 +15,7 @@ from . import bprintf
 from .faults import FaultKind, VmFault
 from .helper_ids import HELPER_IDS
 from .helpers import ArgType as A
-from .helpers import Helper, HelperExit, HelperRegistry, RetType
+from .helpers import Helper, HelperContext, HelperExit, HelperRegistry, RetType
 from .isa.insn import to_signed
 from .maps import (
     BPF_LOCAL_STORAGE_GET_F_CREATE,
@@ -37,7 +37,6 @@ from .world import USER_SPACE_END
 
 if TYPE_CHECKING:
     from .kprobe import KprobeSession
-    from .vm import Machine
 
 EAGAIN = 11
 BPF_F_CURRENT_CPU = 0xFFFFFFFF
@@ -53,7 +52,7 @@ class TailCall(HelperExit):
         self.program_index = program_index
 
 
-def _session(machine: "Machine") -> "KprobeSession":
+def _session(machine: HelperContext) -> "KprobeSession":
     return machine.runtime
 
 
@@ -61,21 +60,21 @@ def _fault(pc: int, helper: str, message: str) -> VmFault:
     return VmFault(pc, FaultKind.HELPER_ARGUMENT, f"{helper}: {message}")
 
 
-def _read(machine: "Machine", pc: int, helper: str, reg: int, address: int, size: int) -> bytes:
+def _read(machine: HelperContext, pc: int, helper: str, reg: int, address: int, size: int) -> bytes:
     try:
         return machine.space.read_bytes(pc, address, size)
     except VmFault as exc:
         raise _fault(pc, helper, f"r{reg} = {address:#x} must point to {size} readable bytes: {exc.message}") from None
 
 
-def _write(machine: "Machine", pc: int, helper: str, reg: int, address: int, data: bytes) -> None:
+def _write(machine: HelperContext, pc: int, helper: str, reg: int, address: int, data: bytes) -> None:
     try:
         machine.space.write_bytes(pc, address, data)
     except VmFault as exc:
         raise _fault(pc, helper, f"r{reg} = {address:#x} must point to {len(data)} writable bytes: {exc.message}") from None
 
 
-def _map(machine: "Machine", pc: int, helper: str, handle: int, reg: int = 1) -> MapState:
+def _map(machine: HelperContext, pc: int, helper: str, handle: int, reg: int = 1) -> MapState:
     state = _session(machine).map_for_handle(handle)
     if state is None:
         raise _fault(pc, helper, f"r{reg} = {handle:#x} is not a map pointer; load it with lddw from a map")
@@ -85,14 +84,14 @@ def _map(machine: "Machine", pc: int, helper: str, handle: int, reg: int = 1) ->
 # -- the seed's four --------------------------------------------------------------
 
 
-def map_lookup_elem(machine: "Machine", pc: int, args: list) -> int:
+def map_lookup_elem(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "map_lookup_elem", args[0])
     key = _read(machine, pc, "map_lookup_elem", 2, args[1], state.definition.key_size)
     region = state.lookup(key, _session(machine).cpu)
     return region.base if region is not None else 0
 
 
-def map_update_elem(machine: "Machine", pc: int, args: list) -> int:
+def map_update_elem(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "map_update_elem", args[0])
     key = _read(machine, pc, "map_update_elem", 2, args[1], state.definition.key_size)
     value = _read(machine, pc, "map_update_elem", 3, args[2], state.definition.value_size)
@@ -100,13 +99,13 @@ def map_update_elem(machine: "Machine", pc: int, args: list) -> int:
     return state.update(key, value, args[3], _session(machine).cpu)
 
 
-def map_delete_elem(machine: "Machine", pc: int, args: list) -> int:
+def map_delete_elem(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "map_delete_elem", args[0])
     key = _read(machine, pc, "map_delete_elem", 2, args[1], state.definition.key_size)
     return state.delete(key)
 
 
-def _probe_read(machine: "Machine", pc: int, args: list, name: str, space: str, string: bool) -> int:
+def _probe_read(machine: HelperContext, pc: int, args: list, name: str, space: str, string: bool) -> int:
     dst, size, src = args[0], args[1], args[2]
     if size > 0x7FFF_FFFF:
         raise _fault(pc, name, f"size r2 = {size} is negative or huge; pass a size that fits the buffer r1")
@@ -134,56 +133,56 @@ def _probe_read(machine: "Machine", pc: int, args: list, name: str, space: str, 
     return len(out)
 
 
-def probe_read(machine: "Machine", pc: int, args: list) -> int:
+def probe_read(machine: HelperContext, pc: int, args: list) -> int:
     return _probe_read(machine, pc, args, "probe_read", "any", False)
 
 
-def probe_read_kernel(machine: "Machine", pc: int, args: list) -> int:
+def probe_read_kernel(machine: HelperContext, pc: int, args: list) -> int:
     return _probe_read(machine, pc, args, "probe_read_kernel", "kernel", False)
 
 
-def probe_read_user(machine: "Machine", pc: int, args: list) -> int:
+def probe_read_user(machine: HelperContext, pc: int, args: list) -> int:
     return _probe_read(machine, pc, args, "probe_read_user", "user", False)
 
 
-def probe_read_str(machine: "Machine", pc: int, args: list) -> int:
+def probe_read_str(machine: HelperContext, pc: int, args: list) -> int:
     return _probe_read(machine, pc, args, "probe_read_str", "any", True)
 
 
-def probe_read_kernel_str(machine: "Machine", pc: int, args: list) -> int:
+def probe_read_kernel_str(machine: HelperContext, pc: int, args: list) -> int:
     return _probe_read(machine, pc, args, "probe_read_kernel_str", "kernel", True)
 
 
-def probe_read_user_str(machine: "Machine", pc: int, args: list) -> int:
+def probe_read_user_str(machine: HelperContext, pc: int, args: list) -> int:
     return _probe_read(machine, pc, args, "probe_read_user_str", "user", True)
 
 
 # -- the world ----------------------------------------------------------------------------
 
 
-def ktime_get_ns(machine: "Machine", pc: int, args: list) -> int:
+def ktime_get_ns(machine: HelperContext, pc: int, args: list) -> int:
     return _session(machine).env.next_ktime()
 
 
-def ktime_get_boot_ns(machine: "Machine", pc: int, args: list) -> int:
+def ktime_get_boot_ns(machine: HelperContext, pc: int, args: list) -> int:
     return _session(machine).env.next_boot_ns()
 
 
-def jiffies64(machine: "Machine", pc: int, args: list) -> int:
+def jiffies64(machine: HelperContext, pc: int, args: list) -> int:
     return _session(machine).env.jiffies
 
 
-def get_current_pid_tgid(machine: "Machine", pc: int, args: list) -> int:
+def get_current_pid_tgid(machine: HelperContext, pc: int, args: list) -> int:
     env = _session(machine).env
     return (env.tgid << 32) | (env.pid & 0xFFFFFFFF)
 
 
-def get_current_uid_gid(machine: "Machine", pc: int, args: list) -> int:
+def get_current_uid_gid(machine: HelperContext, pc: int, args: list) -> int:
     env = _session(machine).env
     return (env.gid << 32) | (env.uid & 0xFFFFFFFF)
 
 
-def get_current_comm(machine: "Machine", pc: int, args: list) -> int:
+def get_current_comm(machine: HelperContext, pc: int, args: list) -> int:
     dst, size = args[0], args[1]
     if size == 0:
         return -EINVAL
@@ -192,23 +191,23 @@ def get_current_comm(machine: "Machine", pc: int, args: list) -> int:
     return 0
 
 
-def get_current_task(machine: "Machine", pc: int, args: list) -> int:
+def get_current_task(machine: HelperContext, pc: int, args: list) -> int:
     return _session(machine).env.current_task
 
 
-def get_current_cgroup_id(machine: "Machine", pc: int, args: list) -> int:
+def get_current_cgroup_id(machine: HelperContext, pc: int, args: list) -> int:
     return _session(machine).env.cgroup_id
 
 
-def get_smp_processor_id(machine: "Machine", pc: int, args: list) -> int:
+def get_smp_processor_id(machine: HelperContext, pc: int, args: list) -> int:
     return _session(machine).cpu
 
 
-def get_prandom_u32(machine: "Machine", pc: int, args: list) -> int:
+def get_prandom_u32(machine: HelperContext, pc: int, args: list) -> int:
     return _session(machine).env.next_random()
 
 
-def current_task_under_cgroup(machine: "Machine", pc: int, args: list) -> int:
+def current_task_under_cgroup(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "current_task_under_cgroup", args[0])
     if state.type != CGROUP_ARRAY:
         raise _fault(pc, "current_task_under_cgroup", f"map {state.name} is not a cgroup array")
@@ -251,7 +250,7 @@ def _format_printk(session: "KprobeSession", fmt: bytes, values: list[int | None
     return re.sub(r"%%|%(?:ll|l)?[diuxXsp]|%p[a-zA-Z]?", convert, text)
 
 
-def trace_printk(machine: "Machine", pc: int, args: list) -> int:
+def trace_printk(machine: HelperContext, pc: int, args: list) -> int:
     fmt_ptr, fmt_size = args[0], args[1]
     fmt = _read(machine, pc, "trace_printk", 1, fmt_ptr, fmt_size)
     if not fmt.endswith(b"\0") and b"\0" not in fmt:
@@ -262,7 +261,7 @@ def trace_printk(machine: "Machine", pc: int, args: list) -> int:
     return len(line) + 1
 
 
-def perf_event_output(machine: "Machine", pc: int, args: list) -> int:
+def perf_event_output(machine: HelperContext, pc: int, args: list) -> int:
     handle, flags, data_ptr, size = args[1], args[2], args[3], args[4]
     state = _map(machine, pc, "perf_event_output", handle, 2)
     if state.type != PERF_EVENT_ARRAY:
@@ -279,7 +278,7 @@ def perf_event_output(machine: "Machine", pc: int, args: list) -> int:
     return 0
 
 
-def perf_event_read(machine: "Machine", pc: int, args: list) -> int:
+def perf_event_read(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "perf_event_read", args[0])
     session = _session(machine)
     index = session.cpu if (args[1] & BPF_F_INDEX_MASK) == BPF_F_CURRENT_CPU else args[1] & BPF_F_INDEX_MASK
@@ -289,7 +288,7 @@ def perf_event_read(machine: "Machine", pc: int, args: list) -> int:
     return counter if counter is not None else -ENOENT
 
 
-def _read_value(machine: "Machine", pc: int, name: str, index: int, dst: int, size: int) -> int:
+def _read_value(machine: HelperContext, pc: int, name: str, index: int, dst: int, size: int) -> int:
     # struct bpf_perf_event_value { u64 counter; u64 enabled; u64 running; }
     if size != 24:
         _write(machine, pc, name, 3, dst, bytes(size))
@@ -302,7 +301,7 @@ def _read_value(machine: "Machine", pc: int, name: str, index: int, dst: int, si
     return 0
 
 
-def perf_event_read_value(machine: "Machine", pc: int, args: list) -> int:
+def perf_event_read_value(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "perf_event_read_value", args[0])
     session = _session(machine)
     index = session.cpu if (args[1] & BPF_F_INDEX_MASK) == BPF_F_CURRENT_CPU else args[1] & BPF_F_INDEX_MASK
@@ -311,12 +310,12 @@ def perf_event_read_value(machine: "Machine", pc: int, args: list) -> int:
     return _read_value(machine, pc, "perf_event_read_value", index, args[2], args[3])
 
 
-def perf_prog_read_value(machine: "Machine", pc: int, args: list) -> int:
+def perf_prog_read_value(machine: HelperContext, pc: int, args: list) -> int:
     session = _session(machine)
     return _read_value(machine, pc, "perf_prog_read_value", session.cpu, args[1], args[2])
 
 
-def get_stackid(machine: "Machine", pc: int, args: list) -> int:
+def get_stackid(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "get_stackid", args[1], 2)
     if state.type != STACK_TRACE:
         raise _fault(pc, "get_stackid", f"map {state.name} is not a stack trace map")
@@ -336,7 +335,7 @@ def get_stackid(machine: "Machine", pc: int, args: list) -> int:
     return stack_id
 
 
-def get_stack(machine: "Machine", pc: int, args: list) -> int:
+def get_stack(machine: HelperContext, pc: int, args: list) -> int:
     _ctx, dst, size, flags = args[0], args[1], args[2], args[3]
     frames = _session(machine).env.stack[flags & 0xFF :]
     data = b"".join(struct.pack("<Q", ip) for ip in frames)[: size - size % 8]
@@ -344,14 +343,14 @@ def get_stack(machine: "Machine", pc: int, args: list) -> int:
     return len(data)
 
 
-def override_return(machine: "Machine", pc: int, args: list) -> int:
+def override_return(machine: HelperContext, pc: int, args: list) -> int:
     session = _session(machine)
     session.override_return(args[1])
     session.output.append({"kind": "override_return", "value": args[1]})
     return 0
 
 
-def probe_write_user(machine: "Machine", pc: int, args: list) -> int:
+def probe_write_user(machine: HelperContext, pc: int, args: list) -> int:
     dst, src, size = args[0], args[1], args[2]
     data = _read(machine, pc, "probe_write_user", 2, src, size)
     session = _session(machine)
@@ -361,7 +360,7 @@ def probe_write_user(machine: "Machine", pc: int, args: list) -> int:
     return 0
 
 
-def tail_call(machine: "Machine", pc: int, args: list) -> int:
+def tail_call(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "tail_call", args[1], 2)
     if state.type != PROG_ARRAY:
         raise _fault(pc, "tail_call", f"map {state.name} is not a program array")
@@ -381,7 +380,7 @@ def tail_call(machine: "Machine", pc: int, args: list) -> int:
 # -- ring buffer ----------------------------------------------------------------------------
 
 
-def ringbuf_output(machine: "Machine", pc: int, args: list) -> int:
+def ringbuf_output(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "ringbuf_output", args[0])
     if state.type != RINGBUF:
         raise _fault(pc, "ringbuf_output", f"map {state.name} is not a ring buffer")
@@ -389,62 +388,62 @@ def ringbuf_output(machine: "Machine", pc: int, args: list) -> int:
     return _session(machine).ringbuf(state).output(data)
 
 
-def ringbuf_reserve(machine: "Machine", pc: int, args: list) -> int:
+def ringbuf_reserve(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "ringbuf_reserve", args[0])
     if state.type != RINGBUF:
         raise _fault(pc, "ringbuf_reserve", f"map {state.name} is not a ring buffer")
     return _session(machine).ringbuf(state).reserve(args[1])
 
 
-def _ringbuf_finish(machine: "Machine", pc: int, args: list, name: str, submit: bool) -> int:
+def _ringbuf_finish(machine: HelperContext, pc: int, args: list, name: str, submit: bool) -> int:
     session = _session(machine)
     if not session.finish_ringbuf_record(args[0], submit):
         raise _fault(pc, name, f"r1 = {args[0]:#x} is not a record from ringbuf_reserve that is still open")
     return 0
 
 
-def ringbuf_submit(machine: "Machine", pc: int, args: list) -> int:
+def ringbuf_submit(machine: HelperContext, pc: int, args: list) -> int:
     return _ringbuf_finish(machine, pc, args, "ringbuf_submit", True)
 
 
-def ringbuf_discard(machine: "Machine", pc: int, args: list) -> int:
+def ringbuf_discard(machine: HelperContext, pc: int, args: list) -> int:
     return _ringbuf_finish(machine, pc, args, "ringbuf_discard", False)
 
 
 # -- more of the world ------------------------------------------------------------------------
 
 
-def ktime_get_tai_ns(machine: "Machine", pc: int, args: list) -> int:
+def ktime_get_tai_ns(machine: HelperContext, pc: int, args: list) -> int:
     return _session(machine).env.next_tai()
 
 
-def get_numa_node_id(machine: "Machine", pc: int, args: list) -> int:
+def get_numa_node_id(machine: HelperContext, pc: int, args: list) -> int:
     return _session(machine).env.numa_node
 
 
-def get_cgroup_classid(machine: "Machine", pc: int, args: list) -> int:
+def get_cgroup_classid(machine: HelperContext, pc: int, args: list) -> int:
     return _session(machine).env.cgroup_classid & 0xFFFFFFFF
 
 
-def get_current_ancestor_cgroup_id(machine: "Machine", pc: int, args: list) -> int:
+def get_current_ancestor_cgroup_id(machine: HelperContext, pc: int, args: list) -> int:
     level = to_signed(args[0], 32)
     path = _session(machine).env.cgroup_path()
     return path[level] if 0 <= level < len(path) else 0  # no ancestor at that level: 0
 
 
-def get_func_ip(machine: "Machine", pc: int, args: list) -> int:
+def get_func_ip(machine: HelperContext, pc: int, args: list) -> int:
     return _session(machine).env.func_ip
 
 
-def get_attach_cookie(machine: "Machine", pc: int, args: list) -> int:
+def get_attach_cookie(machine: HelperContext, pc: int, args: list) -> int:
     return _session(machine).env.attach_cookie
 
 
-def get_current_task_btf(machine: "Machine", pc: int, args: list) -> int:
+def get_current_task_btf(machine: HelperContext, pc: int, args: list) -> int:
     return _session(machine).env.current_task
 
 
-def _current_task(machine: "Machine", pc: int, helper: str, task: int, reg: int) -> None:
+def _current_task(machine: HelperContext, pc: int, helper: str, task: int, reg: int) -> None:
     """Only the current task is known to the environment: another task's state cannot be made up."""
     current = _session(machine).env.current_task
     if task != current:
@@ -452,17 +451,17 @@ def _current_task(machine: "Machine", pc: int, helper: str, task: int, reg: int)
                       f"({current:#x}), the only task the environment describes; cannot emulate another task")
 
 
-def task_pt_regs(machine: "Machine", pc: int, args: list) -> int:
+def task_pt_regs(machine: HelperContext, pc: int, args: list) -> int:
     _current_task(machine, pc, "task_pt_regs", args[0], 1)
     return _session(machine).env.task_pt_regs
 
 
-def get_task_stack(machine: "Machine", pc: int, args: list) -> int:
+def get_task_stack(machine: HelperContext, pc: int, args: list) -> int:
     _current_task(machine, pc, "get_task_stack", args[0], 1)
     return get_stack(machine, pc, args)
 
 
-def get_ns_current_pid_tgid(machine: "Machine", pc: int, args: list) -> int:
+def get_ns_current_pid_tgid(machine: HelperContext, pc: int, args: list) -> int:
     dev, ino, dst, size = args[0], args[1], args[2], args[3]
     env = _session(machine).env
     # struct bpf_pidns_info { u32 pid; u32 tgid; }; on any mismatch the kernel zeroes it
@@ -483,7 +482,7 @@ def _branch_bytes(records: list[list[int]]) -> bytes:
     return b"".join(struct.pack("<QQQ", *(v & 0xFFFF_FFFF_FFFF_FFFF for v in record)) for record in records)
 
 
-def read_branch_records(machine: "Machine", pc: int, args: list) -> int:
+def read_branch_records(machine: HelperContext, pc: int, args: list) -> int:
     dst, size, flags = args[1], args[2], args[3]
     records = _session(machine).env.branch_records
     if flags & ~BPF_F_GET_BRANCH_RECORDS_SIZE:
@@ -499,7 +498,7 @@ def read_branch_records(machine: "Machine", pc: int, args: list) -> int:
     return len(data)
 
 
-def get_branch_snapshot(machine: "Machine", pc: int, args: list) -> int:
+def get_branch_snapshot(machine: HelperContext, pc: int, args: list) -> int:
     dst, size, flags = args[0], args[1], args[2]
     records = _session(machine).env.branch_records
     if flags:
@@ -518,7 +517,7 @@ _NSIG = 64
 EPERM = 1
 
 
-def _send_signal(machine: "Machine", pc: int, args: list, scope: str) -> int:
+def _send_signal(machine: HelperContext, pc: int, args: list, scope: str) -> int:
     sig = args[0] & 0xFFFFFFFF
     session = _session(machine)
     if sig > _NSIG:
@@ -530,11 +529,11 @@ def _send_signal(machine: "Machine", pc: int, args: list, scope: str) -> int:
     return 0
 
 
-def send_signal(machine: "Machine", pc: int, args: list) -> int:
+def send_signal(machine: HelperContext, pc: int, args: list) -> int:
     return _send_signal(machine, pc, args, "process")
 
 
-def send_signal_thread(machine: "Machine", pc: int, args: list) -> int:
+def send_signal_thread(machine: HelperContext, pc: int, args: list) -> int:
     return _send_signal(machine, pc, args, "thread")
 
 
@@ -583,7 +582,7 @@ def _strtoull(text: bytes, flags: int) -> tuple[int, int, bool]:
     return i + n, value, negative
 
 
-def _strto(machine: "Machine", pc: int, args: list, name: str, signed: bool) -> int:
+def _strto(machine: HelperContext, pc: int, args: list, name: str, signed: bool) -> int:
     buf, size, flags, res = args[0], args[1], args[2], args[3]
     text = _read(machine, pc, name, 1, buf, size)
     _write(machine, pc, name, 4, res, bytes(8))  # the result is 0 unless the parse succeeds
@@ -602,15 +601,15 @@ def _strto(machine: "Machine", pc: int, args: list, name: str, signed: bool) -> 
     return consumed
 
 
-def strtol(machine: "Machine", pc: int, args: list) -> int:
+def strtol(machine: HelperContext, pc: int, args: list) -> int:
     return _strto(machine, pc, args, "strtol", True)
 
 
-def strtoul(machine: "Machine", pc: int, args: list) -> int:
+def strtoul(machine: HelperContext, pc: int, args: list) -> int:
     return _strto(machine, pc, args, "strtoul", False)
 
 
-def strncmp(machine: "Machine", pc: int, args: list) -> int:
+def strncmp(machine: HelperContext, pc: int, args: list) -> int:
     s1 = _read(machine, pc, "strncmp", 1, args[0], args[1])
     s2 = _session(machine).read_string_bytes(args[2])
     if s2 is None:
@@ -624,7 +623,7 @@ def strncmp(machine: "Machine", pc: int, args: list) -> int:
     return 0
 
 
-def _bprintf_args(machine: "Machine", pc: int, name: str, reg: int, data: int, size: int) -> list[int] | None:
+def _bprintf_args(machine: HelperContext, pc: int, name: str, reg: int, data: int, size: int) -> list[int] | None:
     if size % 8 or size > 8 * bprintf.MAX_ARGS or (data == 0 and size):
         return None
     raw = _read(machine, pc, name, reg, data, size) if size else b""
@@ -636,7 +635,7 @@ def _render(session: "KprobeSession", fmt: bytes, values: list[int]) -> str:
                           lambda a, n: session.read_memory(a, n, "any"))
 
 
-def snprintf(machine: "Machine", pc: int, args: list) -> int:
+def snprintf(machine: HelperContext, pc: int, args: list) -> int:
     dst, size, fmt_ptr, data, data_len = args
     session = _session(machine)
     fmt = session.read_string_bytes(fmt_ptr)
@@ -653,7 +652,7 @@ def snprintf(machine: "Machine", pc: int, args: list) -> int:
     return len(text) + 1
 
 
-def trace_vprintk(machine: "Machine", pc: int, args: list) -> int:
+def trace_vprintk(machine: HelperContext, pc: int, args: list) -> int:
     fmt_ptr, fmt_size, data, data_len = args[0], args[1], args[2], args[3]
     fmt = _read(machine, pc, "trace_vprintk", 1, fmt_ptr, fmt_size)
     values = _bprintf_args(machine, pc, "trace_vprintk", 3, data, data_len)
@@ -671,35 +670,35 @@ def trace_vprintk(machine: "Machine", pc: int, args: list) -> int:
 # -- more maps --------------------------------------------------------------------------------
 
 
-def map_push_elem(machine: "Machine", pc: int, args: list) -> int:
+def map_push_elem(machine: HelperContext, pc: int, args: list) -> int:
     state = _queue(machine, pc, "map_push_elem", args[0])
     value = _read(machine, pc, "map_push_elem", 2, args[1], state.definition.value_size)
     return state.push(value, args[2])
 
 
-def _queue(machine: "Machine", pc: int, helper: str, handle: int) -> MapState:
+def _queue(machine: HelperContext, pc: int, helper: str, handle: int) -> MapState:
     state = _map(machine, pc, helper, handle)
     if state.type not in (QUEUE, STACK):
         raise _fault(pc, helper, f"map {state.name} is a {state.definition.type_name} map, not a queue or stack")
     return state
 
 
-def _take(machine: "Machine", pc: int, args: list, name: str, remove: bool) -> int:
+def _take(machine: HelperContext, pc: int, args: list, name: str, remove: bool) -> int:
     state = _queue(machine, pc, name, args[0])
     value = state.take(remove)
     _write(machine, pc, name, 2, args[1], value if value is not None else bytes(state.definition.value_size))
     return 0 if value is not None else -ENOENT
 
 
-def map_pop_elem(machine: "Machine", pc: int, args: list) -> int:
+def map_pop_elem(machine: HelperContext, pc: int, args: list) -> int:
     return _take(machine, pc, args, "map_pop_elem", True)
 
 
-def map_peek_elem(machine: "Machine", pc: int, args: list) -> int:
+def map_peek_elem(machine: HelperContext, pc: int, args: list) -> int:
     return _take(machine, pc, args, "map_peek_elem", False)
 
 
-def map_lookup_percpu_elem(machine: "Machine", pc: int, args: list) -> int:
+def map_lookup_percpu_elem(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "map_lookup_percpu_elem", args[0])
     if not state.per_cpu:
         raise _fault(pc, "map_lookup_percpu_elem", f"map {state.name} is not a per-CPU map")
@@ -711,14 +710,14 @@ def map_lookup_percpu_elem(machine: "Machine", pc: int, args: list) -> int:
     return region.base if region is not None else 0
 
 
-def _task_storage(machine: "Machine", pc: int, helper: str, handle: int) -> MapState:
+def _task_storage(machine: HelperContext, pc: int, helper: str, handle: int) -> MapState:
     state = _map(machine, pc, helper, handle)
     if state.type != TASK_STORAGE:
         raise _fault(pc, helper, f"map {state.name} is a {state.definition.type_name} map, not task storage")
     return state
 
 
-def task_storage_get(machine: "Machine", pc: int, args: list) -> int:
+def task_storage_get(machine: HelperContext, pc: int, args: list) -> int:
     state = _task_storage(machine, pc, "task_storage_get", args[0])
     task, init, flags = args[1], args[2], args[3]
     if flags & ~BPF_LOCAL_STORAGE_GET_F_CREATE or task == 0:
@@ -729,13 +728,13 @@ def task_storage_get(machine: "Machine", pc: int, args: list) -> int:
     return region.base if region is not None else 0
 
 
-def task_storage_delete(machine: "Machine", pc: int, args: list) -> int:
+def task_storage_delete(machine: HelperContext, pc: int, args: list) -> int:
     state = _task_storage(machine, pc, "task_storage_delete", args[0])
     _current_task(machine, pc, "task_storage_delete", args[1], 2)
     return state.delete(args[1].to_bytes(8, "little"))
 
 
-def ringbuf_query(machine: "Machine", pc: int, args: list) -> int:
+def ringbuf_query(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "ringbuf_query", args[0])
     if state.type != RINGBUF:
         raise _fault(pc, "ringbuf_query", f"map {state.name} is not a ring buffer")
@@ -776,7 +775,7 @@ _CANNOT = {
 def _cannot_emulate(name: str) -> Any:
     reason = _CANNOT[name]
 
-    def impl(machine: "Machine", pc: int, args: list) -> int:
+    def impl(machine: HelperContext, pc: int, args: list) -> int:
         raise VmFault(pc, FaultKind.UNSUPPORTED, f"{name}: cannot emulate: {reason}")
 
     impl.__name__ = name

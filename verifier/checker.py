@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, Callable
 from interp.isa.opcodes import STACK_SIZE, AluOp
 from interp.isa.ops import Alu, LoadMapRef, Reg, to_signed
 from interp.maps import ARRAY
+from interp.progtypes import AccessProblem, Violation
 
 from .domains.regs import NULLABLE, RegState, RegType
 from .domains.scalar import Scalar
@@ -208,32 +209,30 @@ def _ctx_unmoved(ob: Obligation, state: State, env: "Analysis") -> Breach | None
     return {"reg": ob.reg, "moved": to_signed(base.value.value, 64), "off": ob.off}, True
 
 
-def _ctx_rule(ob: Obligation, state: State, env: "Analysis") -> str | None:
+def _ctx_rule(ob: Obligation, state: State, env: "Analysis") -> AccessProblem | None:
     base = _ctx(ob, state)
     if base is None or not base.value.is_const or base.value.value != 0:
         return None
-    return env.ops.context(ob.off, ob.size, ob.write, env.arch)
+    return env.ops.type.access(ob.off, ob.size, ob.write, env.arch)
+
+
+def _ctx_breach(ob: Obligation, state: State, env: "Analysis", violations: tuple[Violation, ...]) -> Breach | None:
+    problem = _ctx_rule(ob, state, env)
+    if problem is None or problem.violation not in violations:
+        return None
+    return {"size": ob.size, "off": ob.off, "context": env.ops.context_name, "reason": problem.reason}, True
 
 
 def _ctx_in_bounds(ob: Obligation, state: State, env: "Analysis") -> Breach | None:
-    reason = None if ob.write else _ctx_rule(ob, state, env)
-    if reason is None or "aligned" in reason:
-        return None
-    return {"size": ob.size, "off": ob.off, "context": env.ops.context_name, "reason": reason}, True
+    return _ctx_breach(ob, state, env, (Violation.BOUNDS, Violation.WIDTH))
 
 
 def _ctx_aligned(ob: Obligation, state: State, env: "Analysis") -> Breach | None:
-    reason = None if ob.write else _ctx_rule(ob, state, env)
-    if reason is None or "aligned" not in reason:
-        return None
-    return {"size": ob.size, "off": ob.off, "context": env.ops.context_name, "reason": reason}, True
+    return _ctx_breach(ob, state, env, (Violation.ALIGNMENT,))
 
 
 def _ctx_read_only(ob: Obligation, state: State, env: "Analysis") -> Breach | None:
-    reason = _ctx_rule(ob, state, env) if ob.write else None
-    if reason is None:
-        return None
-    return {"size": ob.size, "off": ob.off, "context": env.ops.context_name, "reason": reason}, True
+    return _ctx_breach(ob, state, env, (Violation.WRITE,))
 
 
 def stack_range(base: RegState, off: int) -> tuple[int, int]:
