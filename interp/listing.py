@@ -57,6 +57,15 @@ def program_header(program: Program) -> str:
             f"{program.entry_slots} insns{linked}{maps}")
 
 
+def insn_texts(program: Program) -> dict[int, str]:
+    """Each instruction in kernel syntax, by pc, with map and helper names."""
+    texts, pc = {}, 0
+    for insn in program.insns:
+        texts[pc] = format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name)
+        pc += insn.slots
+    return texts
+
+
 def program_text(program: Program, syntax: str = "kernel") -> str:
     """A listing that assembles back: kernel syntax numbered like a verifier log, conformance
     syntax plain; everything else is a comment."""
@@ -73,7 +82,7 @@ def program_text(program: Program, syntax: str = "kernel") -> str:
             lines.append(f"{comment} {source.text.strip()} @ {source.file.rsplit('/', 1)[-1]}:{source.line}")
             last_line = (source.file, source.line)
         if syntax == "conformance":
-            lines.append(conformance_syntax.format_insn(insn))
+            lines.append(conformance_syntax.format_insn(insn, pc))
         else:
             text = format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name)
             lines.append(f"{pc:5d}: {text}")

@@ -6,7 +6,7 @@ so division by zero is defined at the primitive level). The instruction semantic
 composed from those primitives only, and are read three ways:
 
 * `IntBackend`: Python ints, the reference meaning used by tests and the verifier's constants;
-* `Z3Backend`: z3 bit-vectors, used by the verifier's path encoding and by `proofs/`;
+* `Z3Backend`: z3 bit-vectors, for z3 terms of what a program computes;
 * `SourceBackend`: Python source text, compiled by the interpreter into straight-line code.
 
 Values passed to and returned by every backend are unsigned (masked) `width`-bit quantities.

@@ -23,9 +23,8 @@ from interp.core import CoreError
 from interp.faults import ProgramError
 from interp.image import ProgramImage
 from interp.isa.insn import DecodeError, encode
-from interp.isa.text import format_insn
 from interp.kprobe import PerfEventError
-from interp.listing import maps_text, program_json, program_text
+from interp.listing import insn_texts, maps_text, program_json, program_text
 from interp.loader import LoaderError
 from interp.maps import MapError
 from interp.rawload import SidecarError
@@ -103,13 +102,7 @@ def _print_result(r0: int | None, fault: Any, executed: int) -> None:
 def _tracer(args: argparse.Namespace, program: Any) -> Any:
     if not getattr(args, "trace", False):
         return None
-    from interp.helper_ids import helper_name
-
-    by_pc = {}
-    pc = 0
-    for insn in program.insns:
-        by_pc[pc] = format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name)
-        pc += insn.slots
+    by_pc = insn_texts(program)
     previous: list[Any] = [None] * 11
 
     def trace(pc: int, regs: tuple) -> None:
@@ -327,7 +320,6 @@ def cmd_cfg(args: argparse.Namespace) -> int:
     import shutil
     import subprocess
 
-    from interp.helper_ids import helper_name
     from verifier.cfg import build_cfg, to_dot, to_json
 
     source = read_program(Path(args.file), None, _target_btf(args))
@@ -336,11 +328,7 @@ def cmd_cfg(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(to_json(cf)))
         return EXIT_OK
-    texts = {}
-    pc = 0
-    for insn in program.insns:
-        texts[pc] = format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name)
-        pc += insn.slots
+    texts = insn_texts(program)
     dot = to_dot(cf, texts.__getitem__)
     if args.format == "dot":
         sys.stdout.write(dot)

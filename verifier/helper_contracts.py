@@ -115,7 +115,7 @@ def call_obligations(pc: int, helper: Helper, args: tuple[ArgType, ...], gpl_req
         out.append(Obligation(Kind.HELPER_ARGUMENTS, pc, arg.reg, detail=arg))
         if kind == ArgType.CONST_MAP_PTR:
             if helper.writes_map:
-                out.append(Obligation(Kind.HELPER_MEMORY_WRITABLE, pc, arg.reg, detail=arg))
+                out.append(Obligation(Kind.HELPER_MAP_WRITABLE, pc, arg.reg, detail=arg))
             out.append(Obligation(Kind.HELPER_ARGUMENTS, pc, arg.reg, detail=("map-use", arg)))
         buffer = _buffer_of(arg)
         if buffer is not None:
@@ -442,14 +442,17 @@ def _helper_memory_initialised(ob: Obligation, state: State, env: "Analysis") ->
             "lo": lo, "missing": missing}, False
 
 
+def _helper_map_writable(ob: Obligation, state: State, env: "Analysis") -> Breach | None:
+    """A helper that changes its map (update, delete) is not given a read-only one."""
+    arg: Arg = ob.detail
+    maps = map_set(state, arg.index)
+    frozen = [env.maps[m] for m in sorted(maps) if env.maps[m].read_only_for_programs]
+    if not frozen:
+        return None
+    return {"helper": arg.helper.name, "reg": arg.reg, "case": "map", "map": frozen[0].name}, len(frozen) == len(maps)
+
+
 def _helper_memory_writable(ob: Obligation, state: State, env: "Analysis") -> Breach | None:
-    if isinstance(ob.detail, Arg):  # the map a helper writes
-        arg: Arg = ob.detail
-        maps = map_set(state, arg.index)
-        frozen = [env.maps[m] for m in sorted(maps) if env.maps[m].read_only_for_programs]
-        if not frozen:
-            return None
-        return {"helper": arg.helper.name, "reg": arg.reg, "case": "map", "map": frozen[0].name}, len(frozen) == len(maps)
     found = _buffer(ob, state, env)
     if found is None:
         return None
@@ -482,7 +485,8 @@ for _kind, _check in ((Kind.HELPER_ALLOWED, _helper_allowed), (Kind.GPL_COMPATIB
                       (Kind.HELPER_MEMORY, _helper_memory),
                       (Kind.HELPER_STACK_CONSTANT_OFFSET, _helper_stack_constant_offset),
                       (Kind.HELPER_MEMORY_INITIALISED, _helper_memory_initialised),
-                      (Kind.HELPER_MEMORY_WRITABLE, _helper_memory_writable)):
+                      (Kind.HELPER_MEMORY_WRITABLE, _helper_memory_writable),
+                      (Kind.HELPER_MAP_WRITABLE, _helper_map_writable)):
     register(_kind, _check)
 
 __all__ = ["Arg", "Buffer", "MAX_HELD_PER_SITE", "buffer_extent", "buffer_range", "call_obligations", "held_from",

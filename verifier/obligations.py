@@ -89,6 +89,7 @@ class Kind(str, Enum):
     HELPER_MEMORY = "helper-memory"
     HELPER_MEMORY_INITIALISED = "helper-memory-initialised"
     HELPER_MEMORY_WRITABLE = "helper-memory-writable"
+    HELPER_MAP_WRITABLE = "helper-map-writable"
     HELPER_STACK_CONSTANT_OFFSET = "helper-stack-constant-offset"
     HELPER_MODELLED = "helper-modelled"
     REFERENCES_BOUNDED = "references-bounded"
@@ -159,8 +160,9 @@ RULES: dict[Kind, Rule] = {
     Kind.HELPER_MEMORY: Rule(Code.HELPER_MEMORY, FaultKind.HELPER_ARGUMENT,
                              "pass buffers that hold the size passed with them"),
     Kind.HELPER_MEMORY_INITIALISED: Rule(Code.STACK_UNINITIALISED, POLICY, "initialise buffers helpers read"),
-    Kind.HELPER_MEMORY_WRITABLE: Rule(Code.MAP_VALUE_READ_ONLY, FaultKind.READ_ONLY,
-                                      "pass writable buffers and maps to helpers that write"),
+    Kind.HELPER_MEMORY_WRITABLE: Rule(Code.MAP_VALUE_READ_ONLY, FaultKind.HELPER_ARGUMENT,
+                                      "pass writable buffers to helpers that write"),
+    Kind.HELPER_MAP_WRITABLE: Rule(Code.MAP_VALUE_READ_ONLY, POLICY, "change read-only maps from user space only"),
     Kind.HELPER_STACK_CONSTANT_OFFSET: Rule(Code.STACK_VARIABLE_OFFSET, POLICY,
                                             "pass stack buffers at constant offsets"),
     Kind.HELPER_MODELLED: Rule(Code.UNSUPPORTED_HELPER, POLICY, "use helpers whose arguments the verifier models"),

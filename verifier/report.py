@@ -421,7 +421,7 @@ MESSAGES: dict[Kind, Render] = {
     Kind.VALID_MAP_REFERENCE: _valid_map_reference, Kind.SUPPORTED: _supported, Kind.HELPER_ALLOWED: _helper_allowed,
     Kind.GPL_COMPATIBLE: _gpl, Kind.HELPER_ARGUMENTS: _helper_arguments, Kind.HELPER_MEMORY: _helper_memory,
     Kind.HELPER_MEMORY_INITIALISED: _helper_memory_initialised, Kind.HELPER_MEMORY_WRITABLE: _helper_memory_writable,
-    Kind.HELPER_STACK_CONSTANT_OFFSET: _helper_stack_constant_offset, Kind.HELPER_MODELLED: _helper_modelled,
+    Kind.HELPER_MAP_WRITABLE: _helper_memory_writable, Kind.HELPER_STACK_CONSTANT_OFFSET: _helper_stack_constant_offset, Kind.HELPER_MODELLED: _helper_modelled,
     Kind.REFERENCES_BOUNDED: _references_bounded, Kind.TAIL_CALL_RELEASED: _tail_call_released,
     Kind.TAIL_CALL_FROM_MAIN: _tail_call_from_main, Kind.CALL_DEPTH: _call_depth, Kind.NO_RECURSION: _no_recursion,
     Kind.REFERENCES_RELEASED: _references_released, Kind.NO_STACK_POINTER_RETURN: _no_stack_pointer_return,

@@ -60,6 +60,9 @@ def parse_imm64(text: str, line: int) -> int:
 LABEL_RE = re.compile(r"^[A-Za-z_.$][\w.$]*$")
 
 
+LABEL_DEFINITION = re.compile(r"^([A-Za-z_.$][\w.$]*):\s*(.*)$")
+
+
 @dataclass
 class PendingTarget:
     """An instruction whose jump offset (or call immediate) names a label."""
@@ -79,6 +82,14 @@ class Assembly:
     labels: dict[str, int] = field(default_factory=dict)
     pending: list[PendingTarget] = field(default_factory=list)
     slot: int = 0
+
+    def take_label(self, line: str, number: int) -> str:
+        """Define the label that starts `line` (`name:`), if any; the rest of the line."""
+        m = LABEL_DEFINITION.match(line)
+        if not m:
+            return line
+        self.define_label(m.group(1), number)
+        return m.group(2).strip()
 
     def define_label(self, name: str, line: int) -> None:
         if name in self.labels:

@@ -131,13 +131,9 @@ def assemble(text: str) -> list[Insn]:
         line = raw.split("#", 1)[0].strip()
         if not line:
             continue
-        m = re.match(r"^([A-Za-z_.$][\w.$]*):\s*(.*)$", line)
-        if m:
-            asm.define_label(m.group(1), number)
-            line = m.group(2).strip()
-            if not line:
-                continue
-        _assemble_line(asm, line, number)
+        line = asm.take_label(line, number)
+        if line:
+            _assemble_line(asm, line, number)
     return asm.finish()
 
 

@@ -140,13 +140,9 @@ def assemble(text: str, *, resolve_map: Callable[[str], tuple[int, int]] | None 
         line = _COMMENT.sub("", line).strip()
         if not line:
             continue
-        m = re.match(r"^([A-Za-z_.$][\w.$]*):\s*(.*)$", line)
-        if m:
-            asm.define_label(m.group(1), number)
-            line = m.group(2).strip()
-            if not line:
-                continue
-        _assemble_line(asm, line, number, resolve_map, resolve_helper)
+        line = asm.take_label(line, number)
+        if line:
+            _assemble_line(asm, line, number, resolve_map, resolve_helper)
     return asm.finish()
 
 

@@ -2,7 +2,7 @@
 
 `Tnum(value, mask)`: bits set in `mask` are unknown; known bits are in `value` (value & mask == 0).
 The set of concrete values is { x | x & ~mask == value }. Operations over-approximate the
-concrete operation on every pair of members (proved in `proofs/`)."""
+concrete operation on every pair of members (tested in `tests/verifier/test_scalar_domain.py`)."""
 
 from __future__ import annotations
 
