@@ -24,7 +24,9 @@ from .checker import Alarm, check_all
 from .errors import ERROR, WARNING, Finding, ResourceLimit
 from .fixpoint import Analysis, Limits
 from .profiles import PROFILES, Profile, helper_registry
-from .report import findings as make_findings
+from .report import finding
+from .smt import Judgement, judge
+from .symbolic.search import SearchLimits
 from .state import State
 from .structure import BLOCKING, control_flow_error, flow_alarms, program_alarms, stack_alarms
 
@@ -94,6 +96,7 @@ class ProgramResult:
     verdict: str  # "accepted", "rejected", "unknown"
     findings: list[Finding] = field(default_factory=list)
     alarms: list[Alarm] = field(default_factory=list)
+    judgements: dict[int, Any] = field(default_factory=dict)  # alarm index -> what z3 made of it (smt.Judgement)
     states: Mapping[int, State] = field(default_factory=dict)
     time_s: float = 0.0
     work: int = 0
@@ -146,17 +149,51 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
                 alarms += analysis.alarms
                 result.states = StatesView(analysis)
                 result.work = analysis.work
-    found = make_findings(alarms, program)
-    if not strict:
-        found = [replace(f, severity=WARNING) if f.code in prof.warnings else f for f in found]
+    limits = limits or Limits()
+    warnings = frozenset() if strict else prof.warnings
+    judgements: dict[int, Judgement] = {}
+    if analysis is not None and limits.solver and result.verdict != "unknown":
+        errors = [a for a in alarms if a.code not in warnings]
+        asked = judge(analysis, errors, SearchLimits(steps=limits.solver_steps, rlimit=limits.solver_rlimit,
+                                                      timeout_ms=int(limits.solver_timeout_s * 1000)))
+        index = {id(a): n for n, a in enumerate(alarms)}
+        judgements = {index[id(errors[n])]: j for n, j in asked.items()}
+    found, unfollowed = _findings(alarms, judgements if prof.solver_refutes else {}, program, judgements)
+    found = [replace(f, severity=WARNING) if f.code in warnings else f for f in found]
     result.alarms = alarms
+    result.judgements = judgements
     result.findings = sorted(found, key=lambda f: (f.pc, f.code))
     if result.verdict != "unknown":
         result.verdict = "rejected" if result.errors else "accepted"
+        if result.verdict == "accepted" and unfollowed:
+            result.verdict = "unknown"
+            result.reason = (f"z3 shows that insn {unfollowed[0].pc} cannot break its rule, but the analysis did not "
+                             "follow that path past it")
     elif result.errors:
         result.verdict = "rejected"  # what was found is found, whatever else is unknown
     result.time_s = time.monotonic() - start
     return result
+
+
+def _findings(alarms: list[Alarm], judgements: dict[int, "Judgement"], program: Program,
+              proofs: dict[int, "Judgement"]) -> tuple[list[Finding], list[Alarm]]:
+    """One finding per (pc, code), unless z3 refuted (in `judgements`) every alarm behind it, with what
+    z3 made of it (`proofs`); and the refuted alarms the analysis did not go past (so that their
+    paths' continuations were never analysed)."""
+    groups: dict[tuple[int, str], list[int]] = {}
+    for n, alarm in enumerate(alarms):
+        groups.setdefault((alarm.pc, alarm.code), []).append(n)
+    found: list[Finding] = []
+    unfollowed: list[Alarm] = []
+    for members in groups.values():
+        judged = [judgements.get(n) for n in members]
+        if all(j is not None and j.status == "refuted" for j in judged):
+            unfollowed += [alarms[n] for n in members if alarms[n].ends_path and not alarms[n].definite]
+            continue
+        first = next(n for n, j in zip(members, judged) if j is None or j.status != "refuted")
+        proof = proofs.get(first)
+        found.append(replace(finding(alarms[first], program), proof=proof.to_json() if proof is not None else None))
+    return found, unfollowed
 
 
 def alarms_of(alarms: list[Alarm], kind: str) -> list[Alarm]:

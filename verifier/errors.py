@@ -119,10 +119,14 @@ class Finding:
     message: str
     source: str | None = None  # "file:line" where the object has line info
     severity: str = ERROR  # a warning does not make the program unsafe under the profile's rules
+    proof: dict[str, Any] | None = None  # what z3 made of it (verifier.smt.Judgement.to_json), where asked
 
     def to_json(self) -> dict[str, Any]:
-        return {"pc": self.pc, "code": self.code, "message": self.message, "source": self.source,
-                "severity": self.severity}
+        out = {"pc": self.pc, "code": self.code, "message": self.message, "source": self.source,
+               "severity": self.severity}
+        if self.proof is not None:
+            out["proof"] = self.proof
+        return out
 
     def __str__(self) -> str:
         where = f" ({self.source})" if self.source else ""

@@ -63,6 +63,10 @@ class Limits:
     max_work: int = 5_000_000  # instruction transfers
     max_unroll_work: int = 60_000  # transfers spent proving loops terminate
     max_memory_mb: int | None = None  # memory the analysis may add to what the process used before it
+    solver: bool = True  # ask z3 about the alarms a run could break
+    solver_rlimit: int = 2_000_000  # z3 resource units per query: the bound that decides (the same everywhere)
+    solver_timeout_s: float = 10.0  # per query, a safety net behind the resource units
+    solver_steps: int = 200_000  # instructions followed symbolically per alarm
 
 
 @dataclass

@@ -1,0 +1,76 @@
+"""z3 on alarms: each alarm a run could break (a rule with an interpreter fault) is looked for
+along the program's paths (`symbolic.search`). A run that breaks it becomes a counterexample,
+replayed on the interpreter (`witness`); when no path can break it, it is refuted and dropped. A
+kernel load-time rule (`policy`) is not a property of runs and stays as the analysis found it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from .checker import Alarm
+from .obligations import POLICY, Kind
+from .symbolic.search import SearchLimits, search
+from .witness import Counterexample, Replay, counterexample, replay
+
+if TYPE_CHECKING:
+    from .fixpoint import Analysis
+
+
+@dataclass
+class Judgement:
+    """What z3 made of one alarm: refuted (no run breaks it), witnessed (a counterexample, replayed),
+    unknown (the search could not conclude: why), or policy (not a property of runs)."""
+
+    status: str  # "refuted", "witnessed", "unknown", "policy"
+    reason: str | None = None
+    counterexample: Counterexample | None = None
+    replay: Replay | None = None
+    steps: int = 0
+    queries: int = 0
+
+    @property
+    def confirmed(self) -> bool:
+        return self.replay is not None and self.replay.confirmed
+
+    def to_json(self) -> dict[str, Any]:
+        out: dict[str, Any] = {"status": self.status, "confirmed": self.confirmed}
+        if self.reason:
+            out["reason"] = self.reason
+        if self.counterexample is not None:
+            out["counterexample"] = self.counterexample.to_json()
+        if self.replay is not None:
+            out["replay"] = self.replay.to_json()
+        return out
+
+
+def judge(analysis: "Analysis", alarms: list[Alarm], limits: SearchLimits) -> dict[int, Judgement]:
+    """A judgement for each alarm (by its index in `alarms`); alarms of one obligation at one pc in
+    one calling context share it."""
+    judgements: dict[int, Judgement] = {}
+    done: dict[tuple[Any, ...], Judgement] = {}
+    for n, alarm in enumerate(alarms):
+        if alarm.state is None or alarm.obligation.rule.fault == POLICY or alarm.kind == Kind.TERMINATES:
+            judgements[n] = Judgement("policy" if alarm.obligation.rule.fault == POLICY else "unknown",
+                                      None if alarm.obligation.rule.fault == POLICY
+                                      else "loops are decided by the termination analysis")
+            continue
+        key = (alarm.pc, alarm.obligation, alarm.context)
+        if key not in done:
+            done[key] = _judge(analysis, alarm, limits)
+        judgements[n] = done[key]
+    return judgements
+
+
+def _judge(analysis: "Analysis", alarm: Alarm, limits: SearchLimits) -> Judgement:
+    outcome = search(analysis, alarm.pc, alarm.context, alarm.obligation, limits)
+    if outcome.status != "witness":
+        return Judgement(outcome.status, outcome.reason, steps=outcome.steps, queries=outcome.queries)
+    assert outcome.found is not None
+    cx = counterexample(analysis, outcome.found)
+    fault = alarm.obligation.rule.fault
+    run = replay(analysis.program, cx, alarm.pc, fault, analysis.arch)
+    return Judgement("witnessed", None, cx, run, outcome.steps, outcome.queries)
+
+
+__all__ = ["Judgement", "judge"]

@@ -1,0 +1,1 @@
+"""The z3 reading of programs: paths to an alarm, their conditions, and the runs that break an obligation."""

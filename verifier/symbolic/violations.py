@@ -1,0 +1,191 @@
+"""When an obligation is broken, as a z3 condition over a path's symbolic state before the
+instruction: the question z3 answers for an alarm. Only rules a concrete run can break (those
+with an interpreter fault) have one; a policy of the kernel's loader is not a property of runs."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, Callable
+
+import z3
+
+from interp.helpers import ArgType
+from interp.isa.opcodes import STACK_SIZE
+
+from ..helper_contracts import Arg, Buffer
+from ..helper_kinds import MAYBE_NULL
+from ..obligations import Kind, Obligation
+from .state import Kind as V
+from .state import Sym, SymState
+
+if TYPE_CHECKING:
+    from ..fixpoint import Analysis
+
+TRUE, FALSE = z3.BoolVal(True), z3.BoolVal(False)
+Violation = Callable[[Obligation, SymState, "Analysis"], Any]
+
+
+def _reg(state: SymState, n: int | None) -> Sym | None:
+    return None if n is None else state.reg(n)
+
+
+def _initialised(ob: Obligation, state: SymState, env: "Analysis") -> Any:
+    return TRUE if state.reg(ob.reg) is None else FALSE
+
+
+def _frame_pointer(ob: Obligation, state: SymState, env: "Analysis") -> Any:
+    return TRUE if ob.reg == 10 else FALSE
+
+
+def _pointer(ob: Obligation, state: SymState) -> Sym | None:
+    found = _reg(state, ob.reg)
+    return found
+
+
+def _dereferenceable(ob: Obligation, state: SymState, env: "Analysis") -> Any:
+    base = _pointer(ob, state)
+    if base is None:
+        return FALSE
+    if base.kind not in (V.CTX, V.STACK, V.MAP_VALUE, V.MEM):
+        return TRUE
+    return base.null if base.null is not None else FALSE  # a NULL pointer is no pointer to memory
+
+
+def _not_null(ob: Obligation, state: SymState, env: "Analysis") -> Any:
+    base = _pointer(ob, state)
+    return base.null if base is not None and base.null is not None else FALSE
+
+
+def _offset(base: Sym, off: int) -> Any:
+    return base.offset + off
+
+
+def _ctx(ob: Obligation, state: SymState, env: "Analysis", kinds: tuple[str, ...]) -> Any:
+    base = _pointer(ob, state)
+    if base is None or base.kind != V.CTX:
+        return FALSE
+    offset = z3.simplify(base.offset)
+    if not z3.is_bv_value(offset) or offset.as_long() != 0:
+        return FALSE  # a moved or variable context pointer: the kernel's rule, not a run's
+    problem = env.ops.type.access(ob.off, ob.size, ob.write, env.arch)
+    return TRUE if problem is not None and problem.violation.value in kinds else FALSE
+
+
+def _stack_in_bounds(ob: Obligation, state: SymState, env: "Analysis") -> Any:
+    base = _pointer(ob, state)
+    if base is None or base.kind != V.STACK:
+        return FALSE
+    offset = _offset(base, ob.off)
+    return z3.Or(offset < -STACK_SIZE, offset + ob.size > 0)
+
+
+def _region_bounds(ob: Obligation, state: SymState, kind: str) -> Any:
+    base = _pointer(ob, state)
+    if base is None or base.kind != kind or base.region is None:
+        return FALSE
+    offset = _offset(base, ob.off)
+    out = z3.Or(offset < 0, offset + ob.size > base.region.size)
+    return out if base.null is None else z3.And(z3.Not(base.null), out)
+
+
+def _map_value_writable(ob: Obligation, state: SymState, env: "Analysis") -> Any:
+    base = _pointer(ob, state)
+    if base is None or base.kind != V.MAP_VALUE or not ob.write or base.region is None:
+        return FALSE
+    mdef = env.maps[base.region.map_index]
+    return TRUE if mdef.read_only_for_programs else FALSE
+
+
+def _atomic_aligned(ob: Obligation, state: SymState, env: "Analysis") -> Any:
+    base = _reg(state, ob.detail)
+    if base is None or base.kind not in (V.MAP_VALUE, V.MEM):
+        return FALSE
+    return (_offset(base, ob.off) & (ob.size - 1)) != 0
+
+
+def _size_value(state: SymState, index: int) -> Any:
+    found = state.reg(index + 1)
+    return None if found is None else found.value
+
+
+def _helper_arguments(ob: Obligation, state: SymState, env: "Analysis") -> Any:
+    """The argument kinds a run breaks in the same way the rule says: not a map pointer where a map
+    is wanted, not memory where a buffer is; the rest (sizes, which the kernel bounds by its own
+    analysis, contexts, records) is the kernel's rule, which z3 does not decide."""
+    if isinstance(ob.detail, tuple):
+        return None
+    arg: Arg = ob.detail
+    value = state.reg(arg.reg)
+    if value is None:
+        return FALSE
+    kind = arg.base_type
+    if kind == ArgType.CONST_MAP_PTR:
+        return FALSE if value.kind == V.MAP_PTR else TRUE
+    if kind in (ArgType.PTR_TO_MEM, ArgType.PTR_TO_UNINIT_MEM, ArgType.PTR_TO_MAP_KEY, ArgType.PTR_TO_MAP_VALUE,
+                ArgType.PTR_TO_LONG) and arg.type not in MAYBE_NULL:
+        if value.kind not in (V.STACK, V.MAP_VALUE, V.MEM):
+            return TRUE
+        return value.null if value.null is not None else FALSE
+    return None
+
+
+def _buffer_violation(ob: Obligation, state: SymState, env: "Analysis") -> Any:
+    buffer: Buffer = ob.detail
+    pointer = state.reg(buffer.reg)
+    if pointer is None or pointer.kind not in (V.STACK, V.MAP_VALUE, V.MEM) or pointer.region is None:
+        return FALSE
+    if buffer.size is not None:
+        extent: Any = z3.BitVecVal(buffer.size, 64)
+    elif buffer.size_arg is not None:
+        size = _size_value(state, buffer.size_arg)
+        if size is None:
+            return FALSE
+        extent = size
+    else:
+        maps = state.reg(buffer.map_arg + 1) if buffer.map_arg is not None else None
+        if maps is None or maps.region is None or maps.region.map_index is None:
+            return FALSE
+        mdef = env.maps[maps.region.map_index]
+        extent = z3.BitVecVal(mdef.key_size if buffer.what == "key" else mdef.value_size, 64)
+    start = pointer.offset
+    nonempty = extent != 0
+    if pointer.kind == V.STACK:
+        outside = z3.And(nonempty, z3.Or(start < -STACK_SIZE, start + extent > 0))
+    else:
+        outside = z3.And(nonempty, z3.Or(start < 0, start + extent > pointer.region.size))
+    if buffer.what == "result":  # an 8-byte result is written to an 8-byte aligned slot
+        return z3.Or(outside, start & 7 != 0)
+    return outside
+
+
+def _buffer_writable(ob: Obligation, state: SymState, env: "Analysis") -> Any:
+    buffer: Buffer = ob.detail
+    pointer = state.reg(buffer.reg)
+    if pointer is None or pointer.kind != V.MAP_VALUE or pointer.region is None:
+        return FALSE
+    return TRUE if env.maps[pointer.region.map_index].read_only_for_programs else FALSE
+
+
+def _call_depth(ob: Obligation, state: SymState, env: "Analysis") -> Any:
+    return TRUE if state.depth + 1 >= 8 else FALSE
+
+VIOLATIONS: dict[Kind, Violation] = {
+    Kind.INITIALISED: _initialised,
+    Kind.R0_SET_AT_EXIT: lambda ob, s, e: TRUE if s.reg(0) is None else FALSE,
+    Kind.FRAME_POINTER_READ_ONLY: _frame_pointer,
+    Kind.DEREFERENCEABLE: _dereferenceable,
+    Kind.NOT_NULL: _not_null,
+    Kind.CTX_IN_BOUNDS: lambda ob, s, e: _ctx(ob, s, e, ("bounds", "width")),
+    Kind.CTX_ALIGNED: lambda ob, s, e: _ctx(ob, s, e, ("alignment",)),
+    Kind.CTX_READ_ONLY: lambda ob, s, e: _ctx(ob, s, e, ("write",)),
+    Kind.STACK_IN_BOUNDS: _stack_in_bounds,
+    Kind.MAP_VALUE_IN_BOUNDS: lambda ob, s, e: _region_bounds(ob, s, V.MAP_VALUE),
+    Kind.MAP_VALUE_WRITABLE: _map_value_writable,
+    Kind.MEM_IN_BOUNDS: lambda ob, s, e: _region_bounds(ob, s, V.MEM),
+    Kind.ATOMIC_ALIGNED: _atomic_aligned,
+    Kind.HELPER_ARGUMENTS: _helper_arguments,
+    Kind.HELPER_MEMORY: _buffer_violation,
+    Kind.HELPER_MEMORY_WRITABLE: _buffer_writable,
+    Kind.CALL_DEPTH: _call_depth,
+}
+
+__all__ = ["VIOLATIONS"]

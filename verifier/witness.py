@@ -1,0 +1,173 @@
+"""Counterexamples: a model of a path's condition turned into the interpreter's inputs, and the
+run that replays it.
+
+The inputs have the shapes `bpfverify run` takes: the context's registers by name (`--regs`),
+map contents (`--maps`), kernel memory (`--kmem`) and the environment (`--env`). A counterexample
+is confirmed only when the kprobe runtime, given them, faults at the alarm's instruction with the
+fault its obligation names; otherwise it is reported as not confirmed, with the reason."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import z3
+
+from interp.faults import FaultKind
+from interp.kprobe import KprobeSession
+from interp.maps import ARRAY, PERCPU_ARRAY
+from interp.program import Program
+from interp.pt_regs import layout_for
+from interp.world import Environment, KernelMemory
+
+if TYPE_CHECKING:
+    from .fixpoint import Analysis
+    from .symbolic.search import Found
+
+# helpers whose results a replay can fix through the environment: name -> how
+SETTABLE = {"get_current_pid_tgid", "get_current_uid_gid", "ktime_get_ns", "ktime_get_boot_ns", "jiffies64",
+            "get_smp_processor_id", "get_numa_node_id", "get_current_cgroup_id", "get_func_ip", "get_attach_cookie"}
+
+
+@dataclass
+class Counterexample:
+    """Concrete inputs that take the program to the alarm and break the obligation there."""
+
+    regs: dict[str, int]  # the context's registers by name (all of them)
+    maps: list[dict[str, Any]]  # [{"index", "name", "entries": [{"key", "value"}]}], as `run --maps`
+    kmem: list[dict[str, Any]]  # [{"address", "hex"}], as `run --kmem`
+    env: dict[str, Any]  # as `run --env`
+    cpu: int = 0
+    path: list[int] = field(default_factory=list)  # the instructions the run executes, up to the alarm
+    unset: list[str] = field(default_factory=list)  # what the run depends on that no input fixes
+
+    def to_json(self) -> dict[str, Any]:
+        return {"regs": self.regs, "maps": self.maps, "kmem": self.kmem, "env": self.env, "cpu": self.cpu,
+                "path": self.path, "unset": self.unset}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> "Counterexample":
+        return cls(dict(data["regs"]), list(data["maps"]), list(data["kmem"]), dict(data["env"]),
+                   int(data.get("cpu", 0)), list(data.get("path", [])), list(data.get("unset", [])))
+
+    def regs_argument(self) -> str:
+        """The registers as `run --regs` takes them (the non-zero ones)."""
+        return ",".join(f"{name}={value:#x}" for name, value in self.regs.items() if value)
+
+
+@dataclass
+class Replay:
+    confirmed: bool
+    fault: dict[str, Any] | None  # the fault the run reached (VmFault.to_json), or None
+    reason: str | None = None  # why not confirmed
+
+    def to_json(self) -> dict[str, Any]:
+        return {"confirmed": self.confirmed, "fault": self.fault, "reason": self.reason}
+
+
+def _int(model: Any, term: Any) -> int:
+    return model.eval(term, model_completion=True).as_long()
+
+
+def _bytes(model: Any, array: Any, start: Any, size: int) -> bytes:
+    return bytes(_int(model, z3.Select(array, start + i)) for i in range(size))
+
+
+def counterexample(env: "Analysis", found: "Found") -> Counterexample:
+    model, inputs = found.model, found.state.inputs
+    layout = layout_for(env.arch)
+    size = env.ops.type.size(env.arch)
+    ctx = _bytes(model, inputs.ctx, z3.BitVecVal(0, 64), size)
+    regs = {name: int.from_bytes(ctx[off:off + width], "little") for name, off, width in layout.fields
+            if off + width <= len(ctx)}
+    maps: dict[int, dict[bytes, bytearray]] = {}
+    absent: dict[int, set[bytes]] = {}
+    for lookup in inputs.lookups:
+        mdef = env.maps[lookup.map_index]
+        key = _int(model, lookup.key).to_bytes(max(mdef.key_size, 1), "little")[:mdef.key_size]
+        if not z3.is_true(model.eval(lookup.found, model_completion=True)):
+            absent.setdefault(lookup.map_index, set()).add(key)
+            continue
+        value = maps.setdefault(lookup.map_index, {}).setdefault(key, bytearray(mdef.value_size))
+        for offset, width, raw in lookup.reads:
+            at = model.eval(offset, model_completion=True).as_signed_long()
+            if 0 <= at and at + width <= mdef.value_size:
+                value[at:at + width] = _int(model, raw).to_bytes(width, "little")
+    kmem = []
+    for _, source, result, copied, length, string in inputs.reads:
+        address = _int(model, source)
+        if string:
+            n = model.eval(result, model_completion=True).as_signed_long()
+            if n > 0:
+                kmem.append({"address": address, "hex": (_bytes(model, copied, z3.BitVecVal(0, 64), n - 1)
+                                                          + b"\0").hex()})
+        elif z3.is_true(model.eval(result, model_completion=True)):
+            kmem.append({"address": address, "hex": _bytes(model, copied, z3.BitVecVal(0, 64), length).hex()})
+    env_json: dict[str, Any] = {}
+    unset = []
+    cpu = 0
+    for _, name, term in inputs.helpers:
+        value = _int(model, term)
+        if name == "get_current_pid_tgid":
+            env_json.setdefault("pid", value & 0xFFFFFFFF)
+            env_json.setdefault("tgid", value >> 32)
+        elif name == "get_current_uid_gid":
+            env_json.setdefault("uid", value & 0xFFFFFFFF)
+            env_json.setdefault("gid", value >> 32)
+        elif name == "ktime_get_ns":
+            env_json.setdefault("ktime_ns", value)
+        elif name == "ktime_get_boot_ns":
+            env_json.setdefault("boot_ns", value)
+        elif name == "jiffies64":
+            env_json.setdefault("jiffies", value)
+        elif name == "get_smp_processor_id":
+            cpu = value
+        elif name == "get_numa_node_id":
+            env_json.setdefault("numa_node", value)
+        elif name == "get_current_cgroup_id":
+            env_json.setdefault("cgroup_id", value)
+        elif name == "get_func_ip":
+            env_json.setdefault("func_ip", value)
+        elif name == "get_attach_cookie":
+            env_json.setdefault("attach_cookie", value)
+        else:
+            unset.append(f"the result of {name} ({value:#x})")
+    map_docs = []
+    for index, entries in sorted(maps.items()):
+        mdef = env.maps[index]
+        if mdef.type not in (ARRAY, PERCPU_ARRAY) and len(entries) > mdef.max_entries:
+            unset.append(f"more keys of map {mdef.name} than it holds")
+        map_docs.append({"index": index, "name": mdef.name,
+                         "entries": [{"key": k.hex(), "value": bytes(v).hex()} for k, v in sorted(entries.items())]})
+    for index, keys in absent.items():
+        if keys & set(maps.get(index, {})):
+            unset.append(f"map {env.maps[index].name} both holding a key and not (another CPU changing it)")
+    return Counterexample(regs, map_docs, kmem, env_json, cpu, list(found.path), unset)
+
+
+def replay(program: Program, cx: Counterexample, pc: int, fault: FaultKind | str, arch: str = "x86_64",
+           budget: int = 1_000_000) -> Replay:
+    """Run the program on the counterexample's inputs; confirmed when it faults at `pc` with `fault`."""
+    try:
+        environment = Environment.from_json(cx.env) if cx.env else Environment()
+        kmem = KernelMemory.from_json(cx.kmem) if cx.kmem else KernelMemory()
+        session = KprobeSession([program], arch=arch, kmem=kmem, env=environment,
+                                ncpus=max(cx.cpu + 1, 1), budget=budget)
+        for doc in cx.maps:
+            session.maps[doc["index"]].load_entries(doc["entries"])
+        ctx = session.context(cx.regs)
+        outcome = session.run_program(0, ctx, cpu=cx.cpu)
+    except Exception as exc:  # noqa: BLE001 - inputs the runtime refuses make an unconfirmed replay, with why
+        return Replay(False, None, f"the runtime refused the inputs: {exc}")
+    got = outcome.fault
+    if got is None:
+        why = "the run ended without a fault"
+        if cx.unset:
+            why += f"; it depends on {', '.join(cx.unset)}, which the replay cannot fix"
+        return Replay(False, None, why)
+    if got.pc == pc and got.kind == fault:
+        return Replay(True, got.to_json())
+    return Replay(False, got.to_json(), f"the run faulted at insn {got.pc} ({got.kind.value}) instead")
+
+
+__all__ = ["Counterexample", "Replay", "counterexample", "replay"]
