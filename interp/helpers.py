@@ -136,8 +136,29 @@ class HelperRegistry:
                     f"helper {helper.name} reads argument r{i}, which is not initialised; "
                     f"set r{i} before the call",
                 )
+        problem = argument_problem(helper, regs, getattr(machine.runtime, "context_address", None))
+        if problem is not None:
+            raise VmFault(pc, FaultKind.HELPER_ARGUMENT, f"{helper.name}: {problem}")
         # all five argument registers are passed: some helpers read more than they declare
         return helper.impl(machine, pc, regs) & 0xFFFF_FFFF_FFFF_FFFF
+
+
+MAX_SIZE = 1 << 29  # the largest size argument a helper takes (the kernel bounds them by BPF_MAX_VAR_SIZ)
+SIZES = {ArgType.CONST_SIZE: 1, ArgType.CONST_STACK_SIZE: 1, ArgType.CONST_SIZE_OR_ZERO: 0,
+         ArgType.CONST_ALLOC_SIZE_OR_ZERO: 0}  # size argument type -> its smallest value
+
+
+def argument_problem(helper: Helper, regs: list, context: int | None) -> str | None:
+    """What in the argument values breaks the helper's prototype as a run can see it (sizes out of
+    range, a context argument that is not the context), or None. Memory, maps and records are
+    checked where the helper uses them."""
+    for i, kind in enumerate(helper.args):
+        value = regs[i]
+        if kind in SIZES and not SIZES[kind] <= value <= MAX_SIZE:
+            return f"r{i + 1} = {value:#x} is not a size from {SIZES[kind]} to {MAX_SIZE}"
+        if kind == ArgType.PTR_TO_CTX and context is not None and value != context:
+            return f"r{i + 1} = {value:#x} is not the context the program received in r1"
+    return None
 
 
 def _unwind(machine: HelperContext, pc: int, args: list) -> int:

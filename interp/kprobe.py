@@ -136,6 +136,11 @@ class KprobeSession:
             self.space.unmap(region)
             self._ctx = None
 
+    @property
+    def context_address(self) -> int | None:
+        """Where the running program's context is (None between runs)."""
+        return self._ctx.base if self._ctx is not None else None
+
     def context(self, values: dict[str, int] | None = None, raw: bytes | None = None) -> bytes:
         return bytes(self.layout.build(values, raw))
 

@@ -17,6 +17,8 @@ from .helper_ids import HELPER_IDS
 from .helpers import ArgType as A
 from .helpers import Helper, HelperContext, HelperExit, HelperRegistry, RetType
 from .isa.insn import to_signed
+from .map_kinds import map_helper_mismatch
+from .memory import RegionKind
 from .maps import (
     BPF_LOCAL_STORAGE_GET_F_CREATE,
     CGROUP_ARRAY,
@@ -60,7 +62,15 @@ def _fault(pc: int, helper: str, message: str) -> VmFault:
     return VmFault(pc, FaultKind.HELPER_ARGUMENT, f"{helper}: {message}")
 
 
+def _not_context(machine: HelperContext, pc: int, helper: str, reg: int, address: int) -> None:
+    """The context is never memory a helper reads or writes (the kernel's rule for helper memory)."""
+    region = machine.space.region_at(address)
+    if region is not None and region.kind == RegionKind.CONTEXT:
+        raise _fault(pc, helper, f"r{reg} = {address:#x} points into the context, which is not memory helpers take")
+
+
 def _read(machine: HelperContext, pc: int, helper: str, reg: int, address: int, size: int) -> bytes:
+    _not_context(machine, pc, helper, reg, address)
     try:
         return machine.space.read_bytes(pc, address, size)
     except VmFault as exc:
@@ -68,6 +78,7 @@ def _read(machine: HelperContext, pc: int, helper: str, reg: int, address: int, 
 
 
 def _write(machine: HelperContext, pc: int, helper: str, reg: int, address: int, data: bytes) -> None:
+    _not_context(machine, pc, helper, reg, address)
     try:
         machine.space.write_bytes(pc, address, data)
     except VmFault as exc:
@@ -78,6 +89,9 @@ def _map(machine: HelperContext, pc: int, helper: str, handle: int, reg: int = 1
     state = _session(machine).map_for_handle(handle)
     if state is None:
         raise _fault(pc, helper, f"r{reg} = {handle:#x} is not a map pointer; load it with lddw from a map")
+    mismatch = map_helper_mismatch(state.definition.type, helper)
+    if mismatch:
+        raise _fault(pc, helper, f"r{reg} is map {state.name}, but {mismatch}")
     return state
 
 

@@ -41,7 +41,7 @@ NEVER_ENDS_A_PATH = frozenset({Kind.STACK_INITIALISED, Kind.HELPER_MEMORY_INITIA
 # a register that may not be read ends the path: in a state whose paths agree on each live
 # register's kind (see `paths`) it is unset or of mixed kinds on every one of them, and the
 # analysis has no value to go on with that would stand for "set, of some kind"
-ALWAYS_ENDS_A_PATH = frozenset({Kind.INITIALISED, Kind.CONSISTENT_KIND})
+ALWAYS_ENDS_A_PATH = frozenset({Kind.INITIALISED, Kind.CONSISTENT_KIND, Kind.R0_SET_AT_EXIT})
 UNREADABLE = (RegType.NOT_INIT, RegType.CONFLICT)
 
 

@@ -113,17 +113,19 @@ def call_obligations(pc: int, helper: Helper, args: tuple[ArgType, ...], gpl_req
             out.append(Obligation(Kind.HELPER_MODELLED, pc, arg.reg, detail=arg))
             continue
         out.append(Obligation(Kind.HELPER_ARGUMENTS, pc, arg.reg, detail=arg))
+        out.append(Obligation(Kind.HELPER_STATIC_ARGUMENTS, pc, arg.reg, detail=arg))
         if kind == ArgType.CONST_MAP_PTR:
             if helper.writes_map:
                 out.append(Obligation(Kind.HELPER_MAP_WRITABLE, pc, arg.reg, detail=arg))
             out.append(Obligation(Kind.HELPER_ARGUMENTS, pc, arg.reg, detail=("map-use", arg)))
+            out.append(Obligation(Kind.HELPER_STATIC_ARGUMENTS, pc, arg.reg, detail=("map-use", arg)))
         buffer = _buffer_of(arg)
         if buffer is not None:
             out += _buffer_obligations(pc, buffer)
     if helper.ret == RetType.PTR_TO_MEM_OR_NULL:
         out.append(Obligation(Kind.REFERENCES_BOUNDED, pc, detail=helper))
     if helper.name == "snprintf":
-        out.append(Obligation(Kind.HELPER_ARGUMENTS, pc, 5, detail=("format", Arg(4, args[4], helper, args))))
+        out.append(Obligation(Kind.HELPER_STATIC_ARGUMENTS, pc, 5, detail=("format", Arg(4, args[4], helper, args))))
     return out
 
 
@@ -250,7 +252,23 @@ def _case(arg: Arg, case: str, definite: bool = True, **facts: Any) -> Breach:
     return {"helper": arg.helper.name, "reg": arg.reg, "case": case, **facts}, definite
 
 
-def _helper_arguments(ob: Obligation, state: State, env: "Analysis") -> Breach | None:
+# the breaches of an argument's prototype that only the kernel's loader sees (a run does not break them)
+STATIC_CASES = frozenset({"maybe-null", "stack-or-null", "task", "const-str-kind", "const-str", "no-inner-map",
+                          "size-const", "size-stack-const", "stack-only", "format-length-const",
+                          "format-length-multiple", "format"})
+
+
+def _runtime_arguments(ob: Obligation, state: State, env: "Analysis") -> Breach | None:
+    breach = _argument_breach(ob, state, env)
+    return None if breach is None or breach[0]["case"] in STATIC_CASES else breach
+
+
+def _static_arguments(ob: Obligation, state: State, env: "Analysis") -> Breach | None:
+    breach = _argument_breach(ob, state, env)
+    return breach if breach is not None and breach[0]["case"] in STATIC_CASES else None
+
+
+def _argument_breach(ob: Obligation, state: State, env: "Analysis") -> Breach | None:
     if isinstance(ob.detail, tuple):
         what, arg = ob.detail
         return _map_use(arg, state, env) if what == "map-use" else _format(arg, state, env)
@@ -481,7 +499,8 @@ def _what(ob: Obligation, state: State, env: "Analysis") -> str:
 
 for _kind, _check in ((Kind.HELPER_ALLOWED, _helper_allowed), (Kind.GPL_COMPATIBLE, _gpl_compatible), (Kind.TAIL_CALL_RELEASED, _tail_call_released),
                       (Kind.TAIL_CALL_FROM_MAIN, _tail_call_from_main), (Kind.REFERENCES_BOUNDED, _references_bounded),
-                      (Kind.HELPER_MODELLED, _helper_modelled), (Kind.HELPER_ARGUMENTS, _helper_arguments),
+                      (Kind.HELPER_MODELLED, _helper_modelled), (Kind.HELPER_ARGUMENTS, _runtime_arguments),
+                      (Kind.HELPER_STATIC_ARGUMENTS, _static_arguments),
                       (Kind.HELPER_MEMORY, _helper_memory),
                       (Kind.HELPER_STACK_CONSTANT_OFFSET, _helper_stack_constant_offset),
                       (Kind.HELPER_MEMORY_INITIALISED, _helper_memory_initialised),

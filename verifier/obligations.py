@@ -86,6 +86,7 @@ class Kind(str, Enum):
     HELPER_ALLOWED = "helper-allowed"
     GPL_COMPATIBLE = "gpl-compatible"
     HELPER_ARGUMENTS = "helper-arguments"
+    HELPER_STATIC_ARGUMENTS = "helper-static-arguments"
     HELPER_MEMORY = "helper-memory"
     HELPER_MEMORY_INITIALISED = "helper-memory-initialised"
     HELPER_MEMORY_WRITABLE = "helper-memory-writable"
@@ -157,6 +158,8 @@ RULES: dict[Kind, Rule] = {
     Kind.GPL_COMPATIBLE: Rule(Code.GPL_ONLY_HELPER, POLICY, "declare a GPL-compatible license"),
     Kind.HELPER_ARGUMENTS: Rule(Code.HELPER_ARGUMENT, FaultKind.HELPER_ARGUMENT,
                                 "pass arguments of the helper's prototype"),
+    Kind.HELPER_STATIC_ARGUMENTS: Rule(Code.HELPER_ARGUMENT, POLICY,
+                                       "pass constants and kinds of pointer where the kernel wants them at load"),
     Kind.HELPER_MEMORY: Rule(Code.HELPER_MEMORY, FaultKind.HELPER_ARGUMENT,
                              "pass buffers that hold the size passed with them"),
     Kind.HELPER_MEMORY_INITIALISED: Rule(Code.STACK_UNINITIALISED, POLICY, "initialise buffers helpers read"),

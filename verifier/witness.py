@@ -132,6 +132,9 @@ def counterexample(env: "Analysis", found: "Found") -> Counterexample:
             env_json.setdefault("attach_cookie", value)
         else:
             unset.append(f"the result of {name} ({value:#x})")
+    for what, chosen in inputs.choices:
+        if z3.is_true(model.eval(chosen, model_completion=True)):
+            unset.append(what)
     map_docs = []
     for index, entries in sorted(maps.items()):
         mdef = env.maps[index]

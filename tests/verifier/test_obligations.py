@@ -39,7 +39,7 @@ EXPECTED: dict[str, dict[Kind, FaultKind | str]] = {
     "pointer-arithmetic": {Kind.POINTER_ARITHMETIC: POLICY},
     "type-conflict": {Kind.CONSISTENT_KIND: POLICY, Kind.CTX_ONE_POINTER_KIND: POLICY},
     "unknown-helper": {Kind.HELPER_ALLOWED: POLICY},
-    "helper-argument": {Kind.HELPER_ARGUMENTS: F.HELPER_ARGUMENT},
+    "helper-argument": {Kind.HELPER_ARGUMENTS: F.HELPER_ARGUMENT, Kind.HELPER_STATIC_ARGUMENTS: POLICY},
     "helper-memory": {Kind.HELPER_MEMORY: F.HELPER_ARGUMENT},
     "unsupported-helper": {Kind.HELPER_MODELLED: POLICY},
     "gpl-only-helper": {Kind.GPL_COMPATIBLE: POLICY},

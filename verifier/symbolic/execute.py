@@ -185,7 +185,26 @@ def load(env: "Analysis", state: SymState, base: Sym, off: int, size: int) -> Sy
     return scalar(raw if size == 8 else z3.ZeroExt(64 - 8 * size, raw))
 
 
-def store(env: "Analysis", state: SymState, base: Sym, off: int, size: int, value: Sym) -> None:
+def spill_splits(state: SymState, base: Sym, start: Any, length: int) -> list[tuple[SymState, Any, dict[int, bool]]]:
+    """A write of `length` bytes from offset `start` of `base`'s frame may or may not land on a
+    spilled pointer: the cases, each a state, the condition of the case and which spills the write
+    hits (the first undecided spill splits the path; any further one is left uncertain)."""
+    if base.region is None or base.region.kind != Kind.STACK:
+        return [(state, None, {})]
+    frame = state.frames[base.region.frame]
+    overlaps = {slot: z3.simplify(z3.And(start < slot + 8, start + length > slot)) for slot in frame.spills}
+    decided = {slot: z3.is_true(c) for slot, c in overlaps.items() if z3.is_true(c) or z3.is_false(c)}
+    undecided = [slot for slot in overlaps if slot not in decided]
+    if not undecided:
+        return [(state, None, decided)]
+    slot = undecided[0]
+    other = state.copy()
+    return [(other, overlaps[slot], {**decided, slot: True}), (state, z3.Not(overlaps[slot]), {**decided, slot: False})]
+
+
+def store(env: "Analysis", state: SymState, base: Sym, off: int, size: int, value: Sym,
+          hits: dict[int, bool] | None = None) -> None:
+    """Store `size` bytes of `value` at base + off; `hits`: which spills the write is known to land on."""
     region = base.region
     assert region is not None
     offset = base.offset + off
@@ -194,9 +213,12 @@ def store(env: "Analysis", state: SymState, base: Sym, off: int, size: int, valu
         frame = state.frames[region.frame]
         at = _constant(offset)
         for slot in list(frame.spills):
-            if at is None:
+            hit = (hits or {}).get(slot)
+            if hit is None and at is not None:
+                hit = slot < at + size and at < slot + 8
+            if hit is None:
                 frame.spills[slot] = None  # type: ignore[assignment] - may or may not have been hit
-            elif slot < at + size and at < slot + 8:
+            elif hit:
                 del frame.spills[slot]
         if at is not None and size == 8 and value.is_pointer:
             frame.spills[at] = value
@@ -237,8 +259,12 @@ def step(env: "Analysis", state: SymState, pc: int, op: Op) -> list[Successor]:
     if isinstance(op, Store):
         base = memory_base(state, op.base)
         safe = access_safe(env, base, op.off, op.size, write=True)
-        store(env, state, base, op.off, op.size, operand(state, op.src))
-        return [Successor(nxt, state, safe)]
+        value = operand(state, op.src)
+        out = []
+        for case, condition, hits in spill_splits(state, base, base.offset + op.off, op.size):
+            store(env, case, case.reg(op.base), op.off, op.size, value, hits)
+            out.append(Successor(nxt, case, safe if condition is None else z3.And(safe, condition)))
+        return out
     if isinstance(op, Atomic):
         base = memory_base(state, op.base)
         safe = z3.And(access_safe(env, base, op.off, op.size, write=True), (base.offset + op.off) & (op.size - 1) == 0)

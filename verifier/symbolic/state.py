@@ -112,6 +112,7 @@ class Inputs:
     helpers: list[tuple[int, str, Any]] = field(default_factory=list)  # (pc, helper, result term)
     reads: list[tuple[int, Any, Any, Any, int, bool]] = field(default_factory=list)
     # kernel reads: (pc, source address, ok / length term, copied bytes array, size, string?)
+    choices: list[tuple[str, Any]] = field(default_factory=list)  # (what, z3 Bool): outcomes no input fixes
 
 
 @dataclass
@@ -125,6 +126,7 @@ class SymState:
     fresh: int = 0  # a counter for fresh variable names
     may_goto: dict[int, int] = field(default_factory=dict)  # frame depth -> budget left (concrete)
     visits: dict[tuple[int, int], int] = field(default_factory=dict)  # (pc, depth) -> times the path was there
+    closed: set[int] = field(default_factory=set)  # records submitted or discarded
 
     @property
     def top(self) -> Frame:
@@ -162,9 +164,10 @@ class SymState:
         """An independent copy for another branch (terms are immutable and shared)."""
         frames = [replace(f, regs=list(f.regs), spills=dict(f.spills)) for f in self.frames]
         inputs = replace(self.inputs, lookups=[replace(lk, reads=list(lk.reads)) for lk in self.inputs.lookups],
-                         helpers=list(self.inputs.helpers), reads=list(self.inputs.reads))
+                         helpers=list(self.inputs.helpers), reads=list(self.inputs.reads),
+                         choices=list(self.inputs.choices))
         return SymState(frames, self.ctx, dict(self.records), inputs, list(self.assumptions), list(self.path),
-                        self.fresh, dict(self.may_goto), dict(self.visits))
+                        self.fresh, dict(self.may_goto), dict(self.visits), set(self.closed))
 
 
 def load_bytes(array: Any, offset: Any, size: int) -> Any:

@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import z3
 
-from interp.helpers import ArgType
+from interp.helpers import MAX_SIZE, SIZES, ArgType
+from interp.map_kinds import map_helper_mismatch
 from interp.isa.opcodes import STACK_SIZE
 
 from ..helper_contracts import Arg, Buffer
@@ -108,11 +109,18 @@ def _size_value(state: SymState, index: int) -> Any:
 
 
 def _helper_arguments(ob: Obligation, state: SymState, env: "Analysis") -> Any:
-    """The argument kinds a run breaks in the same way the rule says: not a map pointer where a map
-    is wanted, not memory where a buffer is; the rest (sizes, which the kernel bounds by its own
-    analysis, contexts, records) is the kernel's rule, which z3 does not decide."""
+    """The argument breaches a run sees (what the interpreter checks, as the kernel's prototypes say):
+    not a map pointer, a map of a kind the helper does not take, not the context, a size out of
+    range, not memory (or NULL) where a buffer is wanted, not an open record."""
     if isinstance(ob.detail, tuple):
-        return None
+        what, arg = ob.detail
+        if what != "map-use":
+            return None
+        value = state.reg(arg.reg)
+        if value is None or value.kind != V.MAP_PTR or value.region is None:
+            return FALSE
+        mismatch = map_helper_mismatch(env.maps[value.region.map_index].type, arg.helper.name)
+        return TRUE if mismatch else FALSE
     arg: Arg = ob.detail
     value = state.reg(arg.reg)
     if value is None:
@@ -120,8 +128,25 @@ def _helper_arguments(ob: Obligation, state: SymState, env: "Analysis") -> Any:
     kind = arg.base_type
     if kind == ArgType.CONST_MAP_PTR:
         return FALSE if value.kind == V.MAP_PTR else TRUE
+    if kind == ArgType.PTR_TO_CTX:
+        return TRUE if value.kind != V.CTX else value.offset != 0
+    if kind in SIZES:
+        if value.kind != V.SCALAR:
+            return TRUE
+        breaches = [z3.UGT(value.value, MAX_SIZE), z3.ULT(value.value, SIZES[kind])]
+        previous = state.reg(arg.index) if arg.index > 0 else None
+        if arg.index > 0 and arg.args[arg.index - 1] in MAYBE_NULL and previous is not None \
+                and previous.kind == V.SCALAR:
+            breaches.append(z3.And(previous.value == 0, value.value != 0))
+        return z3.Or(*breaches)
+    if kind == ArgType.PTR_TO_ALLOC_MEM:
+        if value.kind != V.MEM or value.region is None or value.region.record in state.closed:
+            return TRUE
+        return z3.Or(value.offset != 0, value.null if value.null is not None else FALSE)
     if kind in (ArgType.PTR_TO_MEM, ArgType.PTR_TO_UNINIT_MEM, ArgType.PTR_TO_MAP_KEY, ArgType.PTR_TO_MAP_VALUE,
-                ArgType.PTR_TO_LONG) and arg.type not in MAYBE_NULL:
+                ArgType.PTR_TO_LONG, ArgType.PTR_TO_UNINIT_MAP_VALUE):
+        if arg.type in MAYBE_NULL and value.kind == V.SCALAR:
+            return value.value != 0  # NULL is allowed; another number is no memory
         if value.kind not in (V.STACK, V.MAP_VALUE, V.MEM):
             return TRUE
         return value.null if value.null is not None else FALSE
