@@ -61,20 +61,21 @@ def chunk_seed(seed: int, kind: str, index: int) -> int:
 
 
 def draw_shapes(chunk: Chunk) -> list[Shape]:
-    """`chunk.size` programs of its class (fewer if hypothesis finds no more), drawn from its seed."""
+    """`chunk.size` different programs of its class (fewer if hypothesis finds no more), drawn from its seed:
+    twice as many are drawn, since different draws can spell the same program."""
     from hypothesis import HealthCheck, Phase, given, seed, settings
 
-    shapes: list[Shape] = []
+    shapes: dict[str, Shape] = {}
 
     @seed(chunk.seed)
-    @settings(max_examples=chunk.size, deadline=None, database=None, phases=[Phase.generate],
+    @settings(max_examples=2 * chunk.size, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
     @given(SHAPES[chunk.kind])
     def collect(shape: Shape) -> None:
-        shapes.append(shape)
+        shapes.setdefault(shape_key(shape), shape)
 
     collect()
-    return shapes
+    return list(shapes.values())[:chunk.size]
 
 
 def run_chunk(chunk: Chunk, _options: Any) -> list[dict[str, Any]]:

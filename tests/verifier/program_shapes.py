@@ -882,17 +882,18 @@ def helper_calls(draw: Draw) -> Shape:
     four per argument, another from a menu: the context, initialised stack, small numbers, an unknown number,
     maps of each kind, a task; so a prototype looser or stricter than the kernel's shows."""
     registry = kprobe_helpers().helpers
-    helper_id = draw(st.one_of(st.sampled_from(sorted(registry)), st.integers(0, 260)))
+    # three times in four one the runtime knows, else any id
+    helper_id = draw(st.sampled_from(sorted(registry))) if draw(st.integers(0, 3)) else draw(st.integers(0, 260))
     prototype = registry.get(helper_id)
     args = prototype.args if prototype is not None else ()
     chosen = []
-    for i in range(5):
+    for i in range(len(args) if prototype is not None else draw(st.integers(0, 5))):
         fitting = _fitting_argument(draw, args[i]) if i < len(args) else None
         chosen.append(fitting if fitting is not None and draw(st.integers(0, 3)) else draw(st.sampled_from(MENU)))
     lines = [f"*(u64 *)(r10 -{off}) = 0" for off in range(8, 72, 8)]
-    if "task" in chosen[:max(len(args), 1)]:
+    if "task" in chosen:
         lines += ["call 158", "r6 = r0"]  # get_current_task_btf
-    for reg, arg in enumerate(chosen[:max(len(args), 1)], start=1):
+    for reg, arg in enumerate(chosen, start=1):
         if arg == "ctx":
             lines += [f"r{reg} = r9"]
         elif arg == "stack":
