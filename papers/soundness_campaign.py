@@ -2,8 +2,9 @@
 
     python -m papers.soundness_campaign --count 50000 --jobs 2 --seed 1 [--classes A,B] [--runs 4] [--chunk 250]
 
-Programs come from the generators of tests/verifier/program_shapes.py, the same number of each
-class, in chunks drawn (with hypothesis, from a seed per chunk) and judged by worker processes:
+Programs come from the generators of tests/verifier/program_shapes.py, the same number of
+different programs of each class (drawn by hypothesis, one run per class from a seed derived from
+`--seed`), judged in chunks by worker processes:
 bpfverify checks each one (linux-6.18, bounded: soundness_oracle.LIMITS), the running kernel
 loads it through bpf() (interp.kernel, log level 0: its judgement and statistics), and every
 program we accept runs on the kprobe runtime on `--runs` sets of random inputs (registers,
@@ -46,42 +47,59 @@ RESULTS = HERE / "results"
 
 
 @dataclass(frozen=True)
+class Draw:
+    """Draw `count` different programs of class `kind` from `seed`."""
+
+    kind: str
+    count: int
+    seed: int
+
+
+@dataclass(frozen=True)
 class Chunk:
+    """Judge these programs of class `kind`."""
+
     kind: str
     index: int
-    size: int
+    shapes: tuple[Shape, ...]
     seed: int
     runs: int
     ask: bool
 
 
-def chunk_seed(seed: int, kind: str, index: int) -> int:
-    digest = hashlib.sha256(f"{seed}:{kind}:{index}".encode()).digest()
+def derived_seed(seed: int, *parts: object) -> int:
+    digest = hashlib.sha256(":".join(map(str, (seed, *parts))).encode()).digest()
     return int.from_bytes(digest[:4], "little")
 
 
-def draw_shapes(chunk: Chunk) -> list[Shape]:
-    """`chunk.size` different programs of its class (fewer if hypothesis finds no more), drawn from its seed:
-    twice as many are drawn, since different draws can spell the same program."""
+def draw_shapes(task: Draw) -> list[Shape]:
+    """`task.count` different programs of its class (fewer if hypothesis finds no more), in one hypothesis run
+    from its seed: up to three times as many are drawn, since different draws can spell the same program."""
     from hypothesis import HealthCheck, Phase, given, seed, settings
 
     shapes: dict[str, Shape] = {}
 
-    @seed(chunk.seed)
-    @settings(max_examples=2 * chunk.size, deadline=None, database=None, phases=[Phase.generate],
+    @seed(task.seed)
+    @settings(max_examples=3 * task.count, deadline=None, database=None, phases=[Phase.generate],
               suppress_health_check=list(HealthCheck))
-    @given(SHAPES[chunk.kind])
+    @given(SHAPES[task.kind])
     def collect(shape: Shape) -> None:
-        shapes.setdefault(shape_key(shape), shape)
+        if len(shapes) < task.count:
+            shapes.setdefault(shape_key(shape), shape)
 
     collect()
-    return list(shapes.values())[:chunk.size]
+    return list(shapes.values())
 
 
-def run_chunk(chunk: Chunk, _options: Any) -> list[dict[str, Any]]:
-    """One JSON record per program of the chunk (run in a worker process)."""
+def work(task: Draw | Chunk, _options: Any) -> list[Shape] | list[dict[str, Any]]:
+    """In a worker process: the programs of a `Draw`, or the records of a `Chunk`."""
+    return draw_shapes(task) if isinstance(task, Draw) else run_chunk(task)
+
+
+def run_chunk(chunk: Chunk) -> list[dict[str, Any]]:
+    """One JSON record per program of the chunk."""
     records = []
-    for number, shape in enumerate(draw_shapes(chunk)):
+    for number, shape in enumerate(chunk.shapes):
         judgement = judge(shape, seed=chunk.seed * 100_003 + number, runs=chunk.runs, ask=chunk.ask)
         record = {"kind": chunk.kind, "chunk": chunk.index, "n": number, "key": shape_key(shape),
                   **judgement.to_json()}
@@ -97,8 +115,11 @@ def shape_key(shape: Shape) -> str:
     return hashlib.sha1((shape.text + repr(shape.maps)).encode()).hexdigest()[:16]
 
 
-def lost_chunk(chunk: Chunk, why: str) -> list[dict[str, Any]]:
-    return [{"kind": chunk.kind, "chunk": chunk.index, "n": -1, "ours": "lost", "crash": why}]
+def lost_task(task: Draw | Chunk, why: str) -> list[Any]:
+    if isinstance(task, Draw):
+        print(f"drawing the {task.kind} programs failed: {why}", file=sys.stderr)
+        return []
+    return [{"kind": task.kind, "chunk": task.index, "n": -1, "ours": "lost", "crash": why}]
 
 
 def normalise(reason: str | None) -> str:
@@ -189,7 +210,7 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--classes", help=f"comma-separated classes (default: all of {', '.join(SHAPES)})")
     parser.add_argument("--runs", type=int, default=4, help="runs on random inputs of each accepted program")
-    parser.add_argument("--chunk", type=int, default=250, help="programs a worker draws and judges at a time")
+    parser.add_argument("--chunk", type=int, default=250, help="programs a worker judges at a time")
     parser.add_argument("--no-kernel", action="store_true", help="do not ask the kernel (where bpf() is refused)")
     parser.add_argument("--out", type=Path, default=RESULTS / "soundness_campaign.jsonl")
     args = parser.parse_args()
@@ -204,27 +225,30 @@ def main() -> int:
         print(f"kernel: {kernel.unavailable_reason()} (use --no-kernel to run without it)", file=sys.stderr)
         return 2
     per_class = [args.count // len(classes) + (i < args.count % len(classes)) for i in range(len(classes))]
-    chunks: list[Chunk] = []
-    for kind, total in zip(classes, per_class):
-        for index, start in enumerate(range(0, total, args.chunk)):
-            size = min(args.chunk, total - start)
-            chunks.append(Chunk(kind, index, size, chunk_seed(args.seed, kind, index), args.runs, ask))
-    chunks.sort(key=lambda c: (c.index, classes.index(c.kind)))  # every class early on, the long tail last
     args.out.parent.mkdir(parents=True, exist_ok=True)
     summary = Summary(classes)
     start = time.monotonic()
-    done = 0
-    with open(args.out, "w") as out, WorkerPool(args.jobs, run_chunk, None, deadline_s=4 * 3600,
-                                                on_lost=lost_chunk) as pool:
-        for chunk, records in pool.run(chunks):
-            for record in records:
-                out.write(json.dumps(record) + "\n")
-                summary.add(record)
-            out.flush()
-            done += 1
-            programs = sum(c["programs"] for c in summary.counts.values())
-            print(f"[{time.monotonic() - start:7.0f} s] {done}/{len(chunks)} chunks, {programs} programs, "
-                  f"{len(summary.problems)} problems", file=sys.stderr, flush=True)
+    with WorkerPool(args.jobs, work, None, deadline_s=4 * 3600, on_lost=lost_task) as pool:
+        drawn: dict[str, list[Shape]] = {}
+        for task, shapes in pool.run([Draw(kind, total, derived_seed(args.seed, kind))
+                                      for kind, total in zip(classes, per_class)]):
+            drawn[task.kind] = shapes
+            print(f"[{time.monotonic() - start:7.0f} s] drew {len(shapes)} {task.kind} programs", file=sys.stderr)
+        chunks = [Chunk(kind, index, tuple(drawn.get(kind, [])[first:first + args.chunk]),
+                        derived_seed(args.seed, kind, index), args.runs, ask)
+                  for kind in classes for index, first in enumerate(range(0, len(drawn.get(kind, [])), args.chunk))]
+        chunks.sort(key=lambda c: (c.index, classes.index(c.kind)))  # every class early on, the long tail last
+        done = 0
+        with open(args.out, "w") as out:
+            for chunk, records in pool.run(chunks):
+                for record in records:
+                    out.write(json.dumps(record) + "\n")
+                    summary.add(record)
+                out.flush()
+                done += 1
+                programs = sum(c["programs"] for c in summary.counts.values())
+                print(f"[{time.monotonic() - start:7.0f} s] {done}/{len(chunks)} chunks, {programs} programs, "
+                      f"{len(summary.problems)} problems", file=sys.stderr, flush=True)
     elapsed = time.monotonic() - start
     command = "python -m papers.soundness_campaign " + " ".join(sys.argv[1:])
     report = {"command": command, "count": args.count, "seed": args.seed, "jobs": args.jobs, "runs": args.runs,
@@ -249,7 +273,7 @@ def main() -> int:
 
 
 if __name__ == "__main__":
-    # run as papers.soundness_campaign, so the worker processes find run_chunk under that name
+    # run as papers.soundness_campaign, so the worker processes find `work` under that name
     from papers.soundness_campaign import main as campaign_main
 
     sys.exit(campaign_main())

@@ -270,40 +270,44 @@ def frozen_multi_entry(draw: Draw) -> Shape:
 # -- frames: a callee's stack pointer stored in a caller's frame ---------------------------------------------------
 @st.composite
 def stack_pointer_escape(draw: Draw) -> Shape:
-    """A callee (or its callee) stores a pointer to a stack (its own, its caller's) into a caller's frame, by a
-    store or an atomic exchange, or returns one; the caller then dereferences it or hands it to a helper."""
-    slot = -8 * draw(st.integers(1, 4))
-    depth = draw(st.sampled_from([1, 1, 2]))
+    """A callee (or its callee's callee) stores a pointer to a stack (its own, its caller's) into a caller's frame,
+    by a store or an atomic exchange, or returns one; the caller then dereferences it or hands it to a helper."""
+    slot = -8 * draw(st.integers(1, 8))
+    depth = draw(st.sampled_from([1, 1, 2, 3]))
     value = draw(st.sampled_from(["own stack", "own stack", "caller stack", "number", "ctx", "map value"]))
     how = draw(st.sampled_from(["store", "store", "xchg", "return"]))
+    own = 8 * draw(st.integers(1, 8))
     if value == "own stack":
-        make = ["r2 = r10", f"r2 += -{draw(st.sampled_from([8, 16, 32]))}", "*(u64 *)(r10 -32) = 0"]
+        make = ["r2 = r10", f"r2 += -{own}", f"*(u64 *)(r10 -{own}) = 0"]
     elif value == "caller stack":
-        make = ["r2 = r1", f"r2 += {draw(st.sampled_from([0, -8]))}"]
+        make = ["r2 = r1", f"r2 += {draw(st.sampled_from([0, -8, -16, 8]))}"]
     elif value == "number":
-        make = ["r2 = 7"]
+        make = [f"r2 = {draw(st.integers(-8, 64))}"]
     elif value == "ctx":
         make = ["r2 = r3"]
     else:
-        make = ["r6 = r1", "r7 = r3"] + lookup(0, -4) + ["r2 = r0", "r1 = r6", "r3 = r7"]
+        make = ["r6 = r1", "r7 = r3"] + lookup(0, -4, draw(st.integers(0, 3))) + ["r2 = r0", "r1 = r6", "r3 = r7"]
     if how == "store":
-        act = make + [f"*(u64 *)(r1 {draw(st.sampled_from([0, 0, -8])):+d}) = r2", "r0 = 0"]
+        act = make + [f"*(u64 *)(r1 {draw(st.sampled_from([0, 0, -8, 8])):+d}) = r2", "r0 = 0"]
     elif how == "xchg":
         act = make + ["r2 = atomic64_xchg((u64 *)(r1 +0), r2)", "r0 = 0"]
     else:
         act = make + ["r0 = r2"]
     use = draw(st.sampled_from(["read", "write", "helper", "none"]))
-    result = "r6" if how == "return" else f"*(u64 *)(r10 {slot})"
+    at = draw(st.sampled_from([0, 0, 8, -8]))
+    got = "r1 = r6" if how == "return" else f"r1 = *(u64 *)(r10 {slot})"
     main = [f"*(u64 *)(r10 {slot}) = 0", "r1 = r10", f"r1 += {slot}", "r3 = r9", "call f1"]
     main += ["r6 = r0"] if how == "return" else []
     if use == "read":
-        main += [f"r1 = {result}" if how != "return" else "r1 = r6", "r0 = *(u64 *)(r1 +0)"]
+        main += [got, f"r0 = *(u64 *)(r1 {at:+d})"]
     elif use == "write":
-        main += [f"r1 = {result}" if how != "return" else "r1 = r6", "*(u64 *)(r1 +0) = 1"]
+        main += [got, f"*(u64 *)(r1 {at:+d}) = 1"]
     elif use == "helper":
-        main += [f"r1 = {result}" if how != "return" else "r1 = r6", "r2 = 8", "r3 = 0", "call 113"]
-    funcs = ["f1: " + act[0]] + act[1:] + ["exit"] if depth == 1 else \
-        ["f1: *(u64 *)(r10 -8) = 0", "call f2", "exit", "f2: " + act[0]] + act[1:] + ["exit"]
+        main += [got, f"r2 = {draw(st.sampled_from([1, 8, 16]))}", "r3 = 0", "call 113"]
+    funcs: list[str] = []
+    for level in range(1, depth):  # callers in between keep a frame of their own and pass the pointer on
+        funcs += [f"f{level}: *(u64 *)(r10 -{8 * draw(st.integers(1, 4))}) = 0", f"call f{level + 1}", "exit"]
+    funcs += [f"f{depth}: " + act[0]] + act[1:] + ["exit"]
     return Shape("stack-pointer-escape", _program_text(PROLOGUE, main, OUT, funcs), (ARRAY,))
 
 
@@ -431,9 +435,9 @@ def ringbuf_references(draw: Draw) -> Shape:
     form = draw(st.sampled_from(["loop", "subprogram", "tail-call", "tail-call-in-subprogram", "release-in-callee",
                                  "double-release"]))
     submit = draw(st.booleans())
-    size = draw(st.sampled_from([8, 8, 16, 1, 64]))
+    size = draw(st.integers(1, 128))
     # a write into the record once reserved: within it or past its end
-    write = [f"*(u64 *)(r0 +{draw(st.sampled_from([0, 8, 56]))}) = 1"] if draw(st.integers(0, 2)) == 0 else []
+    write = [f"*(u64 *)(r0 +{8 * draw(st.integers(0, 16))}) = 1"] if draw(st.integers(0, 2)) == 0 else []
     if form == "loop":
         count = draw(st.integers(1, 3))
         kept = draw(st.lists(st.integers(0, count - 1), unique=True, max_size=count))
@@ -476,13 +480,14 @@ def ringbuf_references(draw: Draw) -> Shape:
             lines += release("r7", submit) + tail
         return Shape("ringbuf-references", _program_text(PROLOGUE, lines, OUT), (RINGBUF, PROGS))
     if form == "tail-call-in-subprogram":
-        depth = draw(st.integers(0, 2))
-        tail = ["r2 = map[idx:1] ll", "r3 = 0", "call 12", "r0 = 0", "exit"]
+        depth = draw(st.integers(0, 3))
+        tail = ["r2 = map[idx:1] ll", f"r3 = {draw(st.integers(0, 4))}", "call 12", "r0 = 0", "exit"]
         if depth == 0:
             return Shape("ringbuf-references", _program_text(PROLOGUE, ["r1 = r9"] + tail), (RINGBUF, PROGS))
         lines = ["r1 = r9", "call f1", "r0 = 0", "exit"]
         for d in range(1, depth + 1):
-            lines += [f"f{d}: call f{d + 1}", "r0 = 0", "exit"] if d < depth else [f"f{d}: " + tail[0]] + tail[1:]
+            lines += [f"f{d}: r1 = r{draw(st.sampled_from([1, 1, 2]))}", f"call f{d + 1}", "r0 = 0", "exit"] \
+                if d < depth else [f"f{d}: " + tail[0]] + tail[1:]
         return Shape("ringbuf-references", _program_text(PROLOGUE, lines), (RINGBUF, PROGS))
     if form == "release-in-callee":
         callee_releases = draw(st.booleans())
@@ -523,20 +528,21 @@ def misaligned_atomics(draw: Draw) -> Shape:
     target = draw(st.sampled_from(["value", "record", "stack"]))
     size = draw(st.sampled_from([4, 8]))
     form = draw(st.sampled_from(ATOMIC_FORMS))
-    off = draw(st.integers(0, 16 - size))
+    room = draw(st.sampled_from([16, 16, 32, 64]))  # bytes of the value, record or stack buffer
+    off = draw(st.integers(0, room - size))
     variable = draw(st.integers(0, 4)) == 0
-    maps: tuple[MapDef, ...] = (ARRAY,)
+    maps: tuple[MapDef, ...] = (ARRAY if room == 16 else BIG,)
     saved_r0 = "r8"
     if target == "value":
-        lines = lookup(0) + ["r8 = r0"]
+        lines = lookup(0, -4, draw(st.integers(0, 3))) + ["r8 = r0"]
     elif target == "record":
         maps = (RINGBUF,)
-        lines = reserve(16) + ["if r0 == 0 goto out", "r8 = r0", "r7 = r0"]
+        lines = reserve(room) + ["if r0 == 0 goto out", "r8 = r0", "r7 = r0"]
     else:
-        lines = ["*(u64 *)(r10 -16) = 0", "*(u64 *)(r10 -8) = 0", "r8 = r10", "r8 += -16"]
+        lines = [f"*(u64 *)(r10 -{o}) = 0" for o in range(8, room + 8, 8)] + ["r8 = r10", f"r8 += -{room}"]
     if variable:
         lines += [unknown(draw, "r6"), f"r6 &= {draw(st.sampled_from([4, 8, 12]))}", "r8 += r6"]
-    lines += ["r1 = 1", "r0 = 0", atomic(form, size, saved_r0, off)]
+    lines += [f"r1 = {draw(st.sampled_from([0, 1, -1, 255]))}", "r0 = 0", atomic(form, size, saved_r0, off)]
     if target == "record":
         lines += ["r1 = r7", "r2 = 0", "call 132"]
     return Shape("misaligned-atomics", _program_text(PROLOGUE, lines, OUT), maps)
@@ -558,8 +564,8 @@ def partial_spills(draw: Draw) -> Shape:
     or in part, after part of the slot was overwritten with a number or not; then dereferenced or not."""
     kind = draw(st.sampled_from(sorted(POINTERS)))
     spill_size = draw(st.sampled_from([1, 2, 4, 8, 8]))
-    slot = -8 * draw(st.integers(1, 3))
-    spill_off = slot + draw(st.sampled_from([0, 0, 0, 4, 1]))
+    slot = -8 * draw(st.integers(1, 6))
+    spill_off = slot + draw(st.sampled_from([0, 0, 0, 4, 1, 2, 6]))
     lines = list(POINTERS[kind]) + [f"*(u{spill_size * 8} *)(r10 {spill_off}) = r7"]
     if draw(st.integers(0, 3)) == 0:
         lines += [f"*(u8 *)(r10 {slot + draw(st.integers(0, 7))}) = 0"]
@@ -589,6 +595,8 @@ def invalid_encodings(draw: Draw) -> Shape:
     may_goto and call encodings; as the bytes stand."""
     with_map = draw(st.booleans())
     insns = list(BASE_INSNS)
+    insns[1] = Insn(0xB7, 2, 0, 0, draw(st.integers(0, 9)))  # r2 = k; if r2 > j goto +1 skips insn 3 or not
+    insns[2] = Insn(0x25, 2, 0, 1, draw(st.integers(0, 9)))
     if with_map:
         insns.insert(1, MAP_LDDW)
     slots = bytearray(encode(insns))
@@ -752,19 +760,20 @@ def atomic_on_spill(draw: Draw) -> Shape:
     """Atomic fetches, exchanges and compare-exchanges (4 and 8 bytes) on stack slots that hold a spilled pointer
     or number; the fetched value or the slot is then dereferenced."""
     kind = draw(st.sampled_from(sorted(POINTERS) + ["number"]))
-    lines = (["r7 = 0"] if kind == "number" else list(POINTERS[kind])) + ["*(u64 *)(r10 -8) = r7"]
+    slot = -8 * draw(st.integers(1, 8))
+    lines = ([f"r7 = {draw(st.integers(-4, 64))}"] if kind == "number" else list(POINTERS[kind])) + [f"*(u64 *)(r10 {slot}) = r7"]
     operand = draw(st.sampled_from(["0", "1", "unknown", "pointer"]))
     lines += [unknown(draw, "r1")] if operand == "unknown" else ["r1 = r7"] if operand == "pointer" else \
         [f"r1 = {operand}"]
     lines += ["r0 = r7"] if draw(st.booleans()) else ["r0 = 0"]
     form = draw(st.sampled_from(["fetch_add", "fetch_or", "fetch_and", "fetch_xor", "xchg", "cmpxchg", "lock +="]))
-    lines += [atomic(form, draw(st.sampled_from([8, 8, 4])), "r10", -8)]
+    lines += [atomic(form, draw(st.sampled_from([8, 8, 4])), "r10", slot)]
     result = "r0" if form == "cmpxchg" else "r1"
     use = draw(st.sampled_from(["result", "slot", "none"]))
     if use == "result":
-        lines += [f"r2 = *(u64 *)({result} +0)"]
+        lines += [f"r2 = *(u{draw(st.sampled_from([8, 32, 64]))} *)({result} +{draw(st.sampled_from([0, 0, 8]))})"]
     elif use == "slot":
-        lines += ["r2 = *(u64 *)(r10 -8)", "r2 = *(u64 *)(r2 +0)"]
+        lines += [f"r2 = *(u64 *)(r10 {slot})", "r2 = *(u64 *)(r2 +0)"]
     return Shape("atomic-on-spill", _program_text(PROLOGUE, lines, OUT), (ARRAY, HASH))
 
 
@@ -774,40 +783,51 @@ def pointer_comparison(draw: Draw) -> Shape:
     """A nullable map value compared with another pointer (non-null or nullable, of any kind) or a number, then
     dereferenced on either branch."""
     other = draw(st.sampled_from(["value", "nullable", "ctx", "stack", "zero", "unknown"]))
-    lines = {"value": lookup(0, -4) + ["r6 = r0"], "nullable": lookup(0, -4, check=False) + ["r6 = r0"],
-             "ctx": ["r6 = r9"], "stack": ["r6 = r10"], "zero": ["r6 = 0"], "unknown": [unknown(draw, "r6")]}[other]
-    lines += lookup(1, -8, draw(st.integers(0, 2)), check=False)
+    first, second = draw(st.integers(0, 1)), draw(st.integers(0, 1))  # ARRAY or HASH for each lookup
+    lines = {"value": lookup(first, -4, draw(st.integers(0, 3))) + ["r6 = r0"],
+             "nullable": lookup(first, -4, draw(st.integers(0, 3)), check=False) + ["r6 = r0"],
+             "ctx": ["r6 = r9"], "stack": ["r6 = r10", f"r6 += -{8 * draw(st.integers(0, 4))}"], "zero": ["r6 = 0"],
+             "unknown": [unknown(draw, "r6")]}[other]
+    lines += lookup(second, -8, draw(st.integers(0, 3)), check=False)
     op = draw(st.sampled_from(["==", "!=", ">", "<"]))
     width = draw(st.sampled_from(["r", "r", "r", "w"]))
     taken = draw(st.booleans())
-    lines += [f"if {width}0 {op} {width}6 goto use"]
-    lines += ["goto out"] if taken else ["r0 = *(u64 *)(r0 +0)", "goto out"]
-    lines += ["use: r0 = *(u64 *)(r0 +0)"] if taken else ["use: r0 = 0"]
+    left, right = ("0", "6") if draw(st.integers(0, 3)) else ("6", "0")
+    lines += [f"if {width}{left} {op} {width}{right} goto use"]
+    deref = f"r0 = *(u{draw(st.sampled_from([8, 32, 64]))} *)(r0 +{draw(st.sampled_from([0, 0, 4]))})"
+    lines += ["goto out"] if taken else [deref, "goto out"]
+    lines += [f"use: {deref}"] if taken else ["use: r0 = 0"]
     return Shape("pointer-comparison", _program_text(PROLOGUE, lines, OUT), (ARRAY, HASH))
 
 
 # -- may_goto ------------------------------------------------------------------------------------------------------
 @st.composite
 def may_goto_loops(draw: Draw) -> Shape:
-    """Loops bounded by may_goto on every cycle, on some cycles only, or together with a counter; nested loops;
-    may_goto outside loops."""
+    """Loops bounded by may_goto on every cycle, on some cycles only, or together with a counter (stepping by 0
+    too); nested loops; may_goto outside loops; a loop body that also reads the stack or a map value."""
     form = draw(st.sampled_from(["every", "some", "counter", "nested", "straight"]))
-    limit = unknown(draw, "r8")
+    mask = draw(st.sampled_from([0x7, 0x3f, 0xff]))
+    limit = [unknown(draw, "r8"), f"r8 &= {mask:#x}"]
+    body = draw(st.sampled_from([[], [], ["r2 = *(u64 *)(r10 -8)"], [f"r3 += {draw(st.integers(1, 9))}"]]))
+    prelude = ["*(u64 *)(r10 -8) = 0", "r3 = 0"]
     if form == "straight":
-        lines = ["r0 = 0", f"may_goto +{draw(st.integers(0, 1))}", "r0 = 1", "exit"]
+        lines = ["r0 = 0", f"may_goto +{draw(st.integers(0, 1))}", f"r0 = {draw(st.integers(1, 9))}", "exit"]
     elif form == "every":  # leaves through may_goto or when r0 passes an unknown bound
-        lines = [limit, "r8 &= 0xff", "r0 = 0", "l: r0 += 1", "may_goto out", "if r0 > r8 goto out", "goto l"]
+        lines = limit + ["r0 = 0", f"l: r0 += {draw(st.integers(1, 3))}"] + body \
+            + ["may_goto out", "if r0 > r8 goto out", "goto l"]
     elif form == "some":  # one path round the loop passes no may_goto
-        lines = [limit, "r8 &= 0xff", "r0 = 0", unknown(draw, "r7"), "l: r0 += 1", "if r7 == 0 goto skip",
-                 "may_goto out", "skip: if r0 > r8 goto out", "goto l"]
+        lines = limit + ["r0 = 0", unknown(draw, "r7"), "l: r0 += 1"] + body \
+            + [f"if r7 {draw(st.sampled_from(['==', '!=', '&']))} {draw(st.integers(0, 3))} goto skip",
+               "may_goto out", "skip: if r0 > r8 goto out", "goto l"]
     elif form == "counter":
         bound = draw(st.integers(1, 30))
-        lines = ["r0 = 0", f"l: r0 += {draw(st.sampled_from([1, 1, 2, 0]))}", "may_goto out",
-                 f"if r0 < {bound} goto l"]
+        lines = ["r0 = 0", f"l: r0 += {draw(st.sampled_from([1, 1, 2, 3, 0]))}"] + body \
+            + ["may_goto out", f"if r0 {draw(st.sampled_from(['<', '<=', 's<']))} {bound} goto l"]
     else:
-        lines = [limit, "r8 &= 0x3f", "r6 = 0", "outer: r7 = 0", "inner: r7 += 1", "may_goto next",
-                 f"if r7 < {draw(st.integers(1, 8))} goto inner", "next: r6 += 1",
-                 "may_goto out" if draw(st.booleans()) else "r0 = 0", "if r6 < r8 goto outer"]
+        lines = limit + ["r6 = 0", "outer: r7 = 0", "inner: r7 += 1"] + body + [
+            "may_goto next", f"if r7 < {draw(st.integers(1, 8))} goto inner", "next: r6 += 1",
+            "may_goto out" if draw(st.booleans()) else "r0 = 0", "if r6 < r8 goto outer"]
+    lines = prelude + lines
     if form in ("counter", "nested") and draw(st.booleans()):  # the count used as an offset afterwards
         lines += ["r7 = r0" if form == "counter" else "r7 = r6"] + lookup(0, -24) + ["r0 += r7", "r0 = *(u8 *)(r0 +0)"]
     return Shape("may-goto", _program_text(PROLOGUE, lines, OUT), (BIG,))

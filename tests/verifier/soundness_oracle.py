@@ -70,7 +70,7 @@ KNOWN: list[Known] = [
           re.compile(r"invalid mem access 'map_value_or_null'"), re.compile(r"\br6 = 0$", re.M),
           "a nullable map value compared with a register holding 0: the kernel learns nullness from an "
           "immediate 0 only"),
-    Known("constant key the kernel does not see", "kernel-stricter", ("frozen-array",),
+    Known("constant key the kernel does not see", "kernel-stricter", ("frozen-array", "pointer-comparison"),
           re.compile(r"invalid mem access 'map_value_or_null'"), re.compile(r"call 1\n(?!if r0 == 0)"),
           "an array lookup with a constant key below max_entries, not checked for NULL: the kernel drops the "
           "check only where the key's stack bytes are zero or a spill of the key's own size at a slot's start"),
@@ -89,6 +89,14 @@ KNOWN: list[Known] = [
           re.compile(r"^(last insn is not an exit or jmp|call to invalid destination)"), None,
           "an lddw of a function reference (src 4) whose target is no instruction of the program or the middle of "
           "an lddw: the kernel refuses the program; check should too", safe=False),
+    Known("may_goto jumping to itself", "kernel-stricter", ("invalid-encoding", "may-goto"),
+          re.compile(r"^infinite loop detected"), re.compile(r"e5 [0-9a-f]{2} ff ff|may_goto -1\b"),
+          "a may_goto whose target is itself ends after BPF_MAX_LOOPS passes; the kernel sees the same state "
+          "come round and calls it an infinite loop"),
+    Known("loop that skips its may_goto", "kernel-stricter", ("may-goto",), re.compile(r"^infinite loop detected"),
+          re.compile(r"goto skip\nmay_goto"),
+          "a loop bounded by a counter against a bound of at most 255, one of whose paths passes a may_goto: the "
+          "kernel compares states at the may_goto loosely and takes the other path for an endless loop"),
     Known("private stacks", "ours-stricter", ("combined-stack",), re.compile(r"^combined-stack-too-large$"), None,
           "Linux 6.13 and later give tracing programs' large frames private stacks where the build allows; check "
           "keeps 512 bytes for every chain of calls (README)", deliberate=True),
@@ -101,6 +109,17 @@ KNOWN: list[Known] = [
     Known("link through a 32-bit move", "ours-stricter", ("linked-scalars",),
           re.compile(r"map-value-out-of-bounds|pointer-arithmetic"), re.compile(r"\bw\d = w\d$", re.M),
           "`w7 = w6` links the two registers in the kernel when r6 fits in 32 bits; check makes no link"),
+    Known("task pointer as helper memory", "ours-stricter", ("helper-calls",), re.compile(r"^helper-argument$"),
+          re.compile(r"call 158\n"),
+          "the kernel lets a helper read a task_struct as memory (its BTF size bounds it); check does not model "
+          "task_struct and gives it to helpers only where they take a task (README)", deliberate=True),
+    Known("irreducible loop never taken", "ours-stricter", ("function-boundaries",), re.compile(r"^unbounded-loop$"),
+          None, "a loop with two entries in a subprogram whose back-edge is never taken: the kernel walks it "
+          "once; check cannot follow such a loop and refuses it"),
+    Known("bound after a nested loop", "ours-stricter", ("may-goto",), re.compile(r"^map-value-out-of-bounds$"),
+          re.compile(r"\binner:"),
+          "a counter of an outer loop (`r6 < r8`, r8 at most 255) that holds an inner loop: the kernel walks every "
+          "iteration and knows r6 <= 255 after it, check ends one higher"),
     Known("a single value of the known bits", "ours-stricter", ("sign-extension",),
           re.compile(r"map-value-out-of-bounds"), re.compile(r"(bswap|be|le)16"),
           "where only one value of a register's known bits lies within its range, the kernel makes it that "

@@ -62,6 +62,10 @@ CASES = [
                  "accepted"),
     Disagreement("function reference to no function", Shape("invalid-encoding", "r1 = func[pc+5] ll\nr0 = 0\nexit"),
                  "rejected", "accepted", should="invalid-jump"),
+    Disagreement("may_goto jumping to itself", Shape("may-goto", "r0 = 0\nmay_goto -1\nexit"), "rejected", "accepted"),
+    Disagreement("loop that skips its may_goto", Shape("may-goto", "r8 = *(u64 *)(r9 +0)\nr8 &= 0x7\nr0 = 0\n"
+                 "r7 = *(u64 *)(r9 +0)\nl: r0 += 1\nif r7 == 1 goto skip\nmay_goto out\nskip: if r0 > r8 goto out\n"
+                 "goto l\n" + OUT), "rejected", "accepted"),
     Disagreement("private stacks", Shape("combined-stack", "*(u64 *)(r10 -384) = 0\ncall f\nr0 = 0\nexit\n"
                  "f: *(u64 *)(r10 -384) = 0\nr0 = 0\nexit"), "varies", "combined-stack-too-large"),
     Disagreement("map pointer dereference", Shape("atomic-on-spill", "r7 = map[idx:0] ll\n*(u64 *)(r10 -8) = r7\n"
@@ -75,6 +79,15 @@ CASES = [
     Disagreement("link through a 32-bit move", Shape("linked-scalars", VALUE4 + "r6 = *(u64 *)(r9 +112)\nr6 &= 0xffff\n"
                  "w7 = w6\nif r7 > 12 goto out\nr4 += r6\nr0 = *(u8 *)(r4 +0)\n" + OUT, (ARRAY,)), "accepted",
                  "map-value-out-of-bounds", should="accepted"),
+    Disagreement("task pointer as helper memory", Shape("helper-calls", "call 158\nr6 = r0\n*(u64 *)(r10 -8) = 0\n"
+                 "r1 = r10\nr1 += -8\nr2 = 1\nr3 = r6\nr4 = 1\ncall 177\nr0 = 0\nexit"), "accepted", "helper-argument"),
+    Disagreement("irreducible loop never taken", Shape("function-boundaries", "r0 = 2\ncall f\nif r0 == 3 goto m\n"
+                 "if r0 == 2 goto m\nm: r4 = 0\nexit\nf: r0 = 1\nif r0 == 0 goto f3\nf1: r4 = 0\n"
+                 "f3: if r0 == 0 goto f1\nexit"), "accepted", "unbounded-loop", should="accepted"),
+    Disagreement("bound after a nested loop", Shape("may-goto", "r8 = *(u64 *)(r9 +88)\nr8 &= 0xff\nr6 = 0\n"
+                 "outer: r7 = 0\ninner: r7 += 1\nif r7 < 6 goto inner\nr6 += 1\nif r6 < r8 goto outer\n"
+                 "*(u32 *)(r10 -4) = 0\n" + LOOKUP + "if r0 == 0 goto out\nr0 += r6\nr0 = *(u8 *)(r0 +0)\n" + OUT,
+                 (BIG,)), "accepted", "map-value-out-of-bounds", should="accepted"),
     Disagreement("a single value of the known bits", Shape("sign-extension", VALUE4 + "r6 = *(u64 *)(r9 +112)\n"
                  "if r6 > 255 goto out\nr7 = r6\nr7 = bswap16 r7\nr7 += 128\nif r7 > 300 goto out\nr4 += r7\n"
                  "r0 = *(u8 *)(r4 +0)\n" + OUT, (BIG,)), "accepted", "map-value-out-of-bounds", should="accepted"),
