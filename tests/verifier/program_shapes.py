@@ -104,10 +104,10 @@ def unknown(draw: Draw, reg: str) -> str:
     return f"{reg} = *(u64 *)(r9 +{draw(st.sampled_from(CTX_FIELDS))})"
 
 
-def lookup(map_index: int, key_offset: int = -4, key: int | str = 0, check: bool = True) -> list[str]:
-    """r0 = map_lookup_elem(map, &key) with a 4-byte key at fp+key_offset; with `check`, NULL goes to out."""
+def lookup(map_index: int, key_offset: int = -4, key: int | str = 0, check: bool = True, fail: str = "out") -> list[str]:
+    """r0 = map_lookup_elem(map, &key) with a 4-byte key at fp+key_offset; with `check`, NULL goes to `fail`."""
     lines = [f"*(u32 *)(r10 {key_offset:+d}) = {key}", f"r1 = map[idx:{map_index}] ll", "r2 = r10", f"r2 += {key_offset}", "call 1"]
-    return lines + (["if r0 == 0 goto out"] if check else [])
+    return lines + ([f"if r0 == 0 goto {fail}"] if check else [])
 
 
 def bounded(draw: Draw, reg: str, limit: int) -> list[str]:
@@ -286,7 +286,8 @@ def stack_pointer_escape(draw: Draw) -> Shape:
     elif value == "ctx":
         make = ["r2 = r3"]
     else:
-        make = ["r6 = r1", "r7 = r3"] + lookup(0, -4, draw(st.integers(0, 3))) + ["r2 = r0", "r1 = r6", "r3 = r7"]
+        make = ["r6 = r1", "r7 = r3"] + lookup(0, -4, draw(st.integers(0, 3)), fail="none") \
+            + ["r2 = r0", "r1 = r6", "r3 = r7"]
     if how == "store":
         act = make + [f"*(u64 *)(r1 {draw(st.sampled_from([0, 0, -8, 8])):+d}) = r2", "r0 = 0"]
     elif how == "xchg":
@@ -307,7 +308,7 @@ def stack_pointer_escape(draw: Draw) -> Shape:
     funcs: list[str] = []
     for level in range(1, depth):  # callers in between keep a frame of their own and pass the pointer on
         funcs += [f"f{level}: *(u64 *)(r10 -{8 * draw(st.integers(1, 4))}) = 0", f"call f{level + 1}", "exit"]
-    funcs += [f"f{depth}: " + act[0]] + act[1:] + ["exit"]
+    funcs += [f"f{depth}: " + act[0]] + act[1:] + ["exit"] + (["none: r0 = 0", "exit"] if value == "map value" else [])
     return Shape("stack-pointer-escape", _program_text(PROLOGUE, main, OUT, funcs), (ARRAY,))
 
 

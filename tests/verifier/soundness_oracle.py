@@ -86,7 +86,8 @@ KNOWN: list[Known] = [
           "a copy of a register that is itself a copy plus a constant, or fetched from a spill of one: the kernel "
           "drops the link, check keeps it"),
     Known("function reference to no function", "kernel-stricter", ("invalid-encoding",),
-          re.compile(r"^(last insn is not an exit or jmp|call to invalid destination)"), None,
+          re.compile(r"^(last insn is not an exit or jmp|call to invalid destination|jump out of range)"),
+          re.compile(r"^18 4|func\[", re.M),
           "an lddw of a function reference (src 4) whose target is no instruction of the program or the middle of "
           "an lddw: the kernel refuses the program; check should too", safe=False),
     Known("may_goto jumping to itself", "kernel-stricter", ("invalid-encoding", "may-goto"),
@@ -120,6 +121,11 @@ KNOWN: list[Known] = [
           re.compile(r"\binner:"),
           "a counter of an outer loop (`r6 < r8`, r8 at most 255) that holds an inner loop: the kernel walks every "
           "iteration and knows r6 <= 255 after it, check ends one higher"),
+    Known("exit value of a counted loop", "ours-stricter", ("general",),
+          re.compile(r"map-value-out-of-bounds|ctx-variable-offset|stack-out-of-bounds|pointer-arithmetic"),
+          re.compile(r"s> 0 goto -3"),
+          "a loop counting a constant down by 3 to exactly 0 (`r9 = 9; r9 -= 3; if r9 s> 0 goto`): the kernel walks "
+          "it and knows r9 is 0 after it, check ends with [-2, 0]"),
     Known("a single value of the known bits", "ours-stricter", ("sign-extension",),
           re.compile(r"map-value-out-of-bounds"), re.compile(r"(bswap|be|le)16"),
           "where only one value of a register's known bits lies within its range, the kernel makes it that "

@@ -88,6 +88,9 @@ CASES = [
                  "outer: r7 = 0\ninner: r7 += 1\nif r7 < 6 goto inner\nr6 += 1\nif r6 < r8 goto outer\n"
                  "*(u32 *)(r10 -4) = 0\n" + LOOKUP + "if r0 == 0 goto out\nr0 += r6\nr0 = *(u8 *)(r0 +0)\n" + OUT,
                  (BIG,)), "accepted", "map-value-out-of-bounds", should="accepted"),
+    Disagreement("exit value of a counted loop", Shape("general", "r8 = 0\nr6 = 9\nr8 += 1\nr6 -= 3\nif r6 s> 0 goto -3\n"
+                 "*(u32 *)(r10 -4) = 0\n" + LOOKUP + "if r0 == 0 goto out\nr0 += r6\nr0 = *(u8 *)(r0 +0)\n" + OUT,
+                 (ARRAY,)), "accepted", "map-value-out-of-bounds", should="accepted"),
     Disagreement("a single value of the known bits", Shape("sign-extension", VALUE4 + "r6 = *(u64 *)(r9 +112)\n"
                  "if r6 > 255 goto out\nr7 = r6\nr7 = bswap16 r7\nr7 += 128\nif r7 > 300 goto out\nr4 += r7\n"
                  "r0 = *(u8 *)(r4 +0)\n" + OUT, (BIG,)), "accepted", "map-value-out-of-bounds", should="accepted"),
