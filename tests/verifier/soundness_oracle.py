@@ -74,6 +74,11 @@ KNOWN: list[Known] = [
           re.compile(r"invalid mem access 'map_value_or_null'"), re.compile(r"call 1\n(?!if r0 == 0)"),
           "an array lookup with a constant key below max_entries, not checked for NULL: the kernel drops the "
           "check only where the key's stack bytes are zero or a spill of the key's own size at a slot's start"),
+    Known("constant key the kernel does not see, in a callee", "kernel-stricter", ("stack-pointer-escape",),
+          re.compile(r"^R1 (invalid mem access 'scalar'|type=scalar expected=)"),
+          re.compile(r"r10 -4\) = [1-9]\n[\s\S]*goto none"),
+          "a callee stores a map value into its caller's frame unless the lookup fails, which it cannot (a constant "
+          "key below max_entries): the kernel takes the failing path, where the caller's slot keeps a number"),
     Known("callee returns the caller's stack pointer", "kernel-stricter", ("stack-pointer-escape",),
           re.compile(r"^cannot return stack pointer to the caller"), re.compile(r"\br2 = r1$", re.M),
           "a callee returns a pointer into its caller's frame, which outlives the call: the kernel refuses any "

@@ -51,6 +51,10 @@ CASES = [
                  + LOOKUP + "if r0 == r6 goto out\nr0 = *(u64 *)(r0 +0)\n" + OUT, (HASH,)), "rejected", "accepted"),
     Disagreement("constant key the kernel does not see", Shape("frozen-array", "*(u32 *)(r10 -4) = 1\n" + LOOKUP +
                  "r0 = *(u64 *)(r0 +0)\nr0 = 0\nexit", (ARRAY,)), "rejected", "accepted"),
+    Disagreement("constant key the kernel does not see, in a callee", Shape("stack-pointer-escape",
+                 "*(u64 *)(r10 -8) = 0\nr1 = r10\nr1 += -8\ncall f\nr1 = *(u64 *)(r10 -8)\nr0 = *(u64 *)(r1 +0)\n"
+                 "r0 = 0\nexit\nf: r6 = r1\n*(u32 *)(r10 -4) = 1\n" + LOOKUP + "if r0 == 0 goto none\n"
+                 "*(u64 *)(r6 +0) = r0\nnone: r0 = 0\nexit", (ARRAY,)), "rejected", "accepted"),
     Disagreement("callee returns the caller's stack pointer", Shape("stack-pointer-escape", "*(u64 *)(r10 -8) = 0\n"
                  "r1 = r10\nr1 += -8\ncall f\nr0 = *(u64 *)(r0 +0)\nexit\nf: r2 = r1\nr0 = r2\nexit"), "rejected",
                  "accepted"),
