@@ -91,7 +91,7 @@ def replay(program: Program, seed: int, runs: int = 4) -> Replay:
         ended += 1
         if outcome.fault is not None:
             if outcome.fault.kind in NOT_EMULATED:
-                not_emulated = not_emulated or f"{outcome.fault.kind}: {outcome.fault.message}"
+                not_emulated = not_emulated or f"{outcome.fault.kind.value}: {outcome.fault.message}"
                 continue
             return Replay(ended, outcome.fault, not_emulated, run_seed)
     return Replay(ended, None, not_emulated)
