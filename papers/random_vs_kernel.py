@@ -2,7 +2,7 @@
 
     python papers/random_vs_kernel.py [--count 3000] [--seed 1]
 
-Programs come from the generator of tests/verifier/test_soundness_fuzz.py (context loads, ALU,
+Programs come from the general mix of tests/verifier/program_shapes.py (context loads, ALU,
 spills, map lookups with indexed values, forward branches, counted loops, helper calls with
 computed sizes). Each is checked by bpfverify (linux-6.18, loop budget 4000 steps) and loaded
 by the kernel through bpf(). Prints the table of verdict pairs and the codes behind every case
@@ -22,10 +22,13 @@ from hypothesis import HealthCheck, given, seed, settings
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "verifier"))
 
-import test_soundness_fuzz as fuzz  # noqa: E402
+from program_shapes import MIX_MAPS, Shape, mix_text  # noqa: E402
 from test_rules import Case, kernel_verdict  # noqa: E402
 
+from verifier.fixpoint import Limits  # noqa: E402
 from verifier.check import check_program  # noqa: E402
+
+LIMITS = Limits(max_unroll_work=4000)  # enough for every loop the generator makes that ends
 
 
 def main() -> int:
@@ -42,14 +45,14 @@ def main() -> int:
 
     @seed(args.seed)
     @settings(max_examples=args.count, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    @given(fuzz.programs())
+    @given(mix_text())
     def one(asm: str) -> None:
         try:
-            program = fuzz._program(asm)
+            program = Shape("general", asm, MIX_MAPS).program()
         except Exception:
             return
-        ours = check_program(program, limits=fuzz.LIMITS)
-        kernel = kernel_verdict(Case("random", asm, "accept", maps=(fuzz.ARRAY, fuzz.HASH)))
+        ours = check_program(program, limits=LIMITS)
+        kernel = kernel_verdict(Case("random", asm, "accept", maps=MIX_MAPS))
         pairs[(str(kernel), ours.verdict)] += 1
         if kernel == "reject" and ours.verdict == "accepted":
             unsound.append(asm)

@@ -9,6 +9,7 @@ from .load import (
     KernelUnavailable,
     KernelVerdict,
     LoadedProgram,
+    bytecode_verdict,
     kernel_verdict,
     load_program,
     require_kernel,
@@ -17,4 +18,4 @@ from .load import (
 from .log import LogStats, first_reason, parse_stats
 
 __all__ = ["ACCEPTED", "REJECTED", "SETUP_ERROR", "KernelUnavailable", "KernelVerdict", "LoadedProgram", "LogStats",
-           "first_reason", "kernel_verdict", "load_program", "parse_stats", "require_kernel", "unavailable_reason"]
+           "bytecode_verdict", "first_reason", "kernel_verdict", "load_program", "parse_stats", "require_kernel", "unavailable_reason"]

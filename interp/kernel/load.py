@@ -185,7 +185,7 @@ def load_program(program: Program, *, log_level: int = DEFAULT_LOG_LEVEL) -> Loa
     loaded = LoadedProgram(program, KernelVerdict(SETUP_ERROR), None, maps)
     try:
         code = bytecode_with_fds(program, maps.fds)
-        loaded.prog_fd, loaded.verdict = _load_growing_log(program, code, log_level | BPF_LOG_STATS)
+        loaded.prog_fd, loaded.verdict = _load_growing_log(_load_arguments(program, code), log_level | BPF_LOG_STATS)
     except MapSetupError as exc:
         loaded.close()
         return LoadedProgram(program, KernelVerdict(SETUP_ERROR, reason=str(exc)), None, None)
@@ -195,10 +195,15 @@ def load_program(program: Program, *, log_level: int = DEFAULT_LOG_LEVEL) -> Loa
     return loaded
 
 
-def _load_growing_log(program: Program, code: bytes, log_level: int) -> tuple[int | None, KernelVerdict]:
-    arguments = (code, PROG_TYPE_IDS[program.prog_type], program.license.encode(errors="replace"),
-                 program.kern_version if program.kern_version is not None else running_version_code(),
-                 kernel_object_name(program.name))
+def _load_arguments(program: Program, code: bytes) -> tuple[bytes, int, bytes, int, bytes]:
+    """What BPF_PROG_LOAD is given besides the log: code, program type, license, kern_version, name."""
+    return (code, PROG_TYPE_IDS[program.prog_type], program.license.encode(errors="replace"),
+            program.kern_version if program.kern_version is not None else running_version_code(),
+            kernel_object_name(program.name))
+
+
+def _load_growing_log(arguments: tuple[bytes, int, bytes, int, bytes],
+                      log_level: int) -> tuple[int | None, KernelVerdict]:
     size, loads = INITIAL_LOG_SIZE, 0
     while True:
         log = ctypes.create_string_buffer(size)
@@ -235,3 +240,17 @@ def kernel_verdict(program: Program, *, log_level: int = DEFAULT_LOG_LEVEL) -> K
     """The kernel's verdict on `program`; everything it loaded is closed again."""
     with load_program(program, log_level=log_level) as loaded:
         return loaded.verdict
+
+
+def bytecode_verdict(code: bytes, prog_type: str = "kprobe", license: str = "GPL", *,
+                     log_level: int = DEFAULT_LOG_LEVEL) -> KernelVerdict:
+    """The kernel's verdict on bytecode exactly as it stands, for encodings a `Program` cannot hold (an
+    lddw whose second slot is not zero, or cut off by the end): no map is created and no lddw is patched,
+    so an immediate that names a map is taken as the fd it is."""
+    require_kernel()
+    name = kernel_object_name("bytecode")
+    fd, verdict = _load_growing_log((code, PROG_TYPE_IDS[prog_type], license.encode(), running_version_code(), name),
+                                    log_level | BPF_LOG_STATS)
+    if fd is not None:
+        os.close(fd)
+    return verdict

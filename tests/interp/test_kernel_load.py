@@ -105,6 +105,16 @@ def test_the_log_buffer_grows_until_the_whole_log_fits(monkeypatch: pytest.Monke
 
 
 @pytest.mark.kernel
+def test_bytecode_is_judged_as_it_stands() -> None:
+    # r1 = 7 ll with a second slot whose opcode is not 0, then r0 = 0; exit: no `Program` can hold it
+    lddw = bytes.fromhex("1801000007000000") + bytes.fromhex("0100000000000000")
+    end = bytes.fromhex("b700000000000000") + bytes.fromhex("9500000000000000")
+    verdict = kernel.bytecode_verdict(lddw + end, log_level=0)
+    assert (verdict.verdict, verdict.errno_name, verdict.reason) == ("rejected", "EINVAL", "invalid bpf_ld_imm64 insn")
+    assert kernel.bytecode_verdict(lddw[:8] + bytes(8) + end).accepted
+
+
+@pytest.mark.kernel
 def test_rodata_is_frozen_so_the_kernel_reads_its_constants(compile_bpf: Callable[[str, str], Path]) -> None:
     obj = compile_bpf("rodata_len", """
 const volatile u32 len = 8;

@@ -37,7 +37,7 @@ from interp.isa.ops import (
     Swap,
 )
 
-from .state import MEMORY, Frame, Inputs, Kind, Region, Sym, SymState, const, load_bytes, scalar, store_bytes
+from .state import MEMORY, Frame, Inputs, Kind, Region, Sym, SymState, Unmodelled, const, load_bytes, scalar, store_bytes
 
 if TYPE_CHECKING:
     from ..fixpoint import Analysis
@@ -49,10 +49,6 @@ class PathEnds(Exception):
     """No run gets past this step (it faults, or reads an unset register)."""
 
 
-class Unmodelled(Exception):
-    """The step has no exact symbolic reading: the search cannot conclude about this path."""
-
-
 @dataclass
 class Successor:
     pc: int | None  # None: the program returned
@@ -62,9 +58,10 @@ class Successor:
 
 def new_frame(state: SymState, depth: int, callsite: int, entry: int, return_pc: int) -> Frame:
     base = state.new_address(f"fp{depth}")
+    instance = state.fresh
     regs: list[Sym | None] = [None] * 11
-    regs[10] = Sym(Kind.STACK, base, Region(Kind.STACK, frame=depth), const(0))
-    return Frame(regs, state.new_bytes(f"stack{depth}"), {}, callsite, entry, base, return_pc)
+    regs[10] = Sym(Kind.STACK, base, Region(Kind.STACK, frame=depth, instance=instance), const(0))
+    return Frame(regs, state.new_bytes(f"stack{depth}"), {}, callsite, entry, base, return_pc, instance)
 
 
 def entry_state(env: "Analysis") -> SymState:
@@ -158,7 +155,7 @@ def load(env: "Analysis", state: SymState, base: Sym, off: int, size: int) -> Sy
     assert region is not None
     offset = base.offset + off
     if region.kind == Kind.STACK:
-        frame = state.frames[region.frame]
+        frame = state.frame_of(region)
         at = _constant(offset)
         if at is not None and size == 8 and at in frame.spills:
             spilled = frame.spills[at]
@@ -191,7 +188,7 @@ def spill_splits(state: SymState, base: Sym, start: Any, length: int) -> list[tu
     hits (the first undecided spill splits the path; any further one is left uncertain)."""
     if base.region is None or base.region.kind != Kind.STACK:
         return [(state, None, {})]
-    frame = state.frames[base.region.frame]
+    frame = state.frame_of(base.region)
     overlaps = {slot: z3.simplify(z3.And(start < slot + 8, start + length > slot)) for slot in frame.spills}
     decided = {slot: z3.is_true(c) for slot, c in overlaps.items() if z3.is_true(c) or z3.is_false(c)}
     undecided = [slot for slot in overlaps if slot not in decided]
@@ -210,7 +207,7 @@ def store(env: "Analysis", state: SymState, base: Sym, off: int, size: int, valu
     offset = base.offset + off
     stored = semantics.store_value(Z3, value.value, size)
     if region.kind == Kind.STACK:
-        frame = state.frames[region.frame]
+        frame = state.frame_of(region)
         at = _constant(offset)
         for slot in list(frame.spills):
             hit = (hits or {}).get(slot)

@@ -100,7 +100,11 @@ class _Search:
 
     def at_target(self, state: SymState) -> Found | None:
         rule = VIOLATIONS.get(self.obligation.kind)
-        violation = None if rule is None else rule(self.obligation, state, self.env)
+        try:
+            violation = None if rule is None else rule(self.obligation, state, self.env)
+        except Unmodelled as exc:
+            self.incomplete = f"insn {self.pc}: {exc}"
+            return None
         if violation is None:
             self.incomplete = "the breach is not one z3 can state for this path"
             return None

@@ -25,6 +25,10 @@ INDEX = z3.BitVecSort(64)
 MASK64 = (1 << 64) - 1
 
 
+class Unmodelled(Exception):
+    """The step has no exact symbolic reading: the search cannot conclude about this path."""
+
+
 class Kind:
     """What a register holds."""
 
@@ -48,6 +52,7 @@ class Region:
 
     kind: str
     frame: int = 0  # STACK: the frame's depth
+    instance: int = 0  # STACK: which call made the frame (a frame at the same depth later is another)
     map_index: int | None = None  # MAP_VALUE / MAP_PTR: the map
     lookup: int | None = None  # MAP_VALUE: which lookup of the path found it (an index into inputs.lookups)
     record: int | None = None  # MEM: which record (a key into SymState.records)
@@ -101,6 +106,7 @@ class Frame:
     entry: int  # the function's entry pc
     base: Any  # the frame's top address (r10), a free variable
     return_pc: int = -1
+    instance: int = 0  # unique on the path: pointers into a frame that has returned are told apart
 
 
 @dataclass
@@ -141,6 +147,13 @@ class SymState:
 
     def set_reg(self, n: int, value: Sym | None) -> None:
         self.top.regs[n] = value
+
+    def frame_of(self, region: Region) -> Frame:
+        """The live frame a stack pointer points into; a pointer into a frame that has returned
+        (its memory is unmapped, or holds a later call's frame) is not followed."""
+        if region.frame < len(self.frames) and self.frames[region.frame].instance == region.instance:
+            return self.frames[region.frame]
+        raise Unmodelled("a pointer into a frame that has returned")
 
     def new(self, prefix: str, bits: int = 64) -> Any:
         self.fresh += 1

@@ -26,7 +26,10 @@ Violation = Callable[[Obligation, SymState, "Analysis"], Any]
 
 
 def _reg(state: SymState, n: int | None) -> Sym | None:
-    return None if n is None else state.reg(n)
+    found = None if n is None else state.reg(n)
+    if found is not None and found.kind == V.STACK and found.region is not None:
+        state.frame_of(found.region)  # a pointer into a returned frame is not judged
+    return found
 
 
 def _initialised(ob: Obligation, state: SymState, env: "Analysis") -> Any:
@@ -38,8 +41,7 @@ def _frame_pointer(ob: Obligation, state: SymState, env: "Analysis") -> Any:
 
 
 def _pointer(ob: Obligation, state: SymState) -> Sym | None:
-    found = _reg(state, ob.reg)
-    return found
+    return _reg(state, ob.reg)
 
 
 def _dereferenceable(ob: Obligation, state: SymState, env: "Analysis") -> Any:
@@ -155,7 +157,7 @@ def _helper_arguments(ob: Obligation, state: SymState, env: "Analysis") -> Any:
 
 def _buffer_violation(ob: Obligation, state: SymState, env: "Analysis") -> Any:
     buffer: Buffer = ob.detail
-    pointer = state.reg(buffer.reg)
+    pointer = _reg(state, buffer.reg)
     if pointer is None or pointer.kind not in (V.STACK, V.MAP_VALUE, V.MEM) or pointer.region is None:
         return FALSE
     if buffer.size is not None:
@@ -184,7 +186,7 @@ def _buffer_violation(ob: Obligation, state: SymState, env: "Analysis") -> Any:
 
 def _buffer_writable(ob: Obligation, state: SymState, env: "Analysis") -> Any:
     buffer: Buffer = ob.detail
-    pointer = state.reg(buffer.reg)
+    pointer = _reg(state, buffer.reg)
     if pointer is None or pointer.kind != V.MAP_VALUE or pointer.region is None:
         return FALSE
     return TRUE if env.maps[pointer.region.map_index].read_only_for_programs else FALSE
