@@ -10,7 +10,15 @@ from dataclasses import dataclass
 
 from interp.faults import VmFault
 from interp.kprobe import KprobeSession
-from interp.maps import ARRAY, HASH, LRU_HASH, LRU_PERCPU_HASH, PERCPU_ARRAY, PERCPU_HASH, PROG_ARRAY
+from interp.maps import (
+    ARRAY,
+    HASH,
+    LRU_HASH,
+    LRU_PERCPU_HASH,
+    PERCPU_ARRAY,
+    PERCPU_HASH,
+    PROG_ARRAY,
+)
 from interp.program import Program
 from interp.pt_regs import layout_for
 from interp.world import Environment, KernelMemory

@@ -21,8 +21,8 @@ from random_inputs import replay
 
 from interp import kernel
 from interp.isa.opcodes import PseudoSrc
-from verifier.fixpoint import Limits
 from verifier.check import check_program
+from verifier.fixpoint import Limits
 
 # bounded: a campaign program that the analysis cannot finish quickly is `unknown`, never accepted
 LIMITS = Limits(timeout_s=30, max_work=1_000_000, max_unroll_work=20_000, max_memory_mb=1024)

@@ -8,10 +8,10 @@ import random
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from test_rules import CASES, Case, program
 
 from interp.kprobe import KprobeSession
 from interp.pt_regs import layout_for
-from test_rules import CASES, Case, program
 
 ACCEPTED = [c for c in CASES if c.code is None and c.profile == "linux-6.18"]  # test_rules checks the verdicts
 PT_REGS_SIZE = layout_for("x86_64").size

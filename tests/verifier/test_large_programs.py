@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from interp.asm.kernel_syntax import assemble
 from interp.program import Program
-from verifier.fixpoint import Limits
 from verifier.check import check_program
+from verifier.fixpoint import Limits
 
 
 def _program(asm: str) -> Program:

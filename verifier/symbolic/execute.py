@@ -37,7 +37,20 @@ from interp.isa.ops import (
     Swap,
 )
 
-from .state import MEMORY, Frame, Inputs, Kind, Region, Sym, SymState, Unmodelled, const, load_bytes, scalar, store_bytes
+from .state import (
+    MEMORY,
+    Frame,
+    Inputs,
+    Kind,
+    Region,
+    Sym,
+    SymState,
+    Unmodelled,
+    const,
+    load_bytes,
+    scalar,
+    store_bytes,
+)
 
 if TYPE_CHECKING:
     from ..fixpoint import Analysis

@@ -9,8 +9,8 @@ from typing import TYPE_CHECKING, Any, Callable
 import z3
 
 from interp.helpers import MAX_SIZE, SIZES, ArgType
-from interp.map_kinds import map_helper_mismatch
 from interp.isa.opcodes import STACK_SIZE
+from interp.map_kinds import map_helper_mismatch
 
 from ..helper_contracts import Arg, Buffer
 from ..helper_kinds import MAYBE_NULL
