@@ -21,6 +21,7 @@ from .isa.opcodes import (
 )
 
 CALLER_SAVED = 0b111110  # r1..r5: clobbered by every call
+_JUMP_CLASSES = (Cls.JMP, Cls.JMP32)
 
 
 class Edge(str, Enum):
@@ -50,6 +51,8 @@ def successors(listing: Listing, pc: int) -> list[tuple[int, Edge]]:
     """Intra-function successors of the instruction at `pc` (calls fall through; exit has none)."""
     insn = listing.by_pc[pc]
     nxt = pc + insn.slots
+    if insn.opcode & CLASS_MASK not in _JUMP_CLASSES:  # most instructions: a quick answer
+        return [(nxt, Edge.FALLTHROUGH)]
     if insn.is_exit:
         return []
     if insn.is_unconditional_jump:

@@ -10,6 +10,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Callable
 
 from .faults import FaultKind, VmFault
+from .memory import MemoryLimit
 
 if TYPE_CHECKING:
     from .vm import Machine
@@ -31,6 +32,20 @@ class ArgType(str, Enum):
     PTR_TO_CTX = "ARG_PTR_TO_CTX"
     CONST_ALLOC_SIZE_OR_ZERO = "ARG_CONST_ALLOC_SIZE_OR_ZERO"
     PTR_TO_ALLOC_MEM = "ARG_PTR_TO_ALLOC_MEM"
+
+
+BPF_MAX_VAR_SIZ = 1 << 29  # the verifier's bound on a size argument
+MAX_BPF_STACK = 512
+
+# size argument -> (smallest, largest) value the helper's contract allows
+SIZE_RANGES = {
+    ArgType.CONST_SIZE: (1, BPF_MAX_VAR_SIZ - 1),
+    ArgType.CONST_SIZE_OR_ZERO: (0, BPF_MAX_VAR_SIZ - 1),
+    ArgType.CONST_STACK_SIZE: (1, MAX_BPF_STACK),
+    ArgType.CONST_ALLOC_SIZE_OR_ZERO: (0, BPF_MAX_VAR_SIZ - 1),
+}
+# memory argument -> whether the helper writes it; its size is the argument after it
+MEMORY_ARGS = {ArgType.PTR_TO_MEM: False, ArgType.PTR_TO_UNINIT_MEM: True, ArgType.PTR_TO_STACK: True}
 
 
 class RetType(str, Enum):
@@ -96,8 +111,37 @@ class HelperRegistry:
                     f"helper {helper.name} reads argument r{i}, which is not initialised; "
                     f"set r{i} before the call",
                 )
-        # all five argument registers are passed: some helpers read more than they declare
-        return helper.impl(machine, pc, regs) & 0xFFFF_FFFF_FFFF_FFFF
+        check_sizes(machine, pc, helper, regs)
+        try:
+            # all five argument registers are passed: some helpers read more than they declare
+            return helper.impl(machine, pc, regs) & 0xFFFF_FFFF_FFFF_FFFF
+        except MemoryLimit as exc:
+            raise VmFault(pc, FaultKind.MEMORY_LIMIT, f"{helper.name}: {exc}") from None
+
+
+def check_sizes(machine: "Machine", pc: int, helper: Helper, regs: list) -> None:
+    """What the verifier proves of a size argument and the memory before it, checked before the
+    helper touches anything: the size is within the contract's range and the memory holds it."""
+    for i, kind in enumerate(helper.args):
+        bounds = SIZE_RANGES.get(kind)
+        if bounds is None:
+            continue
+        size = regs[i]
+        low, high = bounds
+        if not low <= size <= high:
+            shown = size - (1 << 64) if size >> 63 else size
+            raise VmFault(pc, FaultKind.HELPER_ARGUMENT,
+                          f"{helper.name}: size r{i + 1} = {shown} is outside the helper's range {low}..{high}; "
+                          "pass the size of the buffer")
+        writes = MEMORY_ARGS.get(helper.args[i - 1]) if i else None
+        if writes is not None and size:
+            try:
+                machine.space.span(pc, regs[i - 1], size, writes)
+            except VmFault as exc:
+                verb = "writable" if writes else "readable"
+                raise VmFault(pc, FaultKind.HELPER_ARGUMENT,
+                              f"{helper.name}: r{i} = {regs[i - 1]:#x} must point to {size} {verb} bytes: "
+                              f"{exc.message}") from None
 
 
 def _unwind(machine: "Machine", pc: int, args: list) -> int:

@@ -37,6 +37,11 @@ EAGAIN = 11
 BPF_F_CURRENT_CPU = 0xFFFFFFFF
 BPF_F_INDEX_MASK = 0xFFFFFFFF
 MAX_TAIL_CALL_CNT = 33
+BPF_F_SKIP_FIELD_MASK = 0xFF
+BPF_F_USER_STACK, BPF_F_FAST_STACK_CMP, BPF_F_REUSE_STACKID, BPF_F_USER_BUILD_ID = 1 << 8, 1 << 9, 1 << 10, 1 << 11
+GET_STACK_FLAGS = BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_USER_BUILD_ID
+GET_STACKID_FLAGS = BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_FAST_STACK_CMP | BPF_F_REUSE_STACKID
+RINGBUF_WAKEUP_FLAGS = 3  # BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP
 
 
 class TailCall(HelperExit):
@@ -102,8 +107,6 @@ def map_delete_elem(machine: "Machine", pc: int, args: list) -> int:
 
 def _probe_read(machine: "Machine", pc: int, args: list, name: str, space: str, string: bool) -> int:
     dst, size, src = args[0], args[1], args[2]
-    if size > 0x7FFF_FFFF:
-        raise _fault(pc, name, f"size r2 = {size} is negative or huge; pass a size that fits the buffer r1")
     session = _session(machine)
     if not string:
         data = session.read_memory(src, size, space)
@@ -252,7 +255,7 @@ def trace_printk(machine: "Machine", pc: int, args: list) -> int:
         return -EINVAL  # the format must be NUL-terminated within fmt_size
     session = _session(machine)
     line = _format_printk(session, fmt, args[2:5])
-    session.output.append({"kind": "trace_printk", "text": line})
+    session.emit({"kind": "trace_printk", "text": line})
     return len(line) + 1
 
 
@@ -269,7 +272,7 @@ def perf_event_output(machine: "Machine", pc: int, args: list) -> int:
     if index >= state.definition.max_entries:
         return -E2BIG
     data = _read(machine, pc, "perf_event_output", 4, data_ptr, size)
-    session.output.append({"kind": "perf_event_output", "map": state.name, "cpu": index, "data": data.hex()})
+    session.emit({"kind": "perf_event_output", "map": state.name, "cpu": index, "data": data.hex()})
     return 0
 
 
@@ -315,8 +318,10 @@ def get_stackid(machine: "Machine", pc: int, args: list) -> int:
     if state.type != STACK_TRACE:
         raise _fault(pc, "get_stackid", f"map {state.name} is not a stack trace map")
     session = _session(machine)
+    if args[2] & ~GET_STACKID_FLAGS:
+        return -EINVAL
     depth = state.definition.value_size // 8
-    skip = args[2] & 0xFF
+    skip = args[2] & BPF_F_SKIP_FIELD_MASK
     frames = session.env.stack[skip : skip + depth]
     if not frames:
         return -EFAULT
@@ -324,7 +329,7 @@ def get_stackid(machine: "Machine", pc: int, args: list) -> int:
     stack_id = (hash(tuple(frames)) & 0x7FFFFFFF) % max(state.definition.max_entries, 1)
     key = stack_id.to_bytes(4, "little")
     existing = state.lookup(key, 0)
-    if existing is not None and bytes(existing.data) != value and not args[2] & (1 << 9):  # BPF_F_REUSE_STACKID
+    if existing is not None and bytes(existing.data) != value and not args[2] & BPF_F_REUSE_STACKID:
         return -17  # -EEXIST: a different stack already holds this id
     state.update(key, value, 0, 0)
     return stack_id
@@ -332,8 +337,11 @@ def get_stackid(machine: "Machine", pc: int, args: list) -> int:
 
 def get_stack(machine: "Machine", pc: int, args: list) -> int:
     _ctx, dst, size, flags = args[0], args[1], args[2], args[3]
-    frames = _session(machine).env.stack[flags & 0xFF :]
-    data = b"".join(struct.pack("<Q", ip) for ip in frames)[: size - size % 8]
+    if flags & ~GET_STACK_FLAGS or size % 8:
+        _write(machine, pc, "get_stack", 2, dst, bytes(size))  # the kernel clears the buffer
+        return -EINVAL
+    frames = _session(machine).env.stack[flags & BPF_F_SKIP_FIELD_MASK :]
+    data = b"".join(struct.pack("<Q", ip) for ip in frames[: size // 8])
     _write(machine, pc, "get_stack", 2, dst, data + bytes(size - len(data)))
     return len(data)
 
@@ -341,7 +349,7 @@ def get_stack(machine: "Machine", pc: int, args: list) -> int:
 def override_return(machine: "Machine", pc: int, args: list) -> int:
     session = _session(machine)
     session.override_return(args[1])
-    session.output.append({"kind": "override_return", "value": args[1]})
+    session.emit({"kind": "override_return", "value": args[1]})
     return 0
 
 
@@ -351,7 +359,7 @@ def probe_write_user(machine: "Machine", pc: int, args: list) -> int:
     session = _session(machine)
     if dst >= USER_SPACE_END or not session.kmem.write(dst, data):
         return -EFAULT
-    session.output.append({"kind": "probe_write_user", "address": dst, "data": data.hex()})
+    session.emit({"kind": "probe_write_user", "address": dst, "data": data.hex()})
     return 0
 
 
@@ -379,6 +387,8 @@ def ringbuf_output(machine: "Machine", pc: int, args: list) -> int:
     state = _map(machine, pc, "ringbuf_output", args[0])
     if state.type != RINGBUF:
         raise _fault(pc, "ringbuf_output", f"map {state.name} is not a ring buffer")
+    if args[3] & ~RINGBUF_WAKEUP_FLAGS:
+        return -EINVAL
     data = _read(machine, pc, "ringbuf_output", 2, args[1], args[2])
     return _session(machine).ringbuf(state).output(data)
 
@@ -387,7 +397,7 @@ def ringbuf_reserve(machine: "Machine", pc: int, args: list) -> int:
     state = _map(machine, pc, "ringbuf_reserve", args[0])
     if state.type != RINGBUF:
         raise _fault(pc, "ringbuf_reserve", f"map {state.name} is not a ring buffer")
-    return _session(machine).ringbuf(state).reserve(args[1])
+    return _session(machine).ringbuf(state).reserve(args[1], args[2])
 
 
 def _ringbuf_finish(machine: "Machine", pc: int, args: list, name: str, submit: bool) -> int:

@@ -78,6 +78,7 @@ class Limits:
     max_work: int = 5_000_000  # instruction transfers
     max_unroll_work: int = 60_000  # transfers spent proving loops terminate
     max_memory_mb: int | None = None  # memory the analysis may add to what the process used before it
+    deadline: float | None = None  # time.monotonic() when the whole command must end (then timeout_s is ignored)
 
 
 @dataclass
@@ -103,8 +104,8 @@ class Analysis:
     def __post_init__(self) -> None:
         # calls the loader could not resolve (externs) are reported as such, not followed
         self.unresolved = self.program.unresolved_pcs
-        self.cf = build_cfg(self.program.insns, dict(self.program.functions), self.unresolved)
-        self._deadline = time.monotonic() + self.limits.timeout_s
+        self._deadline = self.limits.deadline or time.monotonic() + self.limits.timeout_s
+        self.cf = build_cfg(self.program.insns, dict(self.program.functions), self.unresolved, self._deadline)
         self._memory_base = process_memory()[1]
         # the object's maps, plus the inner-map templates of BTF maps of maps
         self.maps = list(self.program.maps)

@@ -83,6 +83,8 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
     if ops is not None and program.slots <= prof.max_insns:
         try:
             analysis = Analysis(program, prof, arch, ops, helper_registry(), limits or Limits())
+        except ResourceLimit as exc:  # the deadline passed while the CFG was built
+            result.verdict, result.reason = "unknown", str(exc)
         except ProgramError as exc:
             findings.append(Finding(exc.pc or 0, Code.UNREACHABLE if "past the last" in exc.reason else Code.INVALID_JUMP,
                                     exc.reason))
