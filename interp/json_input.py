@@ -27,14 +27,14 @@ def uint(bits: int) -> dict[str, Any]:
 
 
 def uint_or_text(bits: int) -> dict[str, Any]:
-    """A JSON integer in [0, 2^bits), or the same written as a string ("0x..." or decimal)."""
+    """A JSON integer in [0, 2^bits), or the same written as a string ("0x..." or decimal). (The
+    bounds apply to numbers and the pattern to strings: one schema, no alternatives to try.)"""
     digits = (bits + 3) // 4
     # decimal strings stay below 10^(digits of 2^bits - 1) so the schema alone bounds them
     decimal = len(str(1 << bits)) - 1
-    return {"oneOf": [
-        {"type": "integer", "minimum": 0, "maximum": (1 << bits) - 1},
-        {"type": "string", "pattern": f"^(0[xX][0-9a-fA-F]{{1,{digits}}}|[0-9]{{1,{decimal}}})$"},
-    ], "description": f"an integer from 0 to {(1 << bits) - 1:#x} (a number, or a string \"0x...\")"}
+    return {"type": ["integer", "string"], "minimum": 0, "maximum": (1 << bits) - 1,
+            "pattern": f"^(0[xX][0-9a-fA-F]{{1,{digits}}}|[0-9]{{1,{decimal}}})$",
+            "description": f"an integer from 0 to {(1 << bits) - 1:#x} (a number, or a string \"0x...\")"}
 
 
 HEX_BYTES: dict[str, Any] = {"type": "string", "pattern": "^[0-9a-fA-F\\s]*$",
@@ -89,13 +89,9 @@ def _message(error: ValidationError) -> str:
 
 
 def _first_error(validator: Any, document: Any) -> ValidationError | None:
-    # the error highest in the document: the one a user fixes first
-    errors = sorted(validator.iter_errors(document), key=lambda e: (len(e.absolute_path), list(map(str, e.absolute_path))))
-    if not errors:
-        return None
-    error = errors[0]
-    # a oneOf/anyOf failure is reported by the schema that holds the description
-    return error
+    # the first error found: keywords are checked in the schema's order, and each schema names
+    # its cheap whole-document rules (type, size) before the rules for its items
+    return next(iter(validator.iter_errors(document)), None)
 
 
 def validate(document: Any, schema: Mapping[str, Any], where: str) -> Any:

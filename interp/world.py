@@ -19,9 +19,11 @@ class WorldError(ValueError):
 
 
 ADDRESS = uint_or_text(64)
+MAX_CHUNKS = 1 << 16
 KMEM_SCHEMA: dict[str, Any] = {
     "type": "array",
-    "description": "a list of {\"address\": .., \"hex\": ..}",
+    "description": f"a list of at most {MAX_CHUNKS} chunks {{\"address\": .., \"hex\": ..}}",
+    "maxItems": MAX_CHUNKS,
     "items": {
         "type": "object",
         "description": "an object {\"address\": .., \"hex\": .., \"symbol\": ..}",
