@@ -6,6 +6,7 @@ so the interpreter executes the same definition that the verifier encodes in z3.
 
 from __future__ import annotations
 
+import bisect
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -44,6 +45,13 @@ from .memory import (
 
 MAX_CALL_FRAMES = 8  # the kernel's MAX_CALL_FRAMES
 DEFAULT_BUDGET = 100_000_000
+# A function longer than this is translated in segments of about SEGMENT_INSNS instructions, each
+# its own Python function: compiling one Python function costs more than linear time and memory
+# in its length (a 1M-instruction function took minutes and gigabytes), segments cost linear.
+SEGMENTED_FUNCTION = 20_000
+SEGMENT_INSNS = 4096
+_REGS = ", ".join(f"r{i}" for i in range(10))
+_UNIT_BREAK = "#<unit>\n"  # separates the pieces of source compiled apart  # the registers a segment hands on (r10 never changes)
 
 _SB = semantics.SourceBackend()
 _STACK_ACCESSORS: dict[str, Any] = {}
@@ -107,9 +115,12 @@ class Machine:
         self._resolve_lddw = resolve_lddw
         self._frames: list[Region | None] = [None] * MAX_CALL_FRAMES
         self.entry_args = entry_args
+        self._segment: tuple[int, int] | None = None  # pcs of the segment being translated
+        self._alu_lines: dict[Insn, list[str]] = {}  # ALU instructions translate alike wherever they are
         self.source = self._translate()
         namespace: dict[str, Any] = dict(semantics.SOURCE_RUNTIME)
         namespace.update(
+            _bisect=bisect.bisect_right,
             VmFault=VmFault,
             HelperExit=HelperExit,
             _ld=self.space.load,
@@ -124,8 +135,8 @@ class Machine:
             _trace=trace,
             **_STACK_ACCESSORS,
         )
-        code = compile(self.source, "<bpf-program>", "exec")
-        exec(code, namespace)
+        for unit in self._units:  # compiled apart: see SEGMENTED_FUNCTION
+            exec(compile(unit, "<bpf-program>", "exec"), namespace)
         self._entry: Callable[..., tuple[int, int]] = namespace["_fn_0"]
 
     # -- running ----------------------------------------------------------
@@ -213,10 +224,13 @@ class Machine:
             # the instruction after a local call starts a block: see _blocks
             leaders = set(block_leaders(listing, body, entry))
             leaders |= {pc + 1 for pc in body if listing.by_pc[pc].is_local_call and pc + 1 in listing.by_pc}
+            if len(body) > SEGMENTED_FUNCTION:  # long blocks are cut, so that segments can be
+                leaders |= set(body[::SEGMENT_INSNS])
             fn = _Function(entry, body, sorted(leaders),
                            maybe_uninitialised(listing, body, entry, entry_uninit))
             lines.extend(self._translate_function(fn))
-        return "\n".join(lines) + "\n"
+        self._units = "\n".join(lines).split(_UNIT_BREAK)
+        return "".join(self._units)
 
     def _blocks(self, fn: _Function) -> dict[int, list[int]]:
         leaders = set(fn.leaders)
@@ -242,6 +256,8 @@ class Machine:
 
     def _translate_function(self, fn: _Function) -> list[str]:
         blocks = self._blocks(fn)
+        if len(fn.body) > SEGMENTED_FUNCTION:
+            return self._translate_segmented(fn, blocks)
         out = [
             f"def _fn_{fn.entry}(r1, r2, r3, r4, r5, n, depth, site, _ld=_ld, _st=_st, _atomic=_atomic, "
             "_helper=_helper, _budget=_budget, _fault=_fault, "
@@ -268,6 +284,73 @@ class Machine:
             "",
         ]
         return out
+
+    def _translate_segmented(self, fn: _Function, blocks: dict[int, list[int]]) -> list[str]:
+        """The function as segments of consecutive blocks, each a Python function that runs
+        until control leaves it and hands the registers on; the function itself only chooses
+        the segment of each pc it is handed back."""
+        segments: list[list[int]] = [[]]
+        size = 0
+        for leader in fn.leaders:
+            if size >= SEGMENT_INSNS:
+                segments.append([])
+                size = 0
+            segments[-1].append(leader)
+            size += len(blocks[leader])
+        starts = [segment[0] for segment in segments]
+        out: list[str] = []
+        for i, segment in enumerate(segments):
+            end = starts[i + 1] if i + 1 < len(starts) else self.listing.slots
+            self._segment = (segment[0], end)
+            out += [
+                f"def _seg_{fn.entry}_{i}(pc, {_REGS}, r10, n, stk, depth, _ld=_ld, _st=_st, _atomic=_atomic, "
+                "_helper=_helper, _budget=_budget, _fault=_fault, "
+                + ", ".join(f"{name}={name}" for name in _STACK_ACCESSORS) + "):",
+                "    try:",
+                "        while True:",
+            ]
+            loops_before = set(fn.counted_loops)
+            self._emit_dispatch(fn, blocks, segment, out, 3)
+            remaining = {pc: fn.remaining[pc] for leader in segment for pc in blocks[leader] if fn.remaining[pc]}
+            out += [
+                "    except (VmFault, HelperExit) as e:",
+                "        if e.executed is None:",
+            ]
+            for leader in set(fn.counted_loops) - loops_before:
+                pcs, count = fn.counted_loops[leader]
+                out.append(f"            if e.pc in {set(pcs)!r}:")
+                out.append(f"                n = _lb{leader} + {count} * (_it{leader} + 1)")
+            out += [
+                f"            e.executed = n - {remaining!r}.get(e.pc, 0)",
+                "        raise",
+                _UNIT_BREAK,
+            ]
+        self._segment = None
+        out += [
+            f"_segs_{fn.entry} = [{', '.join(f'_seg_{fn.entry}_{i}' for i in range(len(segments)))}]",
+            f"_starts_{fn.entry} = {starts!r}",
+            "",
+            f"def _fn_{fn.entry}(r1, r2, r3, r4, r5, n, depth, site, _segs=_segs_{fn.entry}, "
+            f"_starts=_starts_{fn.entry}, _which=_bisect):",
+            "    r0 = r6 = r7 = r8 = r9 = None",
+            "    r10, stk = _push(site, depth)",
+            f"    pc = {fn.entry}",
+            "    while True:",
+            f"        pc, {_REGS}, n = _segs[_which(_starts, pc) - 1](pc, {_REGS}, r10, n, stk, depth)",
+            "        if pc < 0:",
+            "            return r0, n",
+            _UNIT_BREAK,
+        ]
+        return out
+
+    def _leave(self, pad: str, targets: list[int]) -> list[str]:
+        """In a segment: hand control back when `pc` (one of `targets`) lies outside it."""
+        if self._segment is None:
+            return []
+        low, high = self._segment
+        if all(low <= target < high for target in targets):
+            return []
+        return [f"{pad}if not {low} <= pc < {high}:", f"{pad}    return pc, {_REGS}, n"]
 
     def _emit_dispatch(self, fn: _Function, blocks: dict[int, list[int]], leaders: list[int],
                        out: list[str], level: int) -> None:
@@ -314,7 +397,7 @@ class Machine:
         succ = successors(listing, last_pc)
         if last.is_exit:
             out.append(f"{pad}_pop(depth)")
-            out.append(f"{pad}return r0, n")
+            out.append(f"{pad}return r0, n" if self._segment is None else f"{pad}return -1, {_REGS}, n")
         elif self_loop:
             out.append(f"{pad}if not ({self._condition(last)}):")
             out.append(f"{pad}    break")
@@ -323,11 +406,14 @@ class Machine:
                 out.append(f"{outer}    raise _budget_fault({leader}, n + {count} * ((_budget - n) // {count}))")
                 out.append(f"{outer}n = _lb{leader} + {count} * (_it{leader} + 1)")
             out.append(f"{outer}pc = {last_pc + 1}")
+            out.extend(self._leave(outer, [last_pc + 1]))
         elif last.is_conditional_jump:
             cond = self._condition(last)
             out.append(f"{pad}pc = {last.jump_target(last_pc)} if {cond} else {last_pc + 1}")
+            out.extend(self._leave(pad, [last.jump_target(last_pc), last_pc + 1]))
         else:
             out.append(f"{pad}pc = {succ[0][0]}")
+            out.extend(self._leave(pad, [succ[0][0]]))
 
     def _uninit_checks(self, fn: _Function, pc: int) -> list[str]:
         insn = self.listing.by_pc[pc]
@@ -354,9 +440,12 @@ class Machine:
             if insn.dst == 10:
                 return [_raise(pc, FaultKind.FRAME_POINTER_WRITE,
                                "r10 is the read-only frame pointer; write another register")]
-            src = f"r{insn.src}" if insn.opcode & SRC_X else None
-            expr = semantics.alu(_SB, insn.opcode, insn.off, insn.imm, f"r{insn.dst}", src)
-            return [f"r{insn.dst} = {expr}"]
+            lines = self._alu_lines.get(insn)
+            if lines is None:
+                src = f"r{insn.src}" if insn.opcode & SRC_X else None
+                expr = semantics.alu(_SB, insn.opcode, insn.off, insn.imm, f"r{insn.dst}", src)
+                lines = self._alu_lines[insn] = [f"r{insn.dst} = {expr}"]
+            return lines
         if insn.is_lddw:
             if insn.dst == 10:
                 return [_raise(pc, FaultKind.FRAME_POINTER_WRITE,

@@ -75,9 +75,17 @@ def one_line(text: str) -> str:
     return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
 
 
+MAX_TIMEOUT_S = 1e6
+
+
 def _positive(name: str, value: float, unit: str) -> None:
-    if value <= 0:
+    if not value > 0:  # (NaN too)
         raise UsageError(f"{name} {value:g}: give a positive number of {unit}")
+
+
+def _timeout(value: float) -> None:
+    if not 0 < value <= MAX_TIMEOUT_S:
+        raise UsageError(f"--timeout {value:g}: give a number of seconds above 0 and at most {MAX_TIMEOUT_S:g}")
 
 
 def _parse_hex(text: str, what: str) -> bytes:
@@ -107,7 +115,7 @@ def _memory_argument(args: argparse.Namespace) -> bytes | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    _positive("--timeout", args.timeout, "seconds")
+    _timeout(args.timeout)
     _positive("--budget", args.budget, "instructions")
     _positive("--max-memory", args.max_memory, "megabytes")
     if args.max_entries < 0:
@@ -307,8 +315,7 @@ def resource_limited() -> bool:
 def cmd_check(args: argparse.Namespace) -> int:
     # the time limit covers the whole command, loading and control-flow graphs included
     started = time.monotonic()
-    if args.timeout <= 0:
-        raise UsageError(f"--timeout {args.timeout:g}: give a positive number of seconds")
+    _timeout(args.timeout)
     try:
         with time_limit(args.timeout + GRACE_S, "loading the program"):
             source = read_program(Path(args.file), None, _target_btf(args))
@@ -453,6 +460,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    _positive("--repeat", args.repeat, "runs")
     files = _conformance_files(args.paths)
     mismatches = 0
     for path in files:
