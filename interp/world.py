@@ -126,7 +126,10 @@ class KernelMemory:
                 raise WorldError(f"{where}: [{n}]: {len(data)} bytes at {address:#x} run past the end of the "
                                  "address space")
             chunks.append(Chunk(address, bytearray(data), item.get("symbol")))
-        return cls(chunks)
+        try:
+            return cls(chunks)
+        except WorldError as exc:
+            raise WorldError(f"{where}: {exc}") from None
 
     @classmethod
     def from_file(cls, path: Path) -> "KernelMemory":

@@ -509,14 +509,16 @@ def _child(argv: list[str], out: Path) -> None:
         code = main(argv)
         sys.stdout.flush()
         sys.stderr.flush()
-    except SystemExit as stop:
+    except SystemExit as stop:  # argparse's usage errors
         code = stop.code if isinstance(stop.code, int) else 2
     except BaseException:  # noqa: BLE001 - anything escaping main is what the campaign looks for
         import traceback
 
         traceback.print_exc()
-        sys.stderr.flush()
         code = 99
+    finally:
+        sys.stdout.flush()
+        sys.stderr.flush()
     os._exit(code)
 
 
