@@ -164,16 +164,36 @@ class KprobeSession:
             return None
         return self.kmem.read(address, size)
 
-    def read_string(self, address: int, limit: int) -> str | None:
-        out = bytearray()
+    def _span(self, address: int, space: str) -> bytes | None:
+        """The readable bytes from `address` to the end of the region or chunk holding it."""
+        user = address < USER_SPACE_END
+        if (space == "user" and not user) or (space == "kernel" and user):
+            return None
+        region = self.space.region_at(address)
+        if region is not None:
+            return bytes(region.data[address - region.base :])
+        chunk = self.kmem.chunk_at(address)
+        return bytes(chunk.data[address - chunk.address :]) if chunk is not None else None
+
+    def read_c_string(self, address: int, limit: int, space: str = "any") -> bytes | None:
+        """The bytes of the NUL-terminated string at `address` (without the NUL), at most `limit`
+        of them; None when a byte before its end or the limit cannot be read. Read a stretch of
+        memory at a time: a limit may be millions of bytes."""
+        out = b""
         while len(out) < limit:
-            byte = self.read_memory(address + len(out), 1, "any")
-            if byte is None:
+            span = self._span(address + len(out), space)
+            if not span:
                 return None
-            if byte == b"\0":
-                break
-            out += byte
-        return out.decode("utf-8", "replace")
+            span = span[: limit - len(out)]
+            end = span.find(0)
+            if end >= 0:
+                return out + span[:end]
+            out += span
+        return out
+
+    def read_string(self, address: int, limit: int) -> str | None:
+        data = self.read_c_string(address, limit)
+        return data.decode("utf-8", "replace") if data is not None else None
 
     def override_return(self, value: int) -> None:
         if self._ctx is not None:

@@ -117,18 +117,12 @@ def _probe_read(machine: "Machine", pc: int, args: list, name: str, space: str, 
         return 0
     if size == 0:
         return 0
-    out = bytearray()
-    while len(out) < size - 1:
-        byte = session.read_memory(src + len(out), 1, space)
-        if byte is None:
-            _write(machine, pc, name, 1, dst, bytes(size))
-            return -EFAULT
-        if byte == b"\0":
-            break
-        out += byte
-    out += b"\0"
-    _write(machine, pc, name, 1, dst, bytes(out))
-    return len(out)
+    text = session.read_c_string(src, size - 1, space)
+    if text is None:
+        _write(machine, pc, name, 1, dst, bytes(size))
+        return -EFAULT
+    _write(machine, pc, name, 1, dst, text + b"\0")
+    return len(text) + 1
 
 
 def probe_read(machine: "Machine", pc: int, args: list) -> int:

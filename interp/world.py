@@ -72,6 +72,9 @@ class KernelMemory:
         self.chunks.insert(i, chunk)
         self._starts.insert(i, chunk.address)
 
+    def chunk_at(self, address: int) -> Chunk | None:
+        return self._chunk(address)
+
     def _chunk(self, address: int) -> Chunk | None:
         i = bisect.bisect_right(self._starts, address) - 1
         if i >= 0 and address < self.chunks[i].end:

@@ -380,3 +380,18 @@ def test_ringbuf_output_refuses_unknown_flags(flags: int, result: int) -> None:
     event = PerfEvent(session)
     event.set_bpf(0)
     assert event.fire(session.context({})).r0 == result & (2**64 - 1)
+
+
+def test_long_string_reads_are_read_a_stretch_at_a_time(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # probe_read_kernel_str of 4 MiB into a map value, from 4 MiB of kernel memory without a NUL
+    program = LOOKUP.replace("r1 = 1\n        *(u64 *)(r0 +0) = r1",
+                             "r1 = r0\n        r2 = 4194304\n        r3 = 0xffff888000000000 ll\n        call 115")
+    sidecar = {"prog_type": 2, "license": "GPL", "maps": [
+        {"name": "buf", "type": 2, "key_size": 4, "value_size": 4194304, "max_entries": 1}]}
+    (tmp_path / "kmem.json").write_text(json.dumps([{"address": "0xffff888000000000", "hex": "41" * 4194304}]))
+    start = time.monotonic()
+    code, out, _ = run_cli(capsys, "run", raw_program(tmp_path, program, sidecar), "--kmem", str(tmp_path / "kmem.json"),
+                           "--json")
+    assert code == 0 and time.monotonic() - start < 10
+    value = bytes.fromhex(json.loads(out)["maps"][0]["entries"][0]["value"])
+    assert value == b"A" * 4194303 + b"\0"

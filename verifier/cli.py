@@ -128,7 +128,7 @@ def cmd_run(args: argparse.Namespace) -> int:
         with time_limit(args.timeout + GRACE_S, "the run"):
             return _run(args)
     except TimeLimit as exc:
-        print(f"bpfverify: {args.file}: {exc}", file=sys.stderr)
+        print(f"bpfverify: {one_line(args.file)}: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN
 
 
@@ -320,7 +320,7 @@ def cmd_check(args: argparse.Namespace) -> int:
         with time_limit(args.timeout + GRACE_S, "loading the program"):
             source = read_program(Path(args.file), None, _target_btf(args))
     except TimeLimit as exc:
-        print(f"bpfverify: {args.file}: unknown: {exc}", file=sys.stderr)
+        print(f"bpfverify: {one_line(args.file)}: unknown: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN
     return _check(args, source, started + args.timeout)
 
