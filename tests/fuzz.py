@@ -40,6 +40,7 @@ COMMAND_TIMEOUT = "10"
 HANG_SECONDS = 30.0
 MEMORY_LIMIT_MB = 1024
 OK_EXITS = (0, 1, 2, 3)
+MAX_INPUT_BYTES = 4 << 20  # each generated file stays below this (the generator's own memory too)
 
 INTERESTING_INTS = [0, 1, -1, 7, 8, 16, 255, 256, 511, 512, 4095, 4096, 65535, 65536, 0x7FFF_FFFF, 0x8000_0000,
                     0xFFFF_FFFF, 1 << 32, (1 << 63) - 1, 1 << 63, (1 << 64) - 1, 1 << 64, -(1 << 31), -(1 << 63),
@@ -202,6 +203,8 @@ def _elf_seeds() -> list[bytes]:
 def mutate_bytes(data: bytes, rng: random.Random, slot_aware: bool = False) -> bytes:
     out = bytearray(data)
     for _ in range(rng.choice((1, 1, 2, 3, 8))):
+        if len(out) > MAX_INPUT_BYTES:
+            break
         choice = rng.randrange(7)
         if not out:
             out += bytes(rng.randrange(1, 16))
@@ -267,9 +270,9 @@ def mutate_text(text: str, rng: random.Random) -> str:
                 value = rng.choice(INTERESTING_INTS)
                 tokens[rng.choice(numeric)] = hex(value) if rng.random() < 0.5 else str(value)
             lines[at] = " ".join(tokens).replace(" , ", ",")
-        elif choice == 4:
+        elif choice == 4 and len(lines[at]) < 10_000:
             lines[at] = lines[at] * rng.choice((2, 50))
-        elif choice == 5:
+        elif choice == 5 and len(lines) < 10_000:
             lines[at:at] = [lines[at]] * rng.choice((10, 1000))
         else:
             return mutate_bytes("\n".join(lines).encode(), rng).decode("utf-8", "replace")
@@ -304,6 +307,13 @@ def _get(value: Any, path: tuple) -> Any:
     return value
 
 
+def _dumps(doc: Any) -> str:
+    try:
+        return json.dumps(doc)
+    except RecursionError:  # mutations nested it past what Python's encoder takes
+        return "[" * 5000 + "]" * 5000
+
+
 def mutate_json(doc: Any, rng: random.Random) -> str:
     """Structure-aware damage to a JSON document, sometimes followed by damage to its text."""
     for _ in range(rng.choice((1, 1, 2, 3))):
@@ -320,7 +330,9 @@ def mutate_json(doc: Any, rng: random.Random) -> str:
         elif choice == 3 and isinstance(target, dict):
             new = {**target, rng.choice(UNKNOWN_KEYS): rng.choice(INTERESTING_JSON + INTERESTING_INTS)}
         elif choice == 4 and isinstance(target, list) and target:
-            new = target * rng.choice((2, 100, 5000))
+            factor = rng.choice((2, 100, 5000))
+            # (repeated lists share their items: keep what they spell out within the input bound)
+            new = target * max(1, min(factor, MAX_INPUT_BYTES // max(len(_dumps(target)), 1)))
         elif choice == 5:
             depth = rng.choice((50, 500, 5000))
             new = json.loads("[" * depth + "]" * depth) if depth < 900 else None
@@ -329,10 +341,9 @@ def mutate_json(doc: Any, rng: random.Random) -> str:
         else:
             new = [target] if rng.random() < 0.5 else {"value": target}
         doc = _replace(doc, path, new)
-    try:
-        text = json.dumps(doc)
-    except RecursionError:  # mutations nested it past what Python's encoder takes
-        text = "[" * 5000 + "]" * 5000
+        if len(_dumps(doc)) > MAX_INPUT_BYTES:
+            break
+    text = _dumps(doc)
     if rng.random() < 0.15:
         text = mutate_bytes(text.encode(), rng).decode("utf-8", "replace")
     return text
@@ -467,6 +478,7 @@ def make_case(kind: str, rng: random.Random) -> Case:
 
 
 def write_case(case: Case, directory: Path) -> list[str]:
+    assert all(len(data) <= 2 * MAX_INPUT_BYTES for data in case.files.values()), "generator out of bounds"
     for name, data in case.files.items():
         (directory / name).write_bytes(data)
     return case.command(directory)
