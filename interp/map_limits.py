@@ -4,7 +4,8 @@ maps the kernel would not create is refused on loading, before anything is alloc
 The figures are Linux 6.18's, and the running kernel gives the same answers when asked through
 bpf(BPF_MAP_CREATE): `array_map_alloc_check` (values up to INT_MAX bytes; per-CPU values up to
 PCPU_MIN_UNIT_SIZE), `htab_map_alloc_check` (key and value together below KMALLOC_MAX_SIZE less
-an element header; at most 2^27 elements, whose buckets must be indexable by a u32) and the
+an element header; at most 2^27 elements, whose buckets must be indexable by a u32),
+`stack_map_alloc` (whole 8-byte frames, at most kernel.perf_event_max_stack of them) and the
 allocation itself, which fails (ENOMEM) for an area larger than the machine's memory."""
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ ARRAYS = (2, 6)  # array, per-CPU array: values live in the map
 FD_ARRAYS = (3, 4, 8, 12)  # program, perf event, cgroup arrays, array of maps: a pointer per slot
 HASHES = (1, 5, 9, 10, 13)  # hash, per-CPU hash, LRU hash, LRU per-CPU hash, hash of maps
 PER_CPU = (5, 6, 10)
+STACK_TRACE = 7
+PERF_MAX_STACK = 127  # sysctl kernel.perf_event_max_stack's default
 
 
 def _round8(size: int) -> int:
@@ -44,6 +47,9 @@ def creation_error(mdef: MapDef) -> str | None:
     if kind in PER_CPU and _round8(value) > PCPU_MIN_UNIT_SIZE:
         return (f"value_size {value} is larger than the kernel's limit for per-CPU values, "
                 f"{PCPU_MIN_UNIT_SIZE} bytes (E2BIG)")
+    if kind == STACK_TRACE and (value < 8 or value % 8 or value // 8 > PERF_MAX_STACK):
+        return (f"value_size {value} is not a whole number of 8-byte frames from 1 to {PERF_MAX_STACK}, "
+                "as a stack trace map needs (EINVAL)")
     if kind in HASHES:
         if key + value >= KMALLOC_MAX_SIZE - HTAB_ELEM_SIZE:
             return (f"key_size {key} and value_size {value} together reach the kernel's limit for hash maps, "

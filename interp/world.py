@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from .json_input import HEX_BYTES, U64_MAX, JsonInputError, load, to_bytes, to_int, uint_or_text, validate
+from .map_limits import PERF_MAX_STACK
 
 USER_SPACE_END = 0x0000_8000_0000_0000  # x86_64: addresses below are user space
 
@@ -143,7 +144,6 @@ class KernelMemory:
 
 
 TASK_COMM_LEN = 16
-PERF_MAX_STACK = 127  # sysctl kernel.perf_event_max_stack's default
 
 
 def _env(default: Any, schema: dict[str, Any], convert: Any = None, factory: Any = None) -> Any:

@@ -245,6 +245,7 @@ def test_a_value_larger_than_the_run_may_hold_faults(tmp_path: Path, capsys: pyt
     (1, 4, 4194248, 1, False), (1, 4, 4194304, 1, True), (1, 4, 8, 2**27, False), (1, 4, 8, 2**28, True),
     (6, 4, 32768, 1, False), (6, 4, 32769, 1, True), (5, 4, 32769, 1, True),
     (2, 4, 8, 2**31, False), (2, 4, 8, 2**32 - 1, True), (3, 4, 4, 2**32 - 1, True),
+    (7, 4, 1016, 1, False), (7, 4, 1024, 1, True), (7, 4, 4096, 1, True), (7, 4, 12, 1, True),
 ])
 def test_kernel_map_limits(mtype: int, key: int, value: int, entries: int, refused: bool) -> None:
     # as the running Linux 6.18 answered bpf(BPF_MAP_CREATE) for each (see tests below)
@@ -257,7 +258,7 @@ KERNEL_TOOLS = PROJECT.parent / "shared" / "tools"
 @pytest.mark.kernel
 @pytest.mark.parametrize("mtype,key,value,entries", [
     (2, 4, 2**31, 1), (1, 4, 4194304, 1), (1, 4, 4194248, 1), (1, 4, 8, 2**28), (6, 4, 32768, 1),
-    (6, 4, 32769, 1), (5, 4, 32769, 1), (2, 4, 8, 2**32 - 1),
+    (6, 4, 32769, 1), (5, 4, 32769, 1), (2, 4, 8, 2**32 - 1), (7, 4, 1016, 1), (7, 4, 1024, 1), (7, 4, 12, 1),
 ])
 def test_kernel_map_limits_against_the_running_kernel(mtype: int, key: int, value: int, entries: int) -> None:
     if not (KERNEL_TOOLS / "kernel_verdict.py").is_file():
