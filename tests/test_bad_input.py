@@ -396,3 +396,11 @@ def test_long_string_reads_are_read_a_stretch_at_a_time(tmp_path: Path, capsys: 
     assert code == 0 and time.monotonic() - start < 10
     value = bytes.fromhex(json.loads(out)["maps"][0]["entries"][0]["value"])
     assert value == b"A" * 4194303 + b"\0"
+
+
+def test_cfg_time_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    start = time.monotonic()
+    code, out, err = run_cli(capsys, "cfg", branchy(tmp_path, 300_000), "--format", "json", "--timeout", "1")
+    assert code == 3 and out == "" and time.monotonic() - start < 1 + 2.5
+    assert err.startswith(f"bpfverify: {tmp_path / 'branchy.bin'}: ")
+    assert err.endswith("time limit (raise --timeout)\n") and len(err.splitlines()) == 1

@@ -391,10 +391,18 @@ def cmd_cfg(args: argparse.Namespace) -> int:
 
     from interp.helper_ids import helper_name
     from verifier.cfg import build_cfg, to_dot, to_json
+    from verifier.errors import ResourceLimit
 
-    source = read_program(Path(args.file), None, _target_btf(args))
-    program = source.select(args.section)
-    cf = build_cfg(program.insns, dict(program.functions), program.unresolved_pcs)
+    _timeout(args.timeout)
+    try:
+        with time_limit(args.timeout + GRACE_S, "building the control-flow graph"):
+            source = read_program(Path(args.file), None, _target_btf(args))
+            program = source.select(args.section)
+            cf = build_cfg(program.insns, dict(program.functions), program.unresolved_pcs,
+                           time.monotonic() + args.timeout)
+    except (TimeLimit, ResourceLimit) as exc:
+        print(f"bpfverify: {one_line(args.file)}: {exc}", file=sys.stderr)
+        return EXIT_UNKNOWN
     if args.format == "json":
         print(json.dumps(to_json(cf)))
         return EXIT_OK
@@ -565,6 +573,8 @@ def build_parser() -> argparse.ArgumentParser:
     program_options(cfg)
     cfg.add_argument("--format", choices=("dot", "json", "svg"), default="dot")
     cfg.add_argument("-o", "--output", help="write the svg here (default: stdout)")
+    cfg.add_argument("--timeout", type=float, default=60.0,
+                     help="seconds the command may take, loading included (default 60)")
     cfg.set_defaults(func=cmd_cfg)
 
     conf = sub.add_parser("conformance", help="run eBPF conformance-suite files")
