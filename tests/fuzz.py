@@ -279,15 +279,14 @@ def mutate_text(text: str, rng: random.Random) -> str:
     return "\n".join(lines) + "\n"
 
 
-def _nodes(value: Any, path: tuple = ()) -> list[tuple]:
-    out = [path]
-    if isinstance(value, dict):
-        for key, item in value.items():
-            out += _nodes(item, path + (key,))
-    elif isinstance(value, list):
-        for i, item in enumerate(value):
-            out += _nodes(item, path + (i,))
-    return out
+def _random_path(value: Any, rng: random.Random) -> tuple:
+    """A node of the document, by a random walk from its root (documents may be large)."""
+    path: tuple = ()
+    while isinstance(value, (dict, list)) and value and rng.random() < 0.75:
+        key = rng.choice(list(value)) if isinstance(value, dict) else rng.randrange(len(value))
+        path += (key,)
+        value = value[key]
+    return path
 
 
 def _replace(value: Any, path: tuple, new: Any) -> Any:
@@ -317,7 +316,7 @@ def _dumps(doc: Any) -> str:
 def mutate_json(doc: Any, rng: random.Random) -> str:
     """Structure-aware damage to a JSON document, sometimes followed by damage to its text."""
     for _ in range(rng.choice((1, 1, 2, 3))):
-        path = rng.choice(_nodes(doc))
+        path = _random_path(doc, rng)
         target = _get(doc, path)
         choice = rng.randrange(7)
         if choice == 0:
@@ -534,6 +533,27 @@ def _child(argv: list[str], out: Path) -> None:
     os._exit(code)
 
 
+def _generate(kind: str, seed: str, folder: Path) -> tuple[Case, list[str]]:
+    """Make and write one input in a child of its own: however large a mutation grows while it is
+    made, the campaign's process (whose memory every forked run starts from) stays small."""
+    pid = os.fork()
+    if pid == 0:
+        code = 0
+        try:
+            case = make_case(kind, random.Random(seed))
+            argv = write_case(case, folder)
+            (folder / ".case").write_text(json.dumps({"argv": argv}))
+        except BaseException:  # noqa: BLE001 - a generator failure is reported by the parent
+            code = 1
+        os._exit(code)
+    _, status = os.waitpid(pid, 0)
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"the generator failed on input {seed} ({kind})")
+    argv = json.loads((folder / ".case").read_text())["argv"]
+    (folder / ".case").unlink()
+    return Case(kind, argv), argv
+
+
 @dataclass
 class Tally:
     inputs: int = 0
@@ -548,6 +568,9 @@ def campaign(inputs: int, jobs: int, seed: int, kinds: list[str], out: Path, han
     import verifier.cli  # noqa: F401 - imported once here, so each forked child starts at once
 
     tally = Tally()
+    for kind in kinds:  # the seeds, read once here for every generator child
+        for n in range(20):
+            make_case(kind, random.Random(n))
     work = Path(tempfile.mkdtemp(prefix="bpfverify-fuzz-"))
     running: dict[int, tuple[float, int, Case, Path, list[str]]] = {}
     issued = 0
@@ -579,11 +602,9 @@ def campaign(inputs: int, jobs: int, seed: int, kinds: list[str], out: Path, han
     try:
         while issued < inputs or running:
             while issued < inputs and len(running) < jobs:
-                rng = random.Random(f"{seed}:{issued}")
-                case = make_case(kinds[issued % len(kinds)], rng)
                 folder = work / str(issued)
                 folder.mkdir()
-                argv = write_case(case, folder)
+                case, argv = _generate(kinds[issued % len(kinds)], f"{seed}:{issued}", folder)
                 pid = os.fork()
                 if pid == 0:
                     _child(argv, folder)
