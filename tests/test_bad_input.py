@@ -404,3 +404,12 @@ def test_cfg_time_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> N
     assert code == 3 and out == "" and time.monotonic() - start < 1 + 2.5
     assert err.startswith(f"bpfverify: {tmp_path / 'branchy.bin'}: ")
     assert err.endswith("time limit (raise --timeout)\n") and len(err.splitlines()) == 1
+
+
+def test_check_of_a_map_key_outside_the_stack(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # found by the fuzzer: a constant key pointer below the frame ended in "negative shift count"
+    program = LOOKUP.replace("r2 += -4", "r2 += -21252")
+    code, out, err = run_cli(capsys, "check", raw_program(tmp_path, program, {"prog_type": 2, "license": "GPL", "maps": [
+        {"name": "counts", "type": 2, "key_size": 4, "value_size": 8, "max_entries": 4}]}))
+    assert code == 1 and err == ""
+    assert "helper-memory: map_lookup_elem: r2 (key of map counts, 4 bytes) points to stack bytes [-21252, -21248), outside the 512-byte stack" in out

@@ -100,6 +100,8 @@ class Frame:
         return (missing & -missing).bit_length() - 1 - STACK_SIZE if missing else None
 
     def known_bytes(self, lo: int, hi: int) -> bytes | None:
+        if lo < -STACK_SIZE or hi > 0:  # (outside the frame: reported as such where it is used)
+            return None
         span = _span(lo, hi)
         if self.known & span != span:
             return None
