@@ -351,7 +351,7 @@ def test_run_time_limit_covers_translation(tmp_path: Path, capsys: pytest.Captur
     start = time.monotonic()
     code, out, err = run_cli(capsys, "run", branchy(tmp_path, 300_000), "--timeout", "1")
     assert code == 3 and out == "" and time.monotonic() - start < 1 + 2.5
-    assert err == f"bpfverify: {tmp_path / 'branchy.bin'}: the run ran past its 1 s time limit (raise --timeout)\n"
+    assert err == f"bpfverify: {tmp_path / 'branchy.bin'}: the run ran past the command's 1 s time limit (raise --timeout)\n"
 
 
 # -- ring buffer flags ----------------------------------------------------------------------------

@@ -42,7 +42,7 @@ EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 BAD_INPUT = (AsmError, DecodeError, ProgramError, SourceError, TestFileError, LoaderError, SidecarError,
              CoreError, PerfEventError, JsonInputError, WorldError, MapError)
 # the time a command has beyond its --timeout to wind down and report, before it is cut short
-GRACE_S = 1.0
+GRACE_S = 0.5
 
 
 class UsageError(Exception):
@@ -54,12 +54,13 @@ class TimeLimit(Exception):
 
 
 @contextmanager
-def time_limit(seconds: float, what: str) -> Any:
+def time_limit(seconds: float, what: str, timeout: float) -> Any:
     """Raise TimeLimit in the command once `seconds` have passed: the backstop that holds even
-    where no deadline is checked (loading, translation, a library call)."""
+    where no deadline is checked (loading, translation, a library call). `timeout`: the
+    command's --timeout, for the message."""
 
     def expire(_signum: int, _frame: Any) -> None:
-        raise TimeLimit(f"{what} ran past its {seconds - GRACE_S:g} s time limit (raise --timeout)")
+        raise TimeLimit(f"{what} ran past the command's {timeout:g} s time limit (raise --timeout)")
 
     previous = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
@@ -125,7 +126,7 @@ def cmd_run(args: argparse.Namespace) -> int:
     if not 0 <= args.cpu < args.ncpus:
         raise UsageError(f"--cpu {args.cpu} is not one of the {args.ncpus} CPUs (--ncpus)")
     try:
-        with time_limit(args.timeout + GRACE_S, "the run"):
+        with time_limit(args.timeout + GRACE_S, "the run", args.timeout):
             return _run(args)
     except TimeLimit as exc:
         print(f"bpfverify: {one_line(args.file)}: {exc}", file=sys.stderr)
@@ -317,7 +318,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     started = time.monotonic()
     _timeout(args.timeout)
     try:
-        with time_limit(args.timeout + GRACE_S, "loading the program"):
+        with time_limit(args.timeout + GRACE_S, "loading the program", args.timeout):
             source = read_program(Path(args.file), None, _target_btf(args))
     except TimeLimit as exc:
         print(f"bpfverify: {one_line(args.file)}: unknown: {exc}", file=sys.stderr)
@@ -355,11 +356,13 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
                     max_memory_mb=args.max_memory, deadline=deadline)
     results = []
     for program in programs:
+        started = time.monotonic()
         try:
-            with time_limit(max(deadline - time.monotonic(), 0) + GRACE_S, "the analysis"):
+            with time_limit(max(deadline - started, 0) + GRACE_S, "the analysis", args.timeout):
                 results.append(check_program(program, args.profile, args.arch, kern_version, limits))
         except TimeLimit as exc:
-            results.append(ProgramResult(program, args.profile, "unknown", reason=str(exc)))
+            results.append(ProgramResult(program, args.profile, "unknown", reason=str(exc),
+                                         time_s=time.monotonic() - started))
     if args.format == "json":
         print(json.dumps({"file": str(source.path), "profile": args.profile, "programs": [r.to_json() for r in results]}))
     elif args.format == "sarif":
@@ -395,7 +398,7 @@ def cmd_cfg(args: argparse.Namespace) -> int:
 
     _timeout(args.timeout)
     try:
-        with time_limit(args.timeout + GRACE_S, "building the control-flow graph"):
+        with time_limit(args.timeout + GRACE_S, "building the control-flow graph", args.timeout):
             source = read_program(Path(args.file), None, _target_btf(args))
             program = source.select(args.section)
             cf = build_cfg(program.insns, dict(program.functions), program.unresolved_pcs,
