@@ -413,3 +413,14 @@ def test_check_of_a_map_key_outside_the_stack(tmp_path: Path, capsys: pytest.Cap
         {"name": "counts", "type": 2, "key_size": 4, "value_size": 8, "max_entries": 4}]}))
     assert code == 1 and err == ""
     assert "helper-memory: map_lookup_elem: r2 (key of map counts, 4 bytes) points to stack bytes [-21252, -21248), outside the 512-byte stack" in out
+
+
+def test_global_data_larger_than_the_run_may_hold(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    # found by the fuzzer: element 0 of global data is made before the program runs
+    sidecar = {"prog_type": 2, "maps": [{"name": ".rodata", "type": 2, "key_size": 4, "value_size": 200 << 20,
+                                         "max_entries": 1, "initial_value_hex": "", "frozen": True}]}
+    sidecar["maps"][0]["initial_value_hex"] = "00" * (200 << 20)
+    code, out, err = run_cli(capsys, "run", raw_program(tmp_path, "r0 = 0\nexit", sidecar))
+    assert code == 3 and out == ""
+    assert err == ("bpfverify: error: a value of map .rodata needs 209715200 bytes, but the run already holds 0 bytes "
+                   "of its 128 MB (raise --max-memory)\n")

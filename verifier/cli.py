@@ -31,7 +31,7 @@ from interp.kprobe import MAX_CPUS, PerfEventError
 from interp.listing import maps_text, program_json, program_text
 from interp.loader import LoaderError
 from interp.maps import MAPS_SCHEMA, MapError
-from interp.memory import DEFAULT_MEMORY_LIMIT, AddressSpace
+from interp.memory import DEFAULT_MEMORY_LIMIT, AddressSpace, MemoryLimit
 from interp.rawload import SidecarError
 from interp.sources import SourceError, describe, read_program, select_programs
 from interp.vm import DEFAULT_BUDGET
@@ -608,6 +608,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except UsageError as exc:
         print(f"bpfverify: usage error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except MemoryLimit as exc:  # the run's regions, before the program ran (global data, --maps)
+        print(f"bpfverify: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_UNKNOWN
     except MemoryError:
         print("bpfverify: error: out of memory (raise --max-memory)", file=sys.stderr)
         return EXIT_UNKNOWN
