@@ -37,7 +37,10 @@ class TestCase:
 
 
 def parse_test_file(path: Path) -> TestCase:
-    text = path.read_text(encoding="utf-8", errors="replace")
+    try:
+        text = path.read_text(encoding="utf-8", errors="replace")
+    except OSError as exc:
+        raise TestFileError(f"cannot read {path}: {exc.strerror or exc}") from None
     sections: dict[str, list[str]] = {}
     starts: dict[str, int] = {}
     current: str | None = None
@@ -56,12 +59,23 @@ def parse_test_file(path: Path) -> TestCase:
     raw = _parse_raw(sections["raw"], path) if "raw" in sections else None
     mem = _parse_hex_bytes(" ".join(sections.get("mem", [])), path, "mem")
     result_lines = [ln.strip() for ln in sections.get("result", []) if ln.strip()]
-    result = int(result_lines[-1], 0) if result_lines else None
+    result = _parse_result(result_lines[-1], path) if result_lines else None
     error_lines = [ln.strip() for ln in sections.get("error", []) if ln.strip()]
     error = error_lines[-1] if error_lines else ("" if "error" in sections else None)
     if (asm is None or not asm.strip()) and raw is None:
         raise TestFileError(f"{path.name}: no instructions (neither an asm nor a raw section)")
     return TestCase(path, asm, raw, mem, result, error, starts.get("asm", 1))
+
+
+def _parse_result(text: str, path: Path) -> int:
+    """The expected r0: a 64-bit integer (decimal or 0x hex; negative values as two's complement)."""
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise TestFileError(f"{path.name}: malformed result section: {text[:40]!r} is not an integer") from None
+    if not -(1 << 63) <= value < 1 << 64:
+        raise TestFileError(f"{path.name}: malformed result section: {text[:40]} does not fit in 64 bits")
+    return value & ((1 << 64) - 1)
 
 
 def _parse_hex_bytes(text: str, path: Path, what: str) -> bytes:

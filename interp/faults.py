@@ -15,6 +15,7 @@ class FaultKind(str, Enum):
     UNKNOWN_HELPER = "unknown-helper"
     HELPER_ARGUMENT = "helper-argument"
     BUDGET_EXHAUSTED = "budget-exhausted"
+    MEMORY_LIMIT = "memory-limit"
     CALL_DEPTH = "call-depth"
     UNSUPPORTED = "unsupported"
 

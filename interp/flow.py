@@ -10,7 +10,7 @@ from enum import Enum
 
 from .faults import ProgramError
 from .isa.insn import Insn
-from .isa.opcodes import AluOp
+from .isa.opcodes import CLASS_MASK, AluOp, Cls
 from .isa.ops import (
     CALLS,
     Alu,
@@ -36,6 +36,7 @@ from .isa.ops import (
 )
 
 CALLER_SAVED = 0b111110  # r1..r5: clobbered by every call
+_JUMP_CLASSES = (Cls.JMP, Cls.JMP32)
 
 
 class Edge(str, Enum):
@@ -77,8 +78,11 @@ def ends_block(op: Op) -> bool:
 
 def successors(listing: Listing, pc: int) -> list[tuple[int, Edge]]:
     """Intra-function successors of the instruction at `pc` (calls fall through; exit has none)."""
+    insn = listing.by_pc[pc]
+    nxt = pc + insn.slots
+    if insn.opcode & CLASS_MASK not in _JUMP_CLASSES:  # most instructions: a quick answer
+        return [(nxt, Edge.FALLTHROUGH)]
     op = listing.ops[pc]
-    nxt = pc + listing.by_pc[pc].slots
     if isinstance(op, Exit):
         return []
     if isinstance(op, Jump):

@@ -10,6 +10,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .faults import FaultKind, VmFault
+from .memory import MemoryLimit
 
 if TYPE_CHECKING:
     from .memory import AddressSpace
@@ -62,6 +63,20 @@ class ArgType(str, Enum):
     KPTR_XCHG_DEST = "ARG_KPTR_XCHG_DEST"
     PTR_TO_DYNPTR = "ARG_PTR_TO_DYNPTR"
     PTR_TO_UNINIT_DYNPTR = "ARG_PTR_TO_DYNPTR | MEM_UNINIT"
+
+
+BPF_MAX_VAR_SIZ = 1 << 29  # the verifier's bound on a size argument
+MAX_BPF_STACK = 512
+
+# size argument -> (smallest, largest) value the helper's contract allows
+SIZE_RANGES = {
+    ArgType.CONST_SIZE: (1, BPF_MAX_VAR_SIZ - 1),
+    ArgType.CONST_SIZE_OR_ZERO: (0, BPF_MAX_VAR_SIZ - 1),
+    ArgType.CONST_STACK_SIZE: (1, MAX_BPF_STACK),
+    ArgType.CONST_ALLOC_SIZE_OR_ZERO: (0, BPF_MAX_VAR_SIZ - 1),
+}
+# memory argument -> whether the helper writes it; its size is the argument after it
+MEMORY_ARGS = {ArgType.PTR_TO_MEM: False, ArgType.PTR_TO_UNINIT_MEM: True, ArgType.PTR_TO_STACK: True}
 
 
 class RetType(str, Enum):
@@ -139,13 +154,30 @@ class HelperRegistry:
         problem = argument_problem(helper, regs, getattr(machine.runtime, "context_address", None))
         if problem is not None:
             raise VmFault(pc, FaultKind.HELPER_ARGUMENT, f"{helper.name}: {problem}")
-        # all five argument registers are passed: some helpers read more than they declare
-        return helper.impl(machine, pc, regs) & 0xFFFF_FFFF_FFFF_FFFF
+        check_memory(machine, pc, helper, regs)
+        try:
+            # all five argument registers are passed: some helpers read more than they declare
+            return helper.impl(machine, pc, regs) & 0xFFFF_FFFF_FFFF_FFFF
+        except MemoryLimit as exc:
+            raise VmFault(pc, FaultKind.MEMORY_LIMIT, f"{helper.name}: {exc}") from None
 
 
-MAX_SIZE = 1 << 29  # the largest size argument a helper takes (the kernel bounds them by BPF_MAX_VAR_SIZ)
-SIZES = {ArgType.CONST_SIZE: 1, ArgType.CONST_STACK_SIZE: 1, ArgType.CONST_SIZE_OR_ZERO: 0,
-         ArgType.CONST_ALLOC_SIZE_OR_ZERO: 0}  # size argument type -> its smallest value
+def check_memory(machine: HelperContext, pc: int, helper: Helper, regs: list) -> None:
+    """The memory before a size argument holds that many bytes, checked before the helper touches
+    anything (the verifier proves it of every call)."""
+    for i, kind in enumerate(helper.args):
+        if kind not in SIZE_RANGES or not i:
+            continue
+        writes = MEMORY_ARGS.get(helper.args[i - 1])
+        size = regs[i]
+        if writes is not None and size:
+            try:
+                machine.space.span(pc, regs[i - 1], size, writes)
+            except VmFault as exc:
+                verb = "writable" if writes else "readable"
+                raise VmFault(pc, FaultKind.HELPER_ARGUMENT,
+                              f"{helper.name}: r{i} = {regs[i - 1]:#x} must point to {size} {verb} bytes: "
+                              f"{exc.message}") from None
 
 
 def argument_problem(helper: Helper, regs: list, context: int | None) -> str | None:
@@ -154,8 +186,11 @@ def argument_problem(helper: Helper, regs: list, context: int | None) -> str | N
     checked where the helper uses them."""
     for i, kind in enumerate(helper.args):
         value = regs[i]
-        if kind in SIZES and not SIZES[kind] <= value <= MAX_SIZE:
-            return f"r{i + 1} = {value:#x} is not a size from {SIZES[kind]} to {MAX_SIZE}"
+        bounds = SIZE_RANGES.get(kind)
+        if bounds is not None and not bounds[0] <= value <= bounds[1]:
+            shown = value - (1 << 64) if value >> 63 else value
+            return (f"size r{i + 1} = {shown} is outside the helper's range {bounds[0]}..{bounds[1]}; "
+                    "pass the size of the buffer")
         if kind == ArgType.PTR_TO_CTX and context is not None and value != context:
             return f"r{i + 1} = {value:#x} is not the context the program received in r1"
     return None

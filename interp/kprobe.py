@@ -21,7 +21,7 @@ from .vm import DEFAULT_BUDGET
 from .world import USER_SPACE_END, Environment, KernelMemory
 
 EBADF, EEXIST_, EINVAL_ = 9, 17, 22
-RINGBUF_BASE = 0xFFFF_8883_0000_0000
+MAX_CPUS = 8192  # the largest CONFIG_NR_CPUS of x86_64 and arm64
 
 
 class PerfEventError(OSError):
@@ -62,15 +62,16 @@ class RingBuffer:
     def output(self, data: bytes) -> int:
         if not self._space_for(len(data)):
             return -ENOSPC
-        self.session.output.append({"kind": "ringbuf", "map": self.state.name, "data": data.hex()})
+        self.session.emit({"kind": "ringbuf", "map": self.state.name, "data": data.hex()})
         return 0
 
-    def reserve(self, size: int) -> int:
-        if size > 0x7FFF_FFFF or not self._space_for(size):
-            return 0
+    def reserve(self, size: int, flags: int) -> int:
+        if flags != 0 or size > 0x7FFF_FFFF or not self._space_for(size):
+            return 0  # bpf_ringbuf_reserve: NULL for any flags, as for a record that does not fit
         self.serial += 1
-        base = RINGBUF_BASE + self.state.index * 0x1_0000_0000 + self.serial * 0x10_0000
-        region = Region(RegionKind.MAP_VALUE, f"{self.state.name} record", base, bytearray(size))
+        data = self.session.space.reserve(size, f"a record of ring buffer {self.state.name}")
+        base = self.state.place(size)
+        region = Region(RegionKind.MAP_VALUE, f"{self.state.name} record", base, data)
         self.session.space.map(region)
         self.open_records[base] = region
         return base
@@ -81,16 +82,18 @@ class KprobeSession:
 
     def __init__(self, programs: list[Program], *, arch: str = "x86_64", kmem: KernelMemory | None = None,
                  env: Environment | None = None, ncpus: int = 1, budget: int = DEFAULT_BUDGET,
-                 trace: Callable[[int, tuple], None] | None = None) -> None:
+                 trace: Callable[[int, tuple], None] | None = None, space: AddressSpace | None = None) -> None:
         if not programs:
             raise ValueError("a session needs at least one program")
+        if not 1 <= ncpus <= MAX_CPUS:
+            raise ValueError(f"a session has 1 to {MAX_CPUS} CPUs, not {ncpus}")
         self.programs = programs
         self.layout: PtRegsLayout = layout_for(arch)
         self.kmem = kmem if kmem is not None else KernelMemory()
         self.env = env if env is not None else Environment()
         self.ncpus = ncpus
         self.budget = budget
-        self.space = AddressSpace()
+        self.space = space if space is not None else AddressSpace()
         self.maps = create_maps(programs[0].maps, self.space, ncpus)
         self.helpers = kprobe_helpers()
         self.output: list[dict[str, Any]] = []
@@ -167,20 +170,35 @@ class KprobeSession:
             return None
         return self.kmem.read(address, size)
 
-    def read_string_bytes(self, address: int, limit: int = 4096) -> bytes | None:
-        """The bytes of the NUL-terminated string at `address` (at most `limit`); None on a fault."""
-        out = bytearray()
+    def _span(self, address: int, space: str) -> bytes | None:
+        """The readable bytes from `address` to the end of the region or chunk holding it."""
+        user = address < USER_SPACE_END
+        if (space == "user" and not user) or (space == "kernel" and user):
+            return None
+        region = self.space.region_at(address)
+        if region is not None:
+            return bytes(region.data[address - region.base :])
+        chunk = self.kmem.chunk_at(address)
+        return bytes(chunk.data[address - chunk.address :]) if chunk is not None else None
+
+    def read_c_string(self, address: int, limit: int = 4096, space: str = "any") -> bytes | None:
+        """The bytes of the NUL-terminated string at `address` (without the NUL), at most `limit`
+        of them; None when a byte before its end or the limit cannot be read. Read a stretch of
+        memory at a time: a limit may be millions of bytes."""
+        out = b""
         while len(out) < limit:
-            byte = self.read_memory(address + len(out), 1, "any")
-            if byte is None:
+            span = self._span(address + len(out), space)
+            if not span:
                 return None
-            if byte == b"\0":
-                break
-            out += byte
-        return bytes(out)
+            span = span[: limit - len(out)]
+            end = span.find(0)
+            if end >= 0:
+                return out + span[:end]
+            out += span
+        return out
 
     def read_string(self, address: int, limit: int) -> str | None:
-        data = self.read_string_bytes(address, limit)
+        data = self.read_c_string(address, limit)
         return data.decode("utf-8", "replace") if data is not None else None
 
     def override_return(self, value: int) -> None:
@@ -199,10 +217,15 @@ class KprobeSession:
             region = buffer.open_records.pop(address, None)
             if region is not None:
                 if submit:
-                    self.output.append({"kind": "ringbuf", "map": buffer.state.name, "data": bytes(region.data).hex()})
+                    self.emit({"kind": "ringbuf", "map": buffer.state.name, "data": bytes(region.data).hex()})
                 self.space.unmap(region)
                 return True
         return False
+
+    def emit(self, record: dict[str, Any]) -> None:
+        """Output a helper produced, kept for the caller: it counts against the run's memory."""
+        self.space.charge(sum(len(str(value)) for value in record.values()), f"{record['kind']} output")
+        self.output.append(record)
 
     def on_helper(self, name: str) -> None:
         """A helper's kernel function runs: if a probe sits on it, that probe fires (nested)."""

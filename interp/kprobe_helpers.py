@@ -18,7 +18,6 @@ from .helpers import ArgType as A
 from .helpers import Helper, HelperContext, HelperExit, HelperRegistry, RetType
 from .isa.insn import to_signed
 from .map_kinds import map_helper_mismatch
-from .memory import RegionKind
 from .maps import (
     BPF_LOCAL_STORAGE_GET_F_CREATE,
     CGROUP_ARRAY,
@@ -35,6 +34,7 @@ from .maps import (
     TASK_STORAGE,
     MapState,
 )
+from .memory import RegionKind
 from .world import USER_SPACE_END
 
 if TYPE_CHECKING:
@@ -44,6 +44,11 @@ EAGAIN = 11
 BPF_F_CURRENT_CPU = 0xFFFFFFFF
 BPF_F_INDEX_MASK = 0xFFFFFFFF
 MAX_TAIL_CALL_CNT = 33
+BPF_F_SKIP_FIELD_MASK = 0xFF
+BPF_F_USER_STACK, BPF_F_FAST_STACK_CMP, BPF_F_REUSE_STACKID, BPF_F_USER_BUILD_ID = 1 << 8, 1 << 9, 1 << 10, 1 << 11
+GET_STACK_FLAGS = BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_USER_BUILD_ID
+GET_STACKID_FLAGS = BPF_F_SKIP_FIELD_MASK | BPF_F_USER_STACK | BPF_F_FAST_STACK_CMP | BPF_F_REUSE_STACKID
+RINGBUF_WAKEUP_FLAGS = 3  # BPF_RB_NO_WAKEUP | BPF_RB_FORCE_WAKEUP
 
 
 class TailCall(HelperExit):
@@ -121,8 +126,6 @@ def map_delete_elem(machine: HelperContext, pc: int, args: list) -> int:
 
 def _probe_read(machine: HelperContext, pc: int, args: list, name: str, space: str, string: bool) -> int:
     dst, size, src = args[0], args[1], args[2]
-    if size > 0x7FFF_FFFF:
-        raise _fault(pc, name, f"size r2 = {size} is negative or huge; pass a size that fits the buffer r1")
     session = _session(machine)
     if not string:
         data = session.read_memory(src, size, space)
@@ -133,18 +136,12 @@ def _probe_read(machine: HelperContext, pc: int, args: list, name: str, space: s
         return 0
     if size == 0:
         return 0
-    out = bytearray()
-    while len(out) < size - 1:
-        byte = session.read_memory(src + len(out), 1, space)
-        if byte is None:
-            _write(machine, pc, name, 1, dst, bytes(size))
-            return -EFAULT
-        if byte == b"\0":
-            break
-        out += byte
-    out += b"\0"
-    _write(machine, pc, name, 1, dst, bytes(out))
-    return len(out)
+    text = session.read_c_string(src, size - 1, space)
+    if text is None:
+        _write(machine, pc, name, 1, dst, bytes(size))
+        return -EFAULT
+    _write(machine, pc, name, 1, dst, text + b"\0")
+    return len(text) + 1
 
 
 def probe_read(machine: HelperContext, pc: int, args: list) -> int:
@@ -271,7 +268,7 @@ def trace_printk(machine: HelperContext, pc: int, args: list) -> int:
         return -EINVAL  # the format must be NUL-terminated within fmt_size
     session = _session(machine)
     line = _format_printk(session, fmt, args[2:5])
-    session.output.append({"kind": "trace_printk", "text": line})
+    session.emit({"kind": "trace_printk", "text": line})
     return len(line) + 1
 
 
@@ -288,7 +285,7 @@ def perf_event_output(machine: HelperContext, pc: int, args: list) -> int:
     if index >= state.definition.max_entries:
         return -E2BIG
     data = _read(machine, pc, "perf_event_output", 4, data_ptr, size)
-    session.output.append({"kind": "perf_event_output", "map": state.name, "cpu": index, "data": data.hex()})
+    session.emit({"kind": "perf_event_output", "map": state.name, "cpu": index, "data": data.hex()})
     return 0
 
 
@@ -334,8 +331,10 @@ def get_stackid(machine: HelperContext, pc: int, args: list) -> int:
     if state.type != STACK_TRACE:
         raise _fault(pc, "get_stackid", f"map {state.name} is not a stack trace map")
     session = _session(machine)
+    if args[2] & ~GET_STACKID_FLAGS:
+        return -EINVAL
     depth = state.definition.value_size // 8
-    skip = args[2] & 0xFF
+    skip = args[2] & BPF_F_SKIP_FIELD_MASK
     frames = session.env.stack[skip : skip + depth]
     if not frames:
         return -EFAULT
@@ -343,7 +342,7 @@ def get_stackid(machine: HelperContext, pc: int, args: list) -> int:
     stack_id = (hash(tuple(frames)) & 0x7FFFFFFF) % max(state.definition.max_entries, 1)
     key = stack_id.to_bytes(4, "little")
     existing = state.lookup(key, 0)
-    if existing is not None and bytes(existing.data) != value and not args[2] & (1 << 9):  # BPF_F_REUSE_STACKID
+    if existing is not None and bytes(existing.data) != value and not args[2] & BPF_F_REUSE_STACKID:
         return -17  # -EEXIST: a different stack already holds this id
     state.update(key, value, 0, 0)
     return stack_id
@@ -351,8 +350,11 @@ def get_stackid(machine: HelperContext, pc: int, args: list) -> int:
 
 def get_stack(machine: HelperContext, pc: int, args: list) -> int:
     _ctx, dst, size, flags = args[0], args[1], args[2], args[3]
-    frames = _session(machine).env.stack[flags & 0xFF :]
-    data = b"".join(struct.pack("<Q", ip) for ip in frames)[: size - size % 8]
+    if flags & ~GET_STACK_FLAGS or size % 8:
+        _write(machine, pc, "get_stack", 2, dst, bytes(size))  # the kernel clears the buffer
+        return -EINVAL
+    frames = _session(machine).env.stack[flags & BPF_F_SKIP_FIELD_MASK :]
+    data = b"".join(struct.pack("<Q", ip) for ip in frames[: size // 8])
     _write(machine, pc, "get_stack", 2, dst, data + bytes(size - len(data)))
     return len(data)
 
@@ -360,7 +362,7 @@ def get_stack(machine: HelperContext, pc: int, args: list) -> int:
 def override_return(machine: HelperContext, pc: int, args: list) -> int:
     session = _session(machine)
     session.override_return(args[1])
-    session.output.append({"kind": "override_return", "value": args[1]})
+    session.emit({"kind": "override_return", "value": args[1]})
     return 0
 
 
@@ -370,7 +372,7 @@ def probe_write_user(machine: HelperContext, pc: int, args: list) -> int:
     session = _session(machine)
     if dst >= USER_SPACE_END or not session.kmem.write(dst, data):
         return -EFAULT
-    session.output.append({"kind": "probe_write_user", "address": dst, "data": data.hex()})
+    session.emit({"kind": "probe_write_user", "address": dst, "data": data.hex()})
     return 0
 
 
@@ -398,6 +400,8 @@ def ringbuf_output(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "ringbuf_output", args[0])
     if state.type != RINGBUF:
         raise _fault(pc, "ringbuf_output", f"map {state.name} is not a ring buffer")
+    if args[3] & ~RINGBUF_WAKEUP_FLAGS:
+        return -EINVAL
     data = _read(machine, pc, "ringbuf_output", 2, args[1], args[2])
     return _session(machine).ringbuf(state).output(data)
 
@@ -406,7 +410,7 @@ def ringbuf_reserve(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "ringbuf_reserve", args[0])
     if state.type != RINGBUF:
         raise _fault(pc, "ringbuf_reserve", f"map {state.name} is not a ring buffer")
-    return _session(machine).ringbuf(state).reserve(args[1])
+    return _session(machine).ringbuf(state).reserve(args[1], args[2])
 
 
 def _ringbuf_finish(machine: HelperContext, pc: int, args: list, name: str, submit: bool) -> int:
@@ -625,7 +629,7 @@ def strtoul(machine: HelperContext, pc: int, args: list) -> int:
 
 def strncmp(machine: HelperContext, pc: int, args: list) -> int:
     s1 = _read(machine, pc, "strncmp", 1, args[0], args[1])
-    s2 = _session(machine).read_string_bytes(args[2])
+    s2 = _session(machine).read_c_string(args[2])
     if s2 is None:
         raise _fault(pc, "strncmp", f"r3 = {args[2]:#x} must point to a NUL-terminated string")
     for i, a in enumerate(s1):  # strncmp(s1, s2, s1_sz)
@@ -652,7 +656,7 @@ def _render(session: "KprobeSession", fmt: bytes, values: list[int]) -> str:
 def snprintf(machine: HelperContext, pc: int, args: list) -> int:
     dst, size, fmt_ptr, data, data_len = args
     session = _session(machine)
-    fmt = session.read_string_bytes(fmt_ptr)
+    fmt = session.read_c_string(fmt_ptr)
     values = _bprintf_args(machine, pc, "snprintf", 4, data, data_len)
     if fmt is None or values is None:
         return -EINVAL

@@ -20,6 +20,7 @@ from elftools.elf.elffile import ELFFile
 from .btf import Btf, BtfError, BtfExt, parse_btf_ext
 from .isa.insn import SLOT_BYTES, DecodeError, Insn, decode
 from .isa.opcodes import CALL, LDDW, PseudoSrc
+from .map_limits import creation_error
 from .program import MapDef, Program, Relocation, SourceLine
 from .sections import section_type
 
@@ -107,6 +108,10 @@ class _Loader:
         self.map_by_symbol: dict[tuple[int, int], int] = {}  # (section, value) -> map index
         self.data_maps: dict[int, int] = {}  # section index -> map index
         self._load_maps()
+        for mdef in self.maps + [m.inner for m in self.maps if m.inner is not None]:
+            refusal = creation_error(mdef)
+            if refusal is not None:
+                raise LoaderError(f"{self.name}: map {mdef.name}: {refusal}")
         self.license = self._string_section("license")
         version = self._section_bytes("version")
         self.kern_version = struct.unpack_from("<I", version)[0] if version and len(version) >= 4 else None

@@ -8,7 +8,15 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from .memory import MAP_VALUE_BASE, AddressSpace, Region, RegionKind
+from .json_input import HEX_BYTES, JsonInputError, to_bytes, uint
+from .memory import (
+    MAP_VALUE_BASE,
+    MAP_VALUE_END,
+    AddressSpace,
+    MemoryLimit,
+    Region,
+    RegionKind,
+)
 from .program import MapDef
 
 ENOENT, E2BIG, EFAULT, EEXIST, EINVAL, ENOSPC, EOPNOTSUPP = 2, 7, 14, 17, 22, 28, 95
@@ -19,11 +27,53 @@ LRU_HASH, LRU_PERCPU_HASH, ARRAY_OF_MAPS, HASH_OF_MAPS, RINGBUF = 9, 10, 12, 13,
 QUEUE, STACK, TASK_STORAGE, USER_RINGBUF, CGRP_STORAGE = 22, 23, 29, 31, 32
 BPF_LOCAL_STORAGE_GET_F_CREATE = 1
 
-REGION_STRIDE = 0x10_0000  # address space reserved for each value region
+VALUE_ARRAYS = (ARRAY, PERCPU_ARRAY)  # arrays whose values the program reads and writes
+
+MAP_AREA = 1 << 32  # addresses each map's values (and ring buffer records) are placed in
+PAGE = 4096
+MAP_AREAS = (MAP_VALUE_END - MAP_VALUE_BASE) // MAP_AREA
 
 
 class MapError(ValueError):
     """Initial map contents that do not fit the map."""
+
+
+_ENTRY = {
+    "type": "object",
+    "description": "an object {\"key\": hex, \"value\": hex or a list of hex per CPU}",
+    "properties": {
+        "key": HEX_BYTES,
+        "value": {"oneOf": [HEX_BYTES, {"type": "array", "items": HEX_BYTES}],
+                  "description": "hex bytes, or a list of hex bytes (one per CPU)"},
+    },
+    "required": ["key", "value"],
+    "additionalProperties": False,
+}
+_MAP_LIST = {
+    "type": "array",
+    "description": "a list of {\"name\" or \"index\", \"entries\"}",
+    "items": {
+        "type": "object",
+        "description": "an object {\"name\" or \"index\", \"entries\"}",
+        "properties": {
+            "name": {"type": "string", "description": "a map name"},
+            "index": uint(32),
+            "type": {"type": "string", "description": "a map type name"},
+            "entries": {"type": "array", "items": _ENTRY, "description": "a list of entries"},
+        },
+        "required": ["entries"],
+        "anyOf": [{"required": ["name"]}, {"required": ["index"]}],
+        "additionalProperties": False,
+    },
+}
+# `run --maps`: a list of map contents, or a whole `run --json` output whose "maps" is that list
+MAPS_SCHEMA: dict[str, Any] = {
+    "type": ["array", "object"],
+    "description": "a list of maps, or the output of run --json",
+    "if": {"type": "object"},
+    "then": {"required": ["maps"], "properties": {"maps": _MAP_LIST}},
+    "else": _MAP_LIST,
+}
 
 
 @dataclass
@@ -36,7 +86,7 @@ class MapState:
     ncpus: int
     entries: "OrderedDict[bytes, list[Region]]" = field(default_factory=OrderedDict)
     items: "deque[bytes]" = field(default_factory=deque)  # queue and stack maps: the values, oldest first
-    _next_region: int = 0
+    _next_offset: int = 0
 
     @property
     def name(self) -> str:
@@ -58,18 +108,25 @@ class MapState:
     def is_hash(self) -> bool:
         return self.type in (HASH, PERCPU_HASH, LRU_HASH, LRU_PERCPU_HASH, HASH_OF_MAPS)
 
-    def _base(self) -> int:
-        # each map owns 1/256 of the value area; each value gets its own stride within it
-        base = MAP_VALUE_BASE + 0x1_0000_0000 + self.index * 0x10_0000_0000 + self._next_region * REGION_STRIDE
-        self._next_region += 1
-        return base
+    def place(self, size: int) -> int:
+        """The address for a new region of `size` bytes in this map's area: whole pages, with an
+        unmapped page after each, so that running off the end of one value faults."""
+        offset = self._next_offset
+        if offset + size > MAP_AREA or self.index >= MAP_AREAS:
+            raise MemoryLimit(f"map {self.name}: its values fill the {MAP_AREA >> 30} GiB of addresses a map has")
+        self._next_offset += (size + PAGE - 1) // PAGE * PAGE + PAGE
+        return MAP_VALUE_BASE + self.index * MAP_AREA + offset
 
-    def _new_value(self, data: bytes) -> list[Region]:
+    def _new_value(self, data: bytes | None = None) -> list[Region]:
+        """A value (one region per CPU for per-CPU maps), zero-filled or holding `data`."""
         copies = self.ncpus if self.per_cpu else 1
         regions = []
         for cpu in range(copies):
             suffix = f"[cpu{cpu}]" if self.per_cpu else ""
-            region = Region(RegionKind.MAP_VALUE, f"{self.name}{suffix}", self._base(), bytearray(data),
+            buffer = self.space.reserve(self.definition.value_size, f"a value of map {self.name}")
+            if data is not None:
+                buffer[:] = data
+            region = Region(RegionKind.MAP_VALUE, f"{self.name}{suffix}", self.place(len(buffer)), buffer,
                             writable=not self.definition.read_only_for_programs)
             self.space.map(region)
             regions.append(region)
@@ -78,19 +135,26 @@ class MapState:
     def _key_index(self, key: bytes) -> int:
         return int.from_bytes(key[:4], "little")
 
+    def _array_element(self, key: bytes) -> list[Region] | None:
+        """An array's element, created zero-filled when first used: an array of any size costs
+        only the elements a run touches (all of them exist, as in the kernel)."""
+        key = key[:4]
+        regions = self.entries.get(key)
+        index = self._key_index(key)
+        if regions is None and self.type in VALUE_ARRAYS and index < self.definition.max_entries:
+            regions = self.entries[key] = self._new_value(self.definition.initial_element(index))
+        return regions
+
     def populate_arrays(self) -> None:
-        """Arrays exist in full from creation, zero-filled (global data from its initial bytes)."""
-        if self.type not in (ARRAY, PERCPU_ARRAY):
-            return
-        for i in range(self.definition.max_entries):
-            data = self.definition.initial_element(i) or bytes(self.definition.value_size)
-            self.entries[i.to_bytes(4, "little")] = self._new_value(data)
+        """Elements the object gives initial bytes (global data) hold them from creation."""
+        if self.type in VALUE_ARRAYS:
+            initial = self.definition.initial_element(0)
+            if initial is not None:
+                self.entries[bytes(4)] = self._new_value(initial)
 
     # -- the operations helpers perform --------------------------------------
     def lookup(self, key: bytes, cpu: int) -> Region | None:
-        if self.is_array:
-            key = key[:4]
-        regions = self.entries.get(key)
+        regions = self._array_element(key) if self.is_array else self.entries.get(key)
         if regions is None:
             return None
         if self.type in (LRU_HASH, LRU_PERCPU_HASH):
@@ -108,9 +172,9 @@ class MapState:
                 return -E2BIG
             if flags == BPF_NOEXIST:
                 return -EEXIST  # array elements always exist
-            regions = self.entries.get(key[:4])
+            regions = self._array_element(key)
             if regions is None:
-                regions = self.entries[key[:4]] = self._new_value(bytes(self.definition.value_size))
+                regions = self.entries[key[:4]] = self._new_value()
             target = regions[cpu] if self.per_cpu else regions[0]
             target.data[:] = value
             return 0
@@ -132,7 +196,7 @@ class MapState:
                 self.delete(oldest)
             else:
                 return -E2BIG
-        regions = self._new_value(bytes(self.definition.value_size))
+        regions = self._new_value()
         (regions[cpu] if self.per_cpu else regions[0]).data[:] = value
         self.entries[key] = regions
         return 0
@@ -176,34 +240,40 @@ class MapState:
         return regions[0] if regions is not None else None
 
     # -- user space's view: JSON in and out --------------------------------------
-    def load_entries(self, entries: list[Any]) -> None:
+    def load_entries(self, entries: list[dict[str, Any]]) -> None:
+        """Entries of a map of MAPS_SCHEMA (hex keys and values) stored as user space would."""
         where = f"map {self.name}"
         if self.type in (QUEUE, STACK):
             self._load_items(entries, where)
             return
         for item in entries:
-            if not isinstance(item, dict) or "key" not in item or "value" not in item:
-                raise MapError(f"{where}: each entry needs 'key' and 'value' (hex)")
+            values = item["value"] if isinstance(item["value"], list) else [item["value"]]
             try:
-                key = bytes.fromhex(str(item["key"]))
-                values = item["value"] if isinstance(item["value"], list) else [item["value"]]
-                datas = [bytes.fromhex(str(v)) for v in values]
-            except ValueError:
-                raise MapError(f"{where}: key and value must be hex strings") from None
+                key = to_bytes(item["key"], f"{where}: key")
+                datas = [to_bytes(v, f"{where}: value") for v in values]
+            except JsonInputError as exc:
+                raise MapError(str(exc)) from None
             if len(key) != self.definition.key_size:
-                raise MapError(f"{where}: key {key.hex()} has {len(key)} bytes, the map's keys have {self.definition.key_size}")
+                raise MapError(f"{where}: key {key.hex()[:40]} has {len(key)} bytes, the map's keys have "
+                               f"{self.definition.key_size}")
             for data in datas:
                 if len(data) != self.definition.value_size:
-                    raise MapError(f"{where}: value of key {key.hex()} has {len(data)} bytes, "
+                    raise MapError(f"{where}: value of key {key.hex()[:40]} has {len(data)} bytes, "
                                    f"the map's values have {self.definition.value_size}")
             if self.is_array and self._key_index(key) >= self.definition.max_entries:
                 raise MapError(f"{where}: key {key.hex()} is past max_entries {self.definition.max_entries}")
-            if self.per_cpu and len(datas) not in (1, self.ncpus):
-                raise MapError(f"{where}: a per-CPU value needs 1 or {self.ncpus} values, found {len(datas)}")
+            if (self.per_cpu and len(datas) not in (1, self.ncpus)) or (not self.per_cpu and len(datas) != 1):
+                wanted = f"1 or {self.ncpus} values" if self.per_cpu else "one value"
+                raise MapError(f"{where}: key {key.hex()[:40]} needs {wanted}, found {len(datas)}")
             for cpu in range(self.ncpus if self.per_cpu else 1):
                 data = datas[cpu] if len(datas) > 1 else datas[0]
-                if self.update(key, data, BPF_ANY, cpu) < 0:
-                    raise MapError(f"{where}: cannot hold key {key.hex()} (max_entries {self.definition.max_entries})")
+                try:
+                    stored = self.update(key, data, BPF_ANY, cpu)
+                except MemoryLimit as exc:
+                    raise MapError(f"{where}: {exc}") from None
+                if stored < 0:
+                    raise MapError(f"{where}: cannot hold key {key.hex()[:40]} (max_entries "
+                                   f"{self.definition.max_entries})")
 
     def _load_items(self, entries: list[Any], where: str) -> None:
         for item in entries:
@@ -218,8 +288,13 @@ class MapState:
                 raise MapError(f"{where}: more values than max_entries {self.definition.max_entries}")
 
     def dump(self) -> dict[str, Any]:
+        """The elements that exist: of a hash map all, of an array those a run used or seeded
+        (every other element is zero), in key order for arrays; a queue's or stack's values, oldest
+        first, with an empty key."""
         entries: list[dict[str, Any]] = [{"key": "", "value": v.hex()} for v in self.items]
-        for key, regions in self.entries.items():
+        items = sorted(self.entries.items(), key=lambda kv: self._key_index(kv[0])) if self.is_array \
+            else self.entries.items()
+        for key, regions in items:
             if self.per_cpu:
                 value: Any = [bytes(r.data).hex() for r in regions]
             else:

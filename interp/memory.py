@@ -19,9 +19,17 @@ STACK_BASE = 0xFFFF_C900_0000_0000
 STACK_STRIDE = 0x1_0000
 CONTEXT_BASE = 0xFFFF_8880_0000_1000
 CALLER_MEMORY_BASE = 0xFFFF_8880_1000_0000
-MAP_VALUE_BASE = 0xFFFF_8881_0000_0000
+MAP_VALUE_BASE = 0xFFFF_A000_0000_0000  # map values and ring buffer records, a 4 GiB area per map
+MAP_VALUE_END = STACK_BASE
 
 _UNPACK = {size: struct.Struct("<" + code) for size, code in ((1, "B"), (2, "H"), (4, "I"), (8, "Q"))}
+
+
+DEFAULT_MEMORY_LIMIT = 128 << 20  # bytes of regions a run may have mapped at once
+
+
+class MemoryLimit(Exception):
+    """A run needed more memory for its regions (map values, records, output) than it may use."""
 
 
 class RegionKind(str, Enum):
@@ -54,12 +62,36 @@ class Region:
 
 @dataclass
 class AddressSpace:
-    """The regions a program can address, sorted by base address."""
+    """The regions a program can address, sorted by base address. Together they hold at most
+    `limit` bytes: the host's memory is spent only on what the program was given, and only up to
+    the run's limit."""
 
+    limit: int = DEFAULT_MEMORY_LIMIT
+    used: int = 0
     _bases: list[int] = field(default_factory=list)
     _regions: list[Region] = field(default_factory=list)
     # the region of the last access: consecutive accesses mostly hit the same one
     _last: tuple[int, int, bytearray, bool, bool] = (0, 0, bytearray(), False, False)
+
+    def _room(self, size: int, what: str) -> None:
+        if self.used + size > self.limit:
+            raise MemoryLimit(f"{what} needs {size} bytes, but the run already holds {self.used} bytes of "
+                              f"its {self.limit >> 20} MB (raise --max-memory)")
+
+    def charge(self, size: int, what: str) -> None:
+        """Count `size` bytes the run keeps outside regions (its output) against its limit."""
+        self._room(size, what)
+        self.used += size
+
+    def reserve(self, size: int, what: str) -> bytearray:
+        """`size` zero bytes for a region about to be mapped (and counted then), if there is room."""
+        self._room(size, what)
+        return bytearray(size)
+
+    def span(self, pc: int, addr: int, size: int, write: bool) -> None:
+        """Fault unless `size` bytes from `addr` lie in one region (writable where `write`)."""
+        if size:
+            self._resolve(pc, addr, size, write, check_alignment=False)
 
     def map(self, region: Region) -> Region:
         i = bisect.bisect_left(self._bases, region.base)
@@ -69,6 +101,7 @@ class AddressSpace:
             raise ValueError(f"region {region.name} at {region.base:#x} overlaps another")
         self._bases.insert(i, region.base)
         self._regions.insert(i, region)
+        self.used += region.size
         return region
 
     def unmap(self, region: Region) -> None:
@@ -76,6 +109,7 @@ class AddressSpace:
         if i < len(self._regions) and self._regions[i] is region:
             del self._bases[i]
             del self._regions[i]
+            self.used -= region.size
         if self._last[2] is region.data:
             self._last = (0, 0, bytearray(), False, False)
 

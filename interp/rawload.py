@@ -9,11 +9,13 @@ An `lddw` with src 1 or 2 (or 5 or 6) and imm N refers to `maps[N]`, the format 
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
+from . import json_input
 from .isa.insn import decode
+from .json_input import HEX_BYTES, JsonInputError, to_bytes, uint
+from .map_limits import creation_error
 from .program import MapDef, Program
 from .sections import PROG_TYPE_IDS, PROG_TYPE_NAMES
 
@@ -25,55 +27,68 @@ class SidecarError(ValueError):
     """A sidecar JSON file that does not describe a program."""
 
 
-def _int_field(obj: dict[str, Any], key: str, where: str, default: int | None = None) -> int:
-    value = obj.get(key, default)
-    if value is None:
-        raise SidecarError(f"{where}: missing field '{key}'")
-    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-        raise SidecarError(f"{where}: field '{key}' must be a non-negative integer, found {value!r}")
-    return value
+_U32 = uint(32)
+MAP_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "an object describing a map",
+    "properties": {
+        "name": {"type": "string", "maxLength": 256, "description": "a string of at most 256 characters"},
+        "type": _U32, "key_size": _U32, "value_size": _U32, "max_entries": _U32, "flags": _U32,
+        "initial_value_hex": HEX_BYTES,
+        "frozen": {"type": "boolean", "description": "true or false"},
+        "inner_idx": _U32,
+    },
+    "required": ["type", "key_size", "value_size", "max_entries"],
+    "additionalProperties": False,
+}
+SIDECAR_SCHEMA: dict[str, Any] = {
+    "type": "object",
+    "description": "a JSON object",
+    "properties": {
+        "prog_type": {"type": ["integer", "string"], "enum": sorted(PROG_TYPE_NAMES) + sorted(PROG_TYPE_IDS),
+                      "description": "a program type: a number of enum bpf_prog_type or a name such as "
+                                     "\"kprobe\""},
+        "license": {"type": "string", "maxLength": 128, "description": "a string of at most 128 characters"},
+        "kern_version": _U32,
+        "maps": {"type": "array", "items": MAP_SCHEMA, "description": "a list of maps"},
+    },
+    "additionalProperties": False,
+}
 
 
-def _map(spec: Any, index: int, where: str) -> MapDef:
-    where = f"{where} maps[{index}]"
-    if not isinstance(spec, dict):
-        raise SidecarError(f"{where}: expected an object, found {type(spec).__name__}")
+def _map(spec: dict[str, Any], index: int, where: str) -> MapDef:
+    where = f"{where}: maps[{index}]"
     initial = None
     if "initial_value_hex" in spec:
         try:
-            initial = bytes.fromhex(str(spec["initial_value_hex"]))
-        except ValueError:
-            raise SidecarError(f"{where}: initial_value_hex is not hex") from None
-    inner = spec.get("inner_idx")
-    if inner is not None:
-        inner = _int_field(spec, "inner_idx", where)
+            initial = to_bytes(spec["initial_value_hex"], f"{where}.initial_value_hex")
+        except JsonInputError as exc:
+            raise SidecarError(str(exc)) from None
     mdef = MapDef(
-        name=str(spec.get("name", f"map{index}")),
-        type=_int_field(spec, "type", where),
-        key_size=_int_field(spec, "key_size", where),
-        value_size=_int_field(spec, "value_size", where),
-        max_entries=_int_field(spec, "max_entries", where),
-        flags=_int_field(spec, "flags", where, 0),
+        name=spec.get("name", f"map{index}"),
+        type=spec["type"],
+        key_size=spec["key_size"],
+        value_size=spec["value_size"],
+        max_entries=spec["max_entries"],
+        flags=spec.get("flags", 0),
         origin="sidecar",
         initial_value=initial,
-        frozen=bool(spec.get("frozen", False)),
-        inner_idx=inner,
+        frozen=spec.get("frozen", False),
+        inner_idx=spec.get("inner_idx"),
     )
     if initial is not None and len(initial) != mdef.value_size:
         raise SidecarError(f"{where}: initial_value_hex holds {len(initial)} bytes, value_size is {mdef.value_size}")
+    refusal = creation_error(mdef)
+    if refusal is not None:
+        raise SidecarError(f"{where}: {refusal}")
     return mdef
 
 
 def read_sidecar(path: Path) -> dict[str, Any]:
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SidecarError(f"cannot read {path}: {exc.strerror or exc}") from None
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise SidecarError(f"{path.name}: not valid JSON: {exc}") from None
-    if not isinstance(data, dict):
-        raise SidecarError(f"{path.name}: expected a JSON object")
-    return data
+        return json_input.load(path, SIDECAR_SCHEMA)
+    except JsonInputError as exc:
+        raise SidecarError(str(exc)) from None
 
 
 def load_raw(path: Path, data: bytes) -> Program:
@@ -82,28 +97,19 @@ def load_raw(path: Path, data: bytes) -> Program:
     sidecar = read_sidecar(sidecar_path) if sidecar_path.exists() else {}
     where = sidecar_path.name
     prog_type = sidecar.get("prog_type", "kprobe")
-    if isinstance(prog_type, int) and not isinstance(prog_type, bool):
-        if prog_type not in PROG_TYPE_NAMES:
-            raise SidecarError(f"{where}: unknown prog_type {prog_type}")
+    if isinstance(prog_type, int):
         prog_type = PROG_TYPE_NAMES[prog_type]
-    if prog_type not in PROG_TYPE_IDS:
-        raise SidecarError(f"{where}: unknown prog_type {prog_type!r}")
-    maps_spec = sidecar.get("maps", [])
-    if not isinstance(maps_spec, list):
-        raise SidecarError(f"{where}: 'maps' must be a list")
-    maps = [_map(spec, i, where) for i, spec in enumerate(maps_spec)]
+    maps = [_map(spec, i, where) for i, spec in enumerate(sidecar.get("maps", []))]
     for i, mdef in enumerate(maps):
         if mdef.inner_idx is not None and mdef.inner_idx >= len(maps):
-            raise SidecarError(f"{where} maps[{i}]: inner_idx {mdef.inner_idx} is not a map of this sidecar")
+            raise SidecarError(f"{where}: maps[{i}]: inner_idx {mdef.inner_idx} is not a map of this sidecar")
     kern_version = sidecar.get("kern_version")
-    if kern_version is not None:
-        kern_version = _int_field(sidecar, "kern_version", where)
     invalid: dict[int, str] = {}
     insns = decode(data, invalid=invalid)
     program = Program(
         name=path.stem, section="", prog_type=prog_type, attach_kind=ATTACH_KIND.get(prog_type, "unknown"),
         attach_to=None, insns=insns, entry_slots=sum(i.slots for i in insns), maps=maps,
-        license=str(sidecar.get("license", "")), kern_version=kern_version, path=path, invalid=invalid,
+        license=sidecar.get("license", ""), kern_version=kern_version, path=path, invalid=invalid,
     )
     for insn_pc, insn in _with_pcs(insns):
         if insn.is_lddw and insn.src in (1, 2, 5, 6) and (insn.imm & 0xFFFFFFFF) >= len(maps):

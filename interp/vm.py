@@ -6,6 +6,7 @@ so the interpreter executes the same definition that the verifier encodes in z3.
 
 from __future__ import annotations
 
+import bisect
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -59,6 +60,14 @@ from .memory import (
 
 MAX_CALL_FRAMES = 8  # the kernel's MAX_CALL_FRAMES
 DEFAULT_BUDGET = 100_000_000
+# A function longer than this is translated in segments of about SEGMENT_INSNS instructions, each
+# its own Python function: compiling one Python function costs more than linear time and memory
+# in its length (a 1M-instruction function took minutes and gigabytes), segments cost linear.
+SEGMENTED_FUNCTION = 20_000
+SEGMENT_INSNS = 4096
+# what a segment hands on to the next (r10 never changes)
+_CARRIED = ", ".join(f"r{i}" for i in range(10)) + ", mg"
+_UNIT_BREAK = "#<unit>\n"  # separates the pieces of source compiled apart
 
 _SB = semantics.SourceBackend()
 _STACK_ACCESSORS: dict[str, Any] = {}
@@ -84,6 +93,19 @@ class RunResult:
             "insns_executed": self.insns_executed,
             "fault": self.fault.to_json() if self.fault else None,
         }
+
+
+def _cut_blocks(blocks: dict[int, list[int]], cuts: set[int]) -> dict[int, list[int]]:
+    """`blocks` with a new block starting at each pc of `cuts` inside one."""
+    out: dict[int, list[int]] = {}
+    for leader, pcs in blocks.items():
+        start = 0
+        for i, pc in enumerate(pcs):
+            if i and pc in cuts:
+                out[pcs[start]] = pcs[start:i]
+                start = i
+        out[pcs[start]] = pcs[start:]
+    return out
 
 
 @dataclass
@@ -121,6 +143,8 @@ class Machine:
         self._resolve_lddw = resolve_lddw
         self._frames: list[Region | None] = [None] * MAX_CALL_FRAMES
         self.entry_args = entry_args
+        self._segment: tuple[int, int] | None = None  # pcs of the segment being translated
+        self._alu_lines: dict[Op, list[str]] = {}  # ALU operations translate alike wherever they are
         self.source = self._translate()
         namespace: dict[str, Any] = dict(semantics.SOURCE_RUNTIME)
         namespace.update(
@@ -137,10 +161,11 @@ class Machine:
             _budget_fault=self._budget_fault,
             _budget=budget,
             _trace=trace,
+            _bisect=bisect.bisect_right,
             **_STACK_ACCESSORS,
         )
-        code = compile(self.source, "<bpf-program>", "exec")
-        exec(code, namespace)
+        for unit in self._units:  # compiled apart: see SEGMENTED_FUNCTION
+            exec(compile(unit, "<bpf-program>", "exec"), namespace)
         self._entry: Callable[..., tuple[int, int]] = namespace["_fn_0"]
 
     # -- running ----------------------------------------------------------
@@ -223,10 +248,14 @@ class Machine:
                 entry_uninit = 0x3FF & ~given
             else:
                 entry_uninit = 0x3FF
-            fn = _Function(entry, body, function_blocks(listing, entry, body),
+            blocks = function_blocks(listing, entry, body)
+            if len(body) > SEGMENTED_FUNCTION:  # long blocks are cut, so that segments can be
+                blocks = _cut_blocks(blocks, set(body[::SEGMENT_INSNS]))
+            fn = _Function(entry, body, blocks,
                            maybe_uninitialised(listing, body, entry, entry_uninit))
             lines.extend(self._translate_function(fn))
-        return "\n".join(lines) + "\n"
+        self._units = ("\n".join(lines) + "\n").split(_UNIT_BREAK)
+        return "".join(self._units)
 
     def _translate_function(self, fn: _Function) -> list[str]:
         blocks = fn.blocks
@@ -234,6 +263,8 @@ class Machine:
             for i, p in enumerate(pcs):
                 fn.block_of[p] = leader
                 fn.remaining[p] = len(pcs) - 1 - i
+        if len(fn.body) > SEGMENTED_FUNCTION:
+            return self._translate_segmented(fn, blocks)
         out = [
             f"def _fn_{fn.entry}(r1, r2, r3, r4, r5, n, depth, site, _ld=_ld, _st=_st, _atomic=_atomic, _ops=_ops, "
             "_helper=_helper, _budget=_budget, _fault=_fault, "
@@ -261,6 +292,74 @@ class Machine:
             "",
         ]
         return out
+
+    def _translate_segmented(self, fn: _Function, blocks: dict[int, list[int]]) -> list[str]:
+        """The function as segments of consecutive blocks, each a Python function that runs
+        until control leaves it and hands the registers on; the function itself only chooses
+        the segment of each pc it is handed back."""
+        segments: list[list[int]] = [[]]
+        size = 0
+        for leader in sorted(blocks):
+            if size >= SEGMENT_INSNS:
+                segments.append([])
+                size = 0
+            segments[-1].append(leader)
+            size += len(blocks[leader])
+        starts = [segment[0] for segment in segments]
+        out: list[str] = []
+        for i, segment in enumerate(segments):
+            end = starts[i + 1] if i + 1 < len(starts) else self.listing.slots
+            self._segment = (segment[0], end)
+            out += [
+                f"def _seg_{fn.entry}_{i}(pc, {_CARRIED}, r10, n, stk, depth, _ld=_ld, _st=_st, _atomic=_atomic, "
+                "_ops=_ops, _helper=_helper, _budget=_budget, _fault=_fault, "
+                + ", ".join(f"{name}={name}" for name in _STACK_ACCESSORS) + "):",
+                "    try:",
+                "        while True:",
+            ]
+            loops_before = set(fn.counted_loops)
+            self._emit_dispatch(fn, blocks, segment, out, 3)
+            remaining = {pc: fn.remaining[pc] for leader in segment for pc in blocks[leader] if fn.remaining[pc]}
+            out += [
+                "    except (VmFault, HelperExit) as e:",
+                "        if e.executed is None:",
+            ]
+            for leader in set(fn.counted_loops) - loops_before:
+                pcs, count = fn.counted_loops[leader]
+                out.append(f"            if e.pc in {set(pcs)!r}:")
+                out.append(f"                n = _lb{leader} + {count} * (_it{leader} + 1)")
+            out += [
+                f"            e.executed = n - {remaining!r}.get(e.pc, 0)",
+                "        raise",
+                _UNIT_BREAK,
+            ]
+        self._segment = None
+        out += [
+            f"_segs_{fn.entry} = [{', '.join(f'_seg_{fn.entry}_{i}' for i in range(len(segments)))}]",
+            f"_starts_{fn.entry} = {starts!r}",
+            "",
+            f"def _fn_{fn.entry}(r1, r2, r3, r4, r5, n, depth, site, _segs=_segs_{fn.entry}, "
+            f"_starts=_starts_{fn.entry}, _which=_bisect):",
+            "    r0 = r6 = r7 = r8 = r9 = None",
+            f"    mg = {MAY_GOTO_BUDGET}",
+            "    r10, stk = _push(site, depth)",
+            f"    pc = {fn.entry}",
+            "    while True:",
+            f"        pc, {_CARRIED}, n = _segs[_which(_starts, pc) - 1](pc, {_CARRIED}, r10, n, stk, depth)",
+            "        if pc < 0:",
+            "            return r0, n",
+            _UNIT_BREAK,
+        ]
+        return out
+
+    def _leave(self, pad: str, targets: list[int]) -> list[str]:
+        """In a segment: hand control back when `pc` (one of `targets`) lies outside it."""
+        if self._segment is None:
+            return []
+        low, high = self._segment
+        if all(low <= target < high for target in targets):
+            return []
+        return [f"{pad}if not {low} <= pc < {high}:", f"{pad}    return pc, {_CARRIED}, n"]
 
     def _emit_dispatch(self, fn: _Function, blocks: dict[int, list[int]], leaders: list[int],
                        out: list[str], level: int) -> None:
@@ -308,7 +407,7 @@ class Machine:
         succ = successors(listing, last_pc)
         if isinstance(last, Exit):
             out.append(f"{pad}_pop(depth)")
-            out.append(f"{pad}return r0, n")
+            out.append(f"{pad}return r0, n" if self._segment is None else f"{pad}return -1, {_CARRIED}, n")
         elif self_loop:
             out.append(f"{pad}if not ({self._condition(last)}):")
             out.append(f"{pad}    break")
@@ -317,10 +416,13 @@ class Machine:
                 out.append(f"{outer}    raise _budget_fault({leader}, n + {count} * ((_budget - n) // {count}))")
                 out.append(f"{outer}n = _lb{leader} + {count} * (_it{leader} + 1)")
             out.append(f"{outer}pc = {last_pc + 1}")
+            out.extend(self._leave(outer, [last_pc + 1]))
         elif conditional:
             out.append(f"{pad}pc = {last.target} if {self._condition(last)} else {last_pc + 1}")
+            out.extend(self._leave(pad, [last.target, last_pc + 1]))
         else:
             out.append(f"{pad}pc = {succ[0][0]}")
+            out.extend(self._leave(pad, [succ[0][0]]))
 
     def _uninit_checks(self, fn: _Function, pc: int) -> list[str]:
         op = self.listing.ops[pc]
@@ -350,8 +452,11 @@ class Machine:
             return [_raise(pc, FaultKind.FRAME_POINTER_WRITE,
                            "r10 is the read-only frame pointer; write another register")]
         if isinstance(op, (Alu, Neg, Swap)):
-            src = f"r{op.src.n}" if isinstance(op, Alu) and isinstance(op.src, Reg) else None
-            return [f"r{op.dst} = {semantics.alu(_SB, op, f'r{op.dst}', src)}"]
+            lines = self._alu_lines.get(op)
+            if lines is None:
+                src = f"r{op.src.n}" if isinstance(op, Alu) and isinstance(op.src, Reg) else None
+                lines = self._alu_lines[op] = [f"r{op.dst} = {semantics.alu(_SB, op, f'r{op.dst}', src)}"]
+            return lines
         if isinstance(op, (LoadImm64, LoadMapRef, LoadFuncRef, LoadBtfRef)):
             return [f"r{op.dst} = {self._lddw_value(pc, op):#x}"]
         if isinstance(op, Load):

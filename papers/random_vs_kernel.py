@@ -25,8 +25,8 @@ sys.path.insert(0, str(HERE.parent / "tests" / "verifier"))
 from program_shapes import MIX_MAPS, Shape, mix_text  # noqa: E402
 from test_rules import Case, kernel_verdict  # noqa: E402
 
-from verifier.fixpoint import Limits  # noqa: E402
 from verifier.check import check_program  # noqa: E402
+from verifier.fixpoint import Limits  # noqa: E402
 
 LIMITS = Limits(max_unroll_work=4000)  # enough for every loop the generator makes that ends
 

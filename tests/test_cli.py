@@ -351,7 +351,8 @@ def test_check_names_why_a_loop_is_unbounded(capsys: pytest.CaptureFixture[str],
 @pytest.mark.parametrize("option", ["--max-unroll", "--max-work", "--timeout"])
 def test_check_refuses_non_positive_budgets(capsys: pytest.CaptureFixture[str], option: str) -> None:
     code, _, err = run_cli(capsys, "check", str(PROJECT / "examples" / "count_writes.o"), option, "0")
-    assert code == 2 and err.startswith(f"bpfverify: usage error: {option} 0: give a positive number")
+    wanted = "give a number of seconds above 0" if option == "--timeout" else "give a positive number"
+    assert code == 2 and err.startswith(f"bpfverify: usage error: {option} 0: {wanted}")
 
 
 def test_cfg_json_and_dot(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:

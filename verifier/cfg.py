@@ -6,6 +6,7 @@ graph (edges `call`), with back-edges, natural loops, dominators and unreachable
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any, Generator
 
@@ -21,6 +22,8 @@ from interp.flow import (
     successors,
 )
 from interp.isa.insn import Insn
+
+from .errors import ResourceLimit
 
 EXIT_NODE = "exit"
 
@@ -62,19 +65,27 @@ class ControlFlow:
         return [entry for entry, fn in self.functions.items() if pc in fn.block_of]
 
 
+def _in_time(deadline: float | None) -> None:
+    if deadline is not None and time.monotonic() > deadline:
+        raise ResourceLimit("the control-flow graph was not built before the time limit (raise --timeout)")
+
+
 def build_cfg(insns: list[Insn] | tuple[Insn, ...], names: dict[int, str] | None = None,
-              external: frozenset[int] = frozenset()) -> ControlFlow:
+              external: frozenset[int] = frozenset(), deadline: float | None = None) -> ControlFlow:
     """The CFG of `insns`. `external`: pcs of calls to functions outside the program (externs the
     loader could not resolve); they are plain instructions here. Raises
-    `interp.faults.ProgramError` on jumps outside the program."""
+    `interp.faults.ProgramError` on jumps outside the program, and `ResourceLimit` when
+    `deadline` (a `time.monotonic()` value) passes first."""
     listing = Listing.of(insns)
     check_control_flow(listing)
     functions: dict[int, FunctionGraph] = {}
     call_graph = nx.DiGraph()
     for entry in function_entries(listing, external):
+        _in_time(deadline)
         body = function_body(listing, entry)
+        _in_time(deadline)
         name = (names or {}).get(entry) or ("main" if entry == 0 else f"subprog@{entry}")
-        functions[entry] = _function_graph(listing, entry, body, name)
+        functions[entry] = _function_graph(listing, entry, body, name, deadline)
         call_graph.add_node(entry, name=name)
     for entry, fn in functions.items():
         for pc in fn.block_of:
@@ -93,8 +104,10 @@ def build_cfg(insns: list[Insn] | tuple[Insn, ...], names: dict[int, str] | None
     return ControlFlow(listing, functions, call_graph, unreachable)
 
 
-def _function_graph(listing: Listing, entry: int, body: list[int], name: str) -> FunctionGraph:
+def _function_graph(listing: Listing, entry: int, body: list[int], name: str,
+                    deadline: float | None = None) -> FunctionGraph:
     blocks = {leader: Block(leader, pcs) for leader, pcs in function_blocks(listing, entry, body).items()}
+    _in_time(deadline)
     block_of = {pc: leader for leader, block in blocks.items() for pc in block.pcs}
     graph = nx.DiGraph()
     for leader, block in blocks.items():
@@ -108,6 +121,7 @@ def _function_graph(listing: Listing, entry: int, body: list[int], name: str) ->
             # a jump to the next instruction is both: keep the taken label, which names the jump
             graph.add_edge(leader, target, kind=kind.value if not graph.has_edge(leader, target) else Edge.TAKEN.value)
     fn = FunctionGraph(entry, name, graph, blocks, block_of)
+    _in_time(deadline)
     _analyse_loops(fn)
     return fn
 

@@ -26,9 +26,15 @@ from .fixpoint import Analysis, Limits
 from .profiles import PROFILES, Profile, helper_registry
 from .report import finding
 from .smt import Judgement, judge
-from .symbolic.search import SearchLimits
 from .state import State
-from .structure import BLOCKING, control_flow_error, flow_alarms, program_alarms, stack_alarms
+from .structure import (
+    BLOCKING,
+    control_flow_error,
+    flow_alarms,
+    program_alarms,
+    stack_alarms,
+)
+from .symbolic.search import SearchLimits
 
 SEED_KERNEL_VERSION = (4 << 16) | (1 << 8)  # LINUX_VERSION_CODE of 4.1.0
 
@@ -134,6 +140,8 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
     if ops is not None and program.slots <= prof.max_insns and not alarms_of(alarms, "valid-encoding"):
         try:
             analysis = Analysis(program, prof, arch, ops, helper_registry(ops), limits or Limits())
+        except ResourceLimit as exc:  # the deadline passed while the CFG was built
+            result.verdict, result.reason = "unknown", str(exc)
         except ProgramError as exc:
             alarms.append(control_flow_error(exc))
         if analysis is not None:
@@ -152,13 +160,18 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
     limits = limits or Limits()
     warnings = frozenset() if strict else prof.warnings
     judgements: dict[int, Judgement] = {}
+    exposed = _exposed(alarms, judgements, warnings, prof.solver_refutes)
     if analysis is not None and limits.solver and result.verdict != "unknown":
-        errors = [a for a in alarms if a.code not in warnings]
-        asked = judge(analysis, errors, SearchLimits(steps=limits.solver_steps, rlimit=limits.solver_rlimit,
-                                                      timeout_ms=int(limits.solver_timeout_s * 1000)))
-        index = {id(a): n for n, a in enumerate(alarms)}
-        judgements = {index[id(errors[n])]: j for n, j in asked.items()}
-    found, unfollowed = _findings(alarms, judgements if prof.solver_refutes else {}, program, judgements)
+        search_limits = SearchLimits(steps=limits.solver_steps, rlimit=limits.solver_rlimit,
+                                     timeout_ms=int(limits.solver_timeout_s * 1000))
+        while True:  # an alarm behind one z3 drops is judged in its turn
+            ask = [n for n in exposed if n not in judgements and alarms[n].code not in warnings]
+            if not ask:
+                break
+            asked = judge(analysis, [alarms[n] for n in ask], search_limits)
+            judgements.update({ask[i]: j for i, j in asked.items()})
+            exposed = _exposed(alarms, judgements, warnings, prof.solver_refutes)
+    found, unfollowed = _findings(alarms, exposed, judgements if prof.solver_refutes else {}, program, judgements)
     found = [replace(f, severity=WARNING) if f.code in warnings else f for f in found]
     result.alarms = alarms
     result.judgements = judgements
@@ -175,14 +188,38 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
     return result
 
 
-def _findings(alarms: list[Alarm], judgements: dict[int, "Judgement"], program: Program,
-              proofs: dict[int, "Judgement"]) -> tuple[list[Finding], list[Alarm]]:
-    """One finding per (pc, code), unless z3 refuted (in `judgements`) every alarm behind it, with what
-    z3 made of it (`proofs`); and the refuted alarms the analysis did not go past (so that their
-    paths' continuations were never analysed)."""
-    groups: dict[tuple[int, str], list[int]] = {}
+def _exposed(alarms: list[Alarm], judgements: dict[int, "Judgement"], warnings: frozenset[str],
+             refutes: bool) -> list[int]:
+    """The alarms that count: each first on its register, and each behind one that does not stop
+    the program (a warning, or an alarm z3 refuted, where the profile drops those)."""
+    by_key: dict[tuple[Any, ...], list[int]] = {}
     for n, alarm in enumerate(alarms):
-        groups.setdefault((alarm.pc, alarm.code), []).append(n)
+        by_key.setdefault((alarm.pc, alarm.context, alarm.obligation), []).append(n)
+
+    def lets_through(alarm: Alarm) -> bool:
+        assert alarm.behind is not None
+        hiders = by_key.get((alarm.pc, alarm.context, alarm.behind), [])
+        return all(alarms[m].code in warnings or (refutes and m in judgements and judgements[m].status == "refuted")
+                   for m in hiders)
+
+    exposed = {n for n, alarm in enumerate(alarms) if alarm.behind is None}
+    while True:  # (an alarm may stand behind one that stands behind another)
+        more = {n for n, alarm in enumerate(alarms) if n not in exposed and alarm.behind is not None
+                and all(m in exposed for m in by_key.get((alarm.pc, alarm.context, alarm.behind), []))
+                and lets_through(alarm)}
+        if not more:
+            return sorted(exposed)
+        exposed |= more
+
+
+def _findings(alarms: list[Alarm], exposed: list[int], judgements: dict[int, "Judgement"], program: Program,
+              proofs: dict[int, "Judgement"]) -> tuple[list[Finding], list[Alarm]]:
+    """One finding per (pc, code) of the `exposed` alarms, unless z3 refuted (in `judgements`) every
+    alarm behind it, with what z3 made of it (`proofs`); and the refuted alarms the analysis did not
+    go past (so that their paths' continuations were never analysed)."""
+    groups: dict[tuple[int, str], list[int]] = {}
+    for n in exposed:
+        groups.setdefault((alarms[n].pc, alarms[n].code), []).append(n)
     found: list[Finding] = []
     unfollowed: list[Alarm] = []
     for members in groups.values():

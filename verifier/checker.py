@@ -37,6 +37,10 @@ DEREFERENCEABLE = (RegType.PTR_TO_CTX, RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_
 # kinds whose breach does not hide the later obligations of the same access, and one that is never hidden
 NON_GATING = frozenset({Kind.CTX_ONE_POINTER_KIND, Kind.STACK_ALIGNED, Kind.STACK_CONSTANT_OFFSET})
 NEVER_HIDDEN = frozenset({Kind.CTX_ONE_POINTER_KIND})
+# rules about what a register holds: after one is broken the state knows no one kind for it, and
+# a later obligation on it the state passes is not known to hold (after any other rule, the state,
+# refined as that rule's being kept makes it, decides the later ones)
+KIND_RULES = frozenset({Kind.INITIALISED, Kind.CONSISTENT_KIND, Kind.DEREFERENCEABLE})
 NEVER_ENDS_A_PATH = frozenset({Kind.STACK_INITIALISED, Kind.HELPER_MEMORY_INITIALISED})
 # a register that may not be read ends the path: in a state whose paths agree on each live
 # register's kind (see `paths`) it is unset or of mixed kinds on every one of them, and the
@@ -57,6 +61,9 @@ class Alarm:
     facts: dict[str, Any] = field(default_factory=dict)
     definite: bool = False  # broken on every path the state stands for
     ends_path: bool = False  # the analysis did not go past it on this path (see checker.check_all)
+    # the obligation on the same register whose alarm came first and hides this one: it counts only
+    # where z3 shows no run breaks that one (facts "unchecked": the state could not decide it then)
+    behind: Obligation | None = None
 
     @property
     def kind(self) -> Kind:
@@ -467,22 +474,35 @@ def register(kind: Kind, check: Check) -> None:
 def check_all(obligations: tuple[Obligation, ...], state: State, env: "Analysis",
               alarms: list[Alarm] | None) -> State | None:
     """Check every obligation against `state`; append the alarms to `alarms` (when given) and
-    return the state the instruction runs on (None: no run gets past it)."""
-    hidden: set[int | None] = set()  # registers whose access already has a broken obligation
+    return the state the instruction runs on (None: no run gets past it).
+
+    After one obligation on a register is broken, the others on it are checked on the state as it
+    stands were that one kept (a pointer that may be NULL is not NULL), and their alarms are
+    `behind` it: reports name the first cause only, unless z3 drops it; an obligation the state
+    cannot decide then (its register of no one kind) is an alarm marked unchecked, for z3."""
+    hiders: dict[int | None, Obligation] = {}  # register -> the obligation whose alarm came first
+    ended: set[int | None] = set()  # registers with an alarm that ends the path
     blocked = False
     refined = state
     for ob in obligations:
-        if ob.reg in hidden and ob.kind not in NEVER_HIDDEN:
-            continue
-        breach = CHECKS[ob.kind](ob, state, env)
+        hidden = ob.kind not in NEVER_HIDDEN
+        if hidden and ob.reg in ended:
+            continue  # the path ends here (z3 dropping that alarm leaves the verdict unknown)
+        behind = hiders.get(ob.reg) if hidden else None
+        breach = CHECKS[ob.kind](ob, refined if behind is not None else state, env)
         if breach is None:
-            continue
+            if behind is None or behind.kind not in KIND_RULES:
+                continue
+            # the register is of no one kind here: the check had nothing to go on
+            breach = ({"unchecked": behind.kind.value}, False)
         facts, definite = breach
         ends = ob.kind not in NEVER_ENDS_A_PATH and (definite or ob.kind in ALWAYS_ENDS_A_PATH)
         if alarms is not None:
-            alarms.append(Alarm(ob, ob.pc, env.context_of(state), state, facts, definite, ends))
+            alarms.append(Alarm(ob, ob.pc, env.context_of(state), state, facts, definite, ends, behind))
         if ob.reg is not None and ob.kind not in NON_GATING:
-            hidden.add(ob.reg)
+            hiders.setdefault(ob.reg, ob)
+            if ends:
+                ended.add(ob.reg)
         if ends:
             blocked = True
         elif ob.kind == Kind.NOT_NULL:

@@ -7,8 +7,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
@@ -23,10 +25,12 @@ from interp.core import CoreError
 from interp.faults import ProgramError
 from interp.image import ProgramImage
 from interp.isa.insn import DecodeError, encode
-from interp.kprobe import PerfEventError
+from interp.json_input import JsonInputError
+from interp.kprobe import MAX_CPUS, PerfEventError
 from interp.listing import insn_texts, maps_text, program_json, program_text
 from interp.loader import LoaderError
-from interp.maps import MapError
+from interp.maps import MAPS_SCHEMA, MapError
+from interp.memory import DEFAULT_MEMORY_LIMIT, AddressSpace, MemoryLimit
 from interp.rawload import SidecarError
 from interp.sources import (
     SourceError,
@@ -36,15 +40,61 @@ from interp.sources import (
     select_programs,
 )
 from interp.vm import DEFAULT_BUDGET
+from interp.world import WorldError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 BAD_INPUT = (AsmError, DecodeError, ProgramError, SourceError, TestFileError, LoaderError, SidecarError,
-             CoreError, PerfEventError)
+             CoreError, PerfEventError, JsonInputError, WorldError, MapError)
+# the time a command has beyond its --timeout to wind down and report, before it is cut short
+GRACE_S = 0.5
 
 
 class UsageError(Exception):
     """Bad command-line usage, reported as one line with exit code 2."""
+
+
+class TimeLimit(Exception):
+    """The command's --timeout passed (signalled from a timer, wherever the command was)."""
+
+
+@contextmanager
+def time_limit(seconds: float, what: str, timeout: float) -> Any:
+    """Raise TimeLimit in the command once `seconds` have passed: the backstop that holds even
+    where no deadline is checked (loading, translation, a library call). `timeout`: the
+    command's --timeout, for the message."""
+
+    def expire(_signum: int, _frame: Any) -> None:
+        # raised where the program happens to be: where that swallows exceptions (a garbage
+        # collector callback, a __del__), the next alarm in 50 ms raises it again
+        signal.setitimer(signal.ITIMER_REAL, 0.05)
+        raise TimeLimit(f"{what} ran past the command's {timeout:g} s time limit (raise --timeout)")
+
+    previous = signal.signal(signal.SIGALRM, expire)
+    signal.setitimer(signal.ITIMER_REAL, seconds)
+    try:
+        yield
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
+def one_line(text: str) -> str:
+    """`text` as one printable line: control characters from the input are shown escaped."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+MAX_TIMEOUT_S = 1e6
+
+
+def _positive(name: str, value: float, unit: str) -> None:
+    if not value > 0:  # (NaN too)
+        raise UsageError(f"{name} {value:g}: give a positive number of {unit}")
+
+
+def _timeout(value: float) -> None:
+    if not 0 < value <= MAX_TIMEOUT_S:
+        raise UsageError(f"--timeout {value:g}: give a number of seconds above 0 and at most {MAX_TIMEOUT_S:g}")
 
 
 def _parse_hex(text: str, what: str) -> bytes:
@@ -74,6 +124,24 @@ def _memory_argument(args: argparse.Namespace) -> bytes | None:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
+    _timeout(args.timeout)
+    _positive("--budget", args.budget, "instructions")
+    _positive("--max-memory", args.max_memory, "megabytes")
+    if args.max_entries < 0:
+        raise UsageError(f"--max-entries {args.max_entries}: give a number of entries, 0 or more")
+    if not 1 <= args.ncpus <= MAX_CPUS:
+        raise UsageError(f"--ncpus {args.ncpus}: give a number of CPUs from 1 to {MAX_CPUS}")
+    if not 0 <= args.cpu < args.ncpus:
+        raise UsageError(f"--cpu {args.cpu} is not one of the {args.ncpus} CPUs (--ncpus)")
+    try:
+        with time_limit(args.timeout + GRACE_S, "the run", args.timeout):
+            return _run(args)
+    except TimeLimit as exc:
+        print(f"bpfverify: {one_line(args.file)}: {exc}", file=sys.stderr)
+        return EXIT_UNKNOWN
+
+
+def _run(args: argparse.Namespace) -> int:
     source = read_program(Path(args.file), args.syntax, _target_btf(args))
     program = source.select(args.section)
     mem = _memory_argument(args)
@@ -81,7 +149,8 @@ def cmd_run(args: argparse.Namespace) -> int:
         return _run_kprobe(args, source, program)
     if any(getattr(args, name) is not None for name in ("regs", "kmem", "maps", "env")):
         raise UsageError("--regs, --kmem, --maps and --env apply to kprobe programs run without --mem")
-    image = ProgramImage(program, budget=args.budget, entry_args=2, trace=_tracer(args, program))
+    image = ProgramImage(program, budget=args.budget, entry_args=2, trace=_tracer(args, program),
+                         space=AddressSpace(limit=args.max_memory << 20))
     result = run_machine_with_memory(image.machine, mem if mem is not None else source.mem or b"")
     if args.json:
         print(json.dumps(result.to_json()))
@@ -115,31 +184,19 @@ def _tracer(args: argparse.Namespace, program: Any) -> Any:
     return trace
 
 
-def _load_json_file(path: str, what: str) -> Any:
-    try:
-        return json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SourceError(f"cannot read {what} {path}: {exc.strerror or exc}") from None
-    except ValueError as exc:
-        raise SourceError(f"{what} {path} is not valid JSON: {exc}") from None
-
-
 def _seed_maps(session: Any, spec: Any, path: str) -> None:
-    if isinstance(spec, dict) and "maps" in spec:
+    """Map contents of MAPS_SCHEMA (already checked) stored in the session's maps."""
+    if isinstance(spec, dict):
         spec = spec["maps"]  # the whole output of a previous `run --json`
-    if not isinstance(spec, list):
-        raise SourceError(f"--maps {path}: expected a list of {{\"name\" or \"index\", \"entries\"}}")
     for n, item in enumerate(spec):
-        if not isinstance(item, dict) or "entries" not in item:
-            raise SourceError(f"--maps {path}[{n}]: each map needs 'entries' and a 'name' or 'index'")
-        if "index" in item and isinstance(item["index"], int) and 0 <= item["index"] < len(session.maps):
+        if "index" in item and item["index"] < len(session.maps):
             state = session.maps[item["index"]]
         else:
             found = [m for m in session.maps if m.name == item.get("name")]
             if not found:
                 names = ", ".join(m.name for m in session.maps) or "none"
-                raise SourceError(f"--maps {path}[{n}]: the program has no map {item.get('name', item.get('index'))!r} "
-                                  f"(its maps: {names})")
+                raise SourceError(f"--maps {path}: [{n}]: the program has no map "
+                                  f"{json.dumps(item.get('name', item.get('index')))} (its maps: {names})")
             state = found[0]
         try:
             state.load_entries(item["entries"])
@@ -148,25 +205,29 @@ def _seed_maps(session: Any, spec: Any, path: str) -> None:
 
 
 def _run_kprobe(args: argparse.Namespace, source: Any, program: Any) -> int:
+    from interp import json_input
     from interp.kprobe import KprobeSession, PerfEvent
     from interp.pt_regs import parse_regs
-    from interp.world import Environment, KernelMemory, WorldError
+    from interp.world import Environment, KernelMemory
 
     try:
         regs = parse_regs(args.regs or "")
-        kmem = KernelMemory.from_file(Path(args.kmem)) if args.kmem else KernelMemory()
-        env = Environment.from_json(_load_json_file(args.env, "--env")) if args.env else Environment()
-        session = KprobeSession(source.programs, arch=args.arch, kmem=kmem, env=env, ncpus=args.ncpus,
-                                budget=args.budget, trace=_tracer(args, program))
+    except ValueError as exc:
+        raise UsageError(f"--regs: {exc}") from None
+    kmem = KernelMemory.from_file(Path(args.kmem)) if args.kmem else KernelMemory()
+    env = Environment.from_file(Path(args.env)) if args.env else Environment()
+    maps = json_input.load(Path(args.maps), MAPS_SCHEMA) if args.maps else None
+    session = KprobeSession(source.programs, arch=args.arch, kmem=kmem, env=env, ncpus=args.ncpus,
+                            budget=args.budget, trace=_tracer(args, program),
+                            space=AddressSpace(limit=args.max_memory << 20))
+    try:
         ctx = session.context(regs)
-    except (WorldError, ValueError) as exc:
-        raise UsageError(str(exc)) from None
-    if args.maps:
-        _seed_maps(session, _load_json_file(args.maps, "--maps"), args.maps)
+    except ValueError as exc:
+        raise UsageError(f"--regs: {exc}") from None
+    if maps is not None:
+        _seed_maps(session, maps, args.maps)
     event = PerfEvent(session, program.attach_to or program.name)
     event.set_bpf(source.programs.index(program))
-    if not 0 <= args.cpu < args.ncpus:
-        raise UsageError(f"--cpu {args.cpu} is not one of the {args.ncpus} CPUs (--ncpus)")
     fired = event.fire(ctx, cpu=args.cpu, in_nmi=env.in_nmi)
     event.close()
     outcome = fired.outcome
@@ -255,12 +316,24 @@ def resource_limited() -> bool:
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    # the time limit covers the whole command, loading and control-flow graphs included
+    started = time.monotonic()
+    _timeout(args.timeout)
+    try:
+        with time_limit(args.timeout + GRACE_S, "loading the program", args.timeout):
+            source = read_program(Path(args.file), None, _target_btf(args))
+    except TimeLimit as exc:
+        print(f"bpfverify: {one_line(args.file)}: unknown: {exc}", file=sys.stderr)
+        return EXIT_UNKNOWN
+    return _check(args, source, started + args.timeout)
+
+
+def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
     import resource
 
-    from verifier.check import check_program
+    from verifier.check import ProgramResult, check_program
     from verifier.fixpoint import Limits, process_memory
 
-    source = read_program(Path(args.file), None, _target_btf(args))
     if args.max_memory is not None:
         if args.max_memory <= 0:
             raise UsageError(f"--max-memory {args.max_memory}: give a positive number of megabytes")
@@ -278,15 +351,21 @@ def cmd_check(args: argparse.Namespace) -> int:
         kern_version = int(args.kern_version, 0) if args.kern_version else None
     except ValueError:
         raise UsageError(f"--kern-version {args.kern_version} is not an integer (e.g. 0x40100 for 4.1.0)") from None
-    if args.timeout <= 0:
-        raise UsageError(f"--timeout {args.timeout:g}: give a positive number of seconds")
     for name in ("max_work", "max_unroll"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: give a positive number of steps")
     limits = Limits(timeout_s=args.timeout, max_work=args.max_work, max_unroll_work=args.max_unroll,
-                    max_memory_mb=args.max_memory)
-    results = [check_program(p, args.profile, args.arch, kern_version, limits, strict=args.strict)
-               for p in programs]
+                    max_memory_mb=args.max_memory, deadline=deadline)
+    results = []
+    for program in programs:
+        started = time.monotonic()
+        try:
+            with time_limit(max(deadline - started, 0) + GRACE_S, "the analysis", args.timeout):
+                results.append(check_program(program, args.profile, args.arch, kern_version, limits,
+                                             strict=args.strict))
+        except TimeLimit as exc:
+            results.append(ProgramResult(program, args.profile, "unknown", reason=str(exc),
+                                         time_s=time.monotonic() - started))
     if args.compare_kernel:
         from .kernel_cli import print_check_comparison
 
@@ -321,10 +400,18 @@ def cmd_cfg(args: argparse.Namespace) -> int:
     import subprocess
 
     from verifier.cfg import build_cfg, to_dot, to_json
+    from verifier.errors import ResourceLimit
 
-    source = read_program(Path(args.file), None, _target_btf(args))
-    program = source.select(args.section)
-    cf = build_cfg(program.insns, dict(program.functions), program.unresolved_pcs)
+    _timeout(args.timeout)
+    try:
+        with time_limit(args.timeout + GRACE_S, "building the control-flow graph", args.timeout):
+            source = read_program(Path(args.file), None, _target_btf(args))
+            program = source.select(args.section)
+            cf = build_cfg(program.insns, dict(program.functions), program.unresolved_pcs,
+                           time.monotonic() + args.timeout)
+    except (TimeLimit, ResourceLimit) as exc:
+        print(f"bpfverify: {one_line(args.file)}: {exc}", file=sys.stderr)
+        return EXIT_UNKNOWN
     if args.format == "json":
         print(json.dumps(to_json(cf)))
         return EXIT_OK
@@ -386,6 +473,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    _positive("--repeat", args.repeat, "runs")
     files = _conformance_files(args.paths)
     mismatches = 0
     for path in files:
@@ -438,6 +526,11 @@ def build_parser() -> argparse.ArgumentParser:
     run.add_argument("--mem-file", help="file whose bytes are given to the program in r1")
     run.add_argument("--json", action="store_true", help="print one JSON object")
     run.add_argument("--budget", type=int, default=DEFAULT_BUDGET, help="instruction budget")
+    run.add_argument("--timeout", type=float, default=60.0,
+                     help="seconds the command may take, loading included (default 60)")
+    run.add_argument("--max-memory", type=int, default=DEFAULT_MEMORY_LIMIT >> 20,
+                     help=f"megabytes the run may hold in map values, records and output (default "
+                          f"{DEFAULT_MEMORY_LIMIT >> 20})")
     run.add_argument("--regs", help="kprobe context registers, e.g. di=1,si=0x2000 (others are 0)")
     run.add_argument("--kmem", help="JSON list of simulated kernel/user memory chunks for probe_read")
     run.add_argument("--maps", help="JSON initial map contents (the 'maps' of a previous run --json)")
@@ -475,7 +568,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the rules for unprivileged programs: the profile's warnings are errors")
     check.add_argument("--format", choices=("text", "json", "sarif"), default="text",
                        help="text, JSON (the verdict per program) or SARIF 2.1.0 (for code-scanning tools)")
-    check.add_argument("--timeout", type=float, default=60.0, help="seconds per program before the verdict is unknown")
+    check.add_argument("--timeout", type=float, default=60.0, help="seconds the whole command may take, loading included, before verdicts are unknown")
     check.add_argument("--max-memory", type=int, help="megabytes of memory the analysis may use")
     check.add_argument("--max-work", type=int, default=5_000_000, help="instruction steps per program")
     check.add_argument("--max-unroll", type=int, default=60_000,
@@ -489,6 +582,8 @@ def build_parser() -> argparse.ArgumentParser:
     program_options(cfg)
     cfg.add_argument("--format", choices=("dot", "json", "svg"), default="dot")
     cfg.add_argument("-o", "--output", help="write the svg here (default: stdout)")
+    cfg.add_argument("--timeout", type=float, default=60.0,
+                     help="seconds the command may take, loading included (default 60)")
     cfg.set_defaults(func=cmd_cfg)
 
     conf = sub.add_parser("conformance", help="run eBPF conformance-suite files")
@@ -520,11 +615,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args))
     except BAD_INPUT as exc:
-        print(f"bpfverify: error: {exc}", file=sys.stderr)
+        print(f"bpfverify: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
     except UsageError as exc:
-        print(f"bpfverify: usage error: {exc}", file=sys.stderr)
+        print(f"bpfverify: usage error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
+    except MemoryLimit as exc:  # the run's regions, before the program ran (global data, --maps)
+        print(f"bpfverify: error: {one_line(str(exc))}", file=sys.stderr)
+        return EXIT_UNKNOWN
     except MemoryError:
         print("bpfverify: error: out of memory (raise --max-memory)", file=sys.stderr)
         return EXIT_UNKNOWN
@@ -541,7 +639,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             return EXIT_UNKNOWN
         if os.environ.get("BPFVERIFY_DEBUG"):
             raise
-        print(f"bpfverify: internal error: {type(exc).__name__}: {exc}", file=sys.stderr)
+        print(f"bpfverify: internal error: {type(exc).__name__}: {one_line(str(exc))}", file=sys.stderr)
         return 70
 
 

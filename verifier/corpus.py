@@ -88,8 +88,8 @@ def _work(task: Task, options: CorpusOptions) -> Any:
 
 
 def _check_row(task: Task, program: Program, options: CorpusOptions) -> Row:
-    from .fixpoint import Limits, process_memory
     from .check import check_program
+    from .fixpoint import Limits, process_memory
 
     row: Row = {"file": task.shown, "section": describe(program), "type": program.prog_type, "insns": program.slots}
     before = process_memory()[1]

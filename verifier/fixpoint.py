@@ -30,7 +30,13 @@ from interp.isa.ops import Call, LoadBtfRef, Op
 from interp.program import Program
 
 from . import helper_contracts  # noqa: F401 - registers the checks of helper calls
-from .cfg import EXIT_NODE, ControlFlow, FunctionGraph, build_cfg, weak_topological_order
+from .cfg import (
+    EXIT_NODE,
+    ControlFlow,
+    FunctionGraph,
+    build_cfg,
+    weak_topological_order,
+)
 from .checker import Alarm, check_all
 from .domains.regs import RegState, RegType
 from .domains.scalar import Scalar
@@ -63,6 +69,7 @@ class Limits:
     max_work: int = 5_000_000  # instruction transfers
     max_unroll_work: int = 60_000  # transfers spent proving loops terminate
     max_memory_mb: int | None = None  # memory the analysis may add to what the process used before it
+    deadline: float | None = None  # time.monotonic() when the whole command must end (then timeout_s is ignored)
     solver: bool = True  # ask z3 about the alarms a run could break
     solver_rlimit: int = 2_000_000  # z3 resource units per query: the bound that decides (the same everywhere)
     solver_timeout_s: float = 10.0  # per query, a safety net behind the resource units
@@ -97,8 +104,8 @@ class Analysis:
     def __post_init__(self) -> None:
         # calls the loader could not resolve (externs) are reported as such, not followed
         self.unresolved = self.program.unresolved_pcs
-        self.cf = build_cfg(self.program.insns, dict(self.program.functions), self.unresolved)
-        self._deadline = time.monotonic() + self.limits.timeout_s
+        self._deadline = self.limits.deadline or time.monotonic() + self.limits.timeout_s
+        self.cf = build_cfg(self.program.insns, dict(self.program.functions), self.unresolved, self._deadline)
         self._memory_base = process_memory()[1]
         self.transfer = Transfer(self)
         # the object's maps, plus the inner-map templates of BTF maps of maps

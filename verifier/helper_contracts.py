@@ -14,7 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from interp import bprintf
 from interp.helper_ids import helper_name
-from interp.helpers import ArgType, Helper, RetType
+from interp.helpers import (
+    BPF_MAX_VAR_SIZ,
+    MEMORY_ARGS,
+    SIZE_RANGES,
+    ArgType,
+    Helper,
+    RetType,
+)
 from interp.isa.opcodes import STACK_SIZE
 from interp.isa.ops import to_signed
 from interp.maps import ARRAY_OF_MAPS, HASH_OF_MAPS
@@ -29,12 +36,12 @@ from .state import State
 if TYPE_CHECKING:
     from .fixpoint import Analysis
 
-MAX_SIZE = 1 << 29  # a size argument's largest acceptable bound
+MAX_SIZE = BPF_MAX_VAR_SIZ - 1  # a size argument's largest acceptable bound
 MAX_HELD_PER_SITE = 16  # records one call site may hold at once: keeps the set of references finite
 MAPS_OF_MAPS = (ARRAY_OF_MAPS, HASH_OF_MAPS)
 MEMORY = (RegType.PTR_TO_STACK, RegType.PTR_TO_MAP_VALUE, RegType.PTR_TO_MEM)
-SIZES = (ArgType.CONST_SIZE, ArgType.CONST_SIZE_OR_ZERO, ArgType.CONST_STACK_SIZE, ArgType.CONST_ALLOC_SIZE_OR_ZERO)
-BUFFERS = (ArgType.PTR_TO_MEM, ArgType.PTR_TO_UNINIT_MEM, ArgType.PTR_TO_STACK)
+SIZES = tuple(SIZE_RANGES)
+BUFFERS = tuple(MEMORY_ARGS)
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from .domains.scalar import Scalar
 from .helper_contracts import (
     MAPS_OF_MAPS,
     MAX_HELD_PER_SITE,
+    Arg,
     Buffer,
     _buffer_of,
-    Arg,
     buffer_extent,
     buffer_range,
     held_from,

@@ -11,9 +11,20 @@ from contextlib import ExitStack
 from pathlib import Path
 from typing import Any
 
-from interp.kernel import KernelUnavailable, kernel_verdict, load_program, unavailable_reason
+from interp.kernel import (
+    KernelUnavailable,
+    kernel_verdict,
+    load_program,
+    unavailable_reason,
+)
 from interp.kernel.load import BPF_LOG_LEVEL1, BPF_LOG_LEVEL2
-from interp.kernel.probes import ProbeError, RunStatistics, attach_kprobe, attach_uprobe, run_count
+from interp.kernel.probes import (
+    ProbeError,
+    RunStatistics,
+    attach_kprobe,
+    attach_uprobe,
+    run_count,
+)
 from interp.program import Program
 from interp.sources import ProgramSource, describe, read_program, select_programs
 
@@ -120,8 +131,8 @@ def _parse_uprobe(text: str) -> tuple[Path, str]:
 
 
 def cmd_kernel_attach(args: argparse.Namespace) -> int:
-    from .fixpoint import Limits
     from .check import check_program
+    from .fixpoint import Limits
 
     if args.uprobe and args.kprobe:
         raise UsageError("give --uprobe or --kprobe, not both")

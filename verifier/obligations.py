@@ -19,6 +19,7 @@ from enum import Enum
 from typing import Any
 
 from interp.faults import FaultKind
+from interp.isa.opcodes import AluOp
 from interp.isa.ops import (
     Alu,
     Atomic,
@@ -41,7 +42,6 @@ from interp.isa.ops import (
     Store,
     Swap,
 )
-from interp.isa.opcodes import AluOp
 
 from .errors import Code
 

@@ -434,6 +434,10 @@ MESSAGES: dict[Kind, Render] = {
 
 
 def message(alarm: Alarm, program: Program) -> str:
+    if "unchecked" in alarm.facts:
+        return (f"insn {alarm.pc}: whether r{alarm.obligation.reg} keeps the rule '{alarm.obligation.kind.value}' "
+                f"is not known (the analysis could not check it once '{alarm.facts['unchecked']}' was broken, which "
+                f"no run does); {alarm.obligation.rule.safe}")
     return MESSAGES[alarm.kind](alarm.facts, alarm, program)
 
 

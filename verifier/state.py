@@ -16,8 +16,9 @@ _ZERO_STACK = bytes(STACK_SIZE)
 
 
 def _span(lo: int, hi: int) -> int:
-    """The bitmask of stack bytes [lo, hi) (bit 0 is offset -512)."""
-    return ((1 << (hi - lo)) - 1) << (lo + STACK_SIZE)
+    """The bitmask of stack bytes [lo, hi) within the frame (bit 0 is offset -512)."""
+    lo, hi = max(lo, -STACK_SIZE), min(hi, 0)
+    return ((1 << (hi - lo)) - 1) << (lo + STACK_SIZE) if hi > lo else 0
 
 
 def _offsets(mask: int) -> list[int]:
@@ -120,6 +121,8 @@ class Frame:
         return (missing & -missing).bit_length() - 1 - STACK_SIZE if missing else None
 
     def known_bytes(self, lo: int, hi: int) -> bytes | None:
+        if lo < -STACK_SIZE or hi > 0:  # (outside the frame: reported as such where it is used)
+            return None
         span = _span(lo, hi)
         if self.known & span != span:
             return None

@@ -29,6 +29,11 @@ from .opcodes import (
 
 _SLOT = struct.Struct("<BBhi")
 SLOT_BYTES = 8
+# plain ints for the tests every pass over a program makes (enum members compare slowly)
+_ALU_CLASSES = (int(Cls.ALU), int(Cls.ALU64))
+_JMP_CLASSES = (int(Cls.JMP), int(Cls.JMP32))
+_NOT_CONDITIONAL = (int(JmpOp.JA), int(JmpOp.CALL), int(JmpOp.EXIT))
+_LDDW, _EXIT, _CALL, _CALLX, _JA, _JA32 = int(LDDW), int(EXIT), int(CALL), int(CALLX), int(JA), int(JA32)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,15 +54,15 @@ class Insn:
 
     @property
     def slots(self) -> int:
-        return 2 if self.opcode == LDDW else 1
+        return 2 if self.opcode == _LDDW else 1
 
     @property
     def is_alu(self) -> bool:
-        return self.opcode & CLASS_MASK in (Cls.ALU, Cls.ALU64)
+        return self.opcode & 0x07 in _ALU_CLASSES
 
     @property
     def is_jmp(self) -> bool:
-        return self.opcode & CLASS_MASK in (Cls.JMP, Cls.JMP32)
+        return self.opcode & 0x07 in _JMP_CLASSES
 
     @property
     def uses_src_reg(self) -> bool:
@@ -81,15 +86,15 @@ class Insn:
 
     @property
     def is_exit(self) -> bool:
-        return self.opcode == EXIT
+        return self.opcode == _EXIT
 
     @property
     def is_call(self) -> bool:
-        return self.opcode in (CALL, CALLX)
+        return self.opcode in (_CALL, _CALLX)
 
     @property
     def is_local_call(self) -> bool:
-        return self.opcode == CALL and self.src == 1
+        return self.opcode == _CALL and self.src == 1
 
     @property
     def is_helper_call(self) -> bool:
@@ -97,7 +102,7 @@ class Insn:
 
     @property
     def is_unconditional_jump(self) -> bool:
-        return self.opcode in (JA, JA32)
+        return self.opcode in (_JA, _JA32)
 
     @property
     def is_may_goto(self) -> bool:
@@ -105,7 +110,7 @@ class Insn:
 
     @property
     def is_conditional_jump(self) -> bool:
-        return self.is_jmp and self.op not in (JmpOp.JA, JmpOp.CALL, JmpOp.EXIT)
+        return self.opcode & 0x07 in _JMP_CLASSES and self.opcode & 0xF0 not in _NOT_CONDITIONAL
 
     @property
     def jump_offset(self) -> int:
@@ -172,26 +177,37 @@ def decode(data: bytes, *, check_reserved: bool = True, invalid: dict[int, str] 
 
     slots = [_SLOT.unpack_from(data, i) for i in range(0, len(data), SLOT_BYTES)]
     insns: list[Insn] = []
+    # programs repeat instructions (large ones mostly so): each distinct slot is decoded and
+    # checked once, and the (immutable) record is shared
+    seen: dict[tuple[int, int, int, int], tuple[Insn, str | None]] = {}
     pc = 0
     while pc < len(slots):
-        opcode, regs, off, imm = slots[pc]
+        slot = slots[pc]
+        opcode, regs, off, imm = slot
+        if opcode != LDDW:
+            known = seen.get(slot)
+            if known is None:
+                insn = Insn(opcode, regs & 0xF, regs >> 4, off, imm)
+                known = seen[slot] = (insn, check_fields(insn) if check_reserved else _check_known(insn))
+            if known[1]:
+                problem_at(pc, known[1])
+            insns.append(known[0])
+            pc += 1
+            continue
         dst, src = regs & 0xF, regs >> 4
-        if opcode == LDDW:
-            if pc + 1 >= len(slots):
-                problem_at(pc, "lddw needs a second slot but the program ends here")
-                insns.append(Insn(opcode, dst, src, off, imm & 0xFFFFFFFF))
-                break
-            op2, regs2, off2, imm2 = slots[pc + 1]
-            if check_reserved and (op2 or regs2 or off2):
-                problem_at(pc, "second slot of lddw must have opcode, registers and offset 0", slot=pc + 1)
-            insn = Insn(opcode, dst, src, off, (imm & 0xFFFFFFFF) | ((imm2 & 0xFFFFFFFF) << 32))
-        else:
-            insn = Insn(opcode, dst, src, off, imm)
+        if pc + 1 >= len(slots):
+            problem_at(pc, "lddw needs a second slot but the program ends here")
+            insns.append(Insn(opcode, dst, src, off, imm & 0xFFFFFFFF))
+            break
+        op2, regs2, off2, imm2 = slots[pc + 1]
+        if check_reserved and (op2 or regs2 or off2):
+            problem_at(pc, "second slot of lddw must have opcode, registers and offset 0", slot=pc + 1)
+        insn = Insn(opcode, dst, src, off, (imm & 0xFFFFFFFF) | ((imm2 & 0xFFFFFFFF) << 32))
         problem = check_fields(insn) if check_reserved else _check_known(insn)
         if problem:
             problem_at(pc, problem)
         insns.append(insn)
-        pc += insn.slots
+        pc += 2
     return insns
 
 

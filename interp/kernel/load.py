@@ -26,7 +26,14 @@ from ..program import Program
 from ..sections import PROG_TYPE_IDS
 from .log import LogStats, first_reason, parse_stats
 from .maps import KernelMaps, MapSetupError, kernel_object_name
-from .syscalls import BPF_PROG_LOAD, ProgLoadAttr, SyscallError, address, bpf, unsupported_machine
+from .syscalls import (
+    BPF_PROG_LOAD,
+    ProgLoadAttr,
+    SyscallError,
+    address,
+    bpf,
+    unsupported_machine,
+)
 
 BPF_LOG_LEVEL1, BPF_LOG_LEVEL2, BPF_LOG_STATS = 1, 2, 4
 DEFAULT_LOG_LEVEL = BPF_LOG_LEVEL1  # the failing path, then the judgement

@@ -1074,7 +1074,7 @@ def test_raw_bytecode_with_sidecar(tmp_path: Path) -> None:
     pytest.param({"maps": [{"type": 1, "value_size": 8, "max_entries": 1}]}, RAW[2:],
                  ["maps[0]", "missing field 'key_size'"], id="missing-key-size"),
     pytest.param({"maps": [{"type": 1, "key_size": -4, "value_size": 8, "max_entries": 1}]}, RAW[2:],
-                 ["maps[0]", "key_size", "non-negative"], id="negative-key-size"),
+                 ["maps[0].key_size must be an integer from 0 to 0xffffffff, found -4"], id="negative-key-size"),
     pytest.param({"maps": [{"type": 2, "key_size": 4, "value_size": 8, "max_entries": 1}]},
                  [Insn(LDDW, 1, 1, 0, 3), Insn(0xB7, 0, 0, 0, 0), Insn(EXIT)],
                  ["insn 0", "map 3", "defines 1 maps"], id="lddw-map-3-of-1"),
@@ -1085,13 +1085,13 @@ def test_raw_bytecode_with_sidecar(tmp_path: Path) -> None:
                             "initial_value_hex": "0011"}]}, RAW[2:],
                  ["maps[0]", "2 bytes", "value_size is 8"], id="initial-value-size"),
     pytest.param({"maps": [{"type": 2, "key_size": 4, "value_size": 8, "max_entries": 1,
-                            "initial_value_hex": "zz"}]}, RAW[2:], ["maps[0]", "not hex"], id="initial-value-hex"),
+                            "initial_value_hex": "zz"}]}, RAW[2:], ["maps[0].initial_value_hex must be a string of hex bytes, found \"zz\""], id="initial-value-hex"),
     pytest.param({"maps": [{"type": 12, "key_size": 4, "value_size": 4, "max_entries": 1, "inner_idx": 5}]},
                  RAW[2:], ["maps[0]", "inner_idx 5"], id="inner-idx"),
-    pytest.param({"prog_type": 999}, RAW[2:], ["unknown prog_type 999"], id="prog-type-int"),
-    pytest.param({"prog_type": "nonsense"}, RAW[2:], ["unknown prog_type 'nonsense'"], id="prog-type-name"),
-    pytest.param({"maps": {"a": 1}}, RAW[2:], ["'maps' must be a list"], id="maps-not-list"),
-    pytest.param({"maps": [7]}, RAW[2:], ["maps[0]", "expected an object"], id="map-not-object"),
+    pytest.param({"prog_type": 999}, RAW[2:], ["prog_type must be a program type", "found 999"], id="prog-type-int"),
+    pytest.param({"prog_type": "nonsense"}, RAW[2:], ["prog_type must be a program type", 'found "nonsense"'], id="prog-type-name"),
+    pytest.param({"maps": {"a": 1}}, RAW[2:], ['maps must be a list of maps, found {"a": 1}'], id="maps-not-list"),
+    pytest.param({"maps": [7]}, RAW[2:], ["maps[0] must be an object describing a map, found 7"], id="map-not-object"),
 ])
 def test_bad_sidecars_are_refused(tmp_path: Path, sidecar: object, insns: list[Insn], phrases: list[str]) -> None:
     path = write_raw(tmp_path, insns, sidecar)

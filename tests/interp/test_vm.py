@@ -40,8 +40,14 @@ from interp.isa.opcodes import (
     Mode,
     Size,
 )
-from interp.memory import CALLER_MEMORY_BASE, CONTEXT_BASE, STACK_BASE, Region, RegionKind
 from interp.isa.ops import lift
+from interp.memory import (
+    CALLER_MEMORY_BASE,
+    CONTEXT_BASE,
+    STACK_BASE,
+    Region,
+    RegionKind,
+)
 from interp.semantics import IntBackend, alu, branch_taken
 from interp.vm import MAX_CALL_FRAMES, Machine, RunResult
 
@@ -338,6 +344,29 @@ def test_vm_matches_reference_in_loops(insns: list[Insn]) -> None:
     short = Machine(insns, budget=expected_count - 1).run()
     assert short.fault is not None and short.fault.kind == FaultKind.BUDGET_EXHAUSTED
     assert short.r0 is None and short.insns_executed <= expected_count - 1
+
+
+def segmented(insns: list[Insn], budget: int) -> RunResult:
+    """A run with every function translated in segments of two blocks or so (as long ones are)."""
+    import interp.vm as vm
+
+    saved = vm.SEGMENTED_FUNCTION, vm.SEGMENT_INSNS
+    vm.SEGMENTED_FUNCTION, vm.SEGMENT_INSNS = 0, 2
+    try:
+        return Machine(insns, budget=budget).run()
+    finally:
+        vm.SEGMENTED_FUNCTION, vm.SEGMENT_INSNS = saved
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(random_program(loop=True), st.integers(min_value=1, max_value=2000))
+def test_segmented_translation_matches_reference(insns: list[Insn], budget: int) -> None:
+    expected_r0, expected_count = reference_run(insns)
+    assert_ok(segmented(insns, expected_count), expected_r0, expected_count)
+    # one instruction short stops within the budget (blocks are shorter, so maybe later than whole)
+    short = segmented(insns, min(budget, expected_count - 1))
+    assert short.fault is not None and short.fault.kind == FaultKind.BUDGET_EXHAUSTED
+    assert short.r0 is None and short.insns_executed <= min(budget, expected_count - 1)
 
 
 def test_reference_sanity() -> None:

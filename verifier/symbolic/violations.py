@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import z3
 
-from interp.helpers import MAX_SIZE, SIZES, ArgType
+from interp.helpers import SIZE_RANGES, ArgType
 from interp.isa.opcodes import STACK_SIZE
 from interp.map_kinds import map_helper_mismatch
 
@@ -132,10 +132,11 @@ def _helper_arguments(ob: Obligation, state: SymState, env: "Analysis") -> Any:
         return FALSE if value.kind == V.MAP_PTR else TRUE
     if kind == ArgType.PTR_TO_CTX:
         return TRUE if value.kind != V.CTX else value.offset != 0
-    if kind in SIZES:
+    if kind in SIZE_RANGES:
         if value.kind != V.SCALAR:
             return TRUE
-        breaches = [z3.UGT(value.value, MAX_SIZE), z3.ULT(value.value, SIZES[kind])]
+        low, high = SIZE_RANGES[kind]
+        breaches = [z3.UGT(value.value, high), z3.ULT(value.value, low)]
         previous = state.reg(arg.index) if arg.index > 0 else None
         if arg.index > 0 and arg.args[arg.index - 1] in MAYBE_NULL and previous is not None \
                 and previous.kind == V.SCALAR:
