@@ -104,6 +104,8 @@ def check_control_flow(listing: Listing) -> None:
             targets.append((target, "jump"))
         if isinstance(op, LocalCall):
             targets.append((op.target, "call"))
+        if isinstance(op, LoadFuncRef):
+            targets.append((op.target, "function reference"))
         for target, what in targets:
             if not 0 <= target < listing.slots:
                 raise ProgramError(
@@ -126,11 +128,12 @@ def check_control_flow(listing: Listing) -> None:
 
 
 def function_entries(listing: Listing, external: frozenset[int] = frozenset()) -> list[int]:
-    """pc 0 and every local call target, in order. `external`: call sites whose callee lies
-    outside the program (unresolved externs), which name no function of it."""
+    """pc 0, every local call target and every function a reference (`lddw` src 4) names, in
+    order, as the kernel makes subprograms. `external`: call sites whose callee lies outside the
+    program (unresolved externs), which name no function of it."""
     entries = {0}
     for pc, op in listing.ops.items():
-        if isinstance(op, LocalCall) and pc not in external:
+        if isinstance(op, (LocalCall, LoadFuncRef)) and pc not in external:
             entries.add(op.target)
     return sorted(entries)
 

@@ -22,6 +22,7 @@ from interp.flow import (
     successors,
 )
 from interp.isa.insn import Insn
+from interp.isa.ops import LoadFuncRef
 
 from .errors import ResourceLimit
 
@@ -96,7 +97,15 @@ def build_cfg(insns: list[Insn] | tuple[Insn, ...], names: dict[int, str] | None
                     call_graph.edges[entry, target]["sites"].append(pc)
                 else:
                     call_graph.add_edge(entry, target, kind="call", sites=[pc])
-    reachable_functions = nx.descendants(call_graph, 0) | {0}
+    # a function a reference names (lddw src 4) is reached where the reference is, as the kernel
+    # walks it: a helper may call it back
+    reaching = nx.DiGraph(call_graph)
+    for entry, fn in functions.items():
+        for pc in fn.block_of:
+            op = listing.ops[pc]
+            if isinstance(op, LoadFuncRef):
+                reaching.add_edge(entry, op.target)
+    reachable_functions = nx.descendants(reaching, 0) | {0}
     reached: set[int] = set()
     for entry in reachable_functions:
         reached.update(functions[entry].block_of)

@@ -99,11 +99,6 @@ KNOWN: list[Known] = [
           re.compile(r"\br\d = r[78]$|atomic64_fetch_add", re.M),
           "a copy of a register that is itself a copy plus a constant, or fetched from a spill of one: the kernel "
           "drops the link, check keeps it"),
-    Known("function reference to no function", "kernel-stricter", ("invalid-encoding",),
-          re.compile(r"^(last insn is not an exit or jmp|call to invalid destination|jump out of range)"),
-          re.compile(r"^18 4|func\[", re.M),
-          "an lddw of a function reference (src 4) whose target is no instruction of the program or the middle of "
-          "an lddw: the kernel refuses the program; check should too", safe=False),
     Known("may_goto jumping to itself", "kernel-stricter", ("invalid-encoding", "may-goto"),
           re.compile(r"^infinite loop detected"), re.compile(r"e5 [0-9a-f]{2} ff ff|may_goto -1\b"),
           "a may_goto whose target is itself ends after BPF_MAX_LOOPS passes; the kernel sees the same state "

@@ -2,9 +2,8 @@
 (`soundness_oracle.KNOWN`), as its smallest program: the kernel's verdict (checked where bpf() is
 allowed), what `check` says now, and that the oracle recognises it.
 
-Where `check` should change, the test of what it should say is marked to fail until it does: an
-invalid program it accepts (the kernel refuses it for a reason that matters) and false alarms
-(the kernel accepts a safe program that `check` refuses). The other disagreements stay: programs
+Where `check` should change, the test of what it should say is marked to fail until it does: false
+alarms (the kernel accepts a safe program that `check` refuses). The other disagreements stay: programs
 the kernel refuses for want of precision or support they do not need (safe: accepting them is
 not unsound), and refusals the README makes deliberately."""
 
@@ -66,8 +65,6 @@ CASES = [
     Disagreement("links the kernel drops", Shape("linked-scalars", VALUE4 + "r6 = *(u64 *)(r9 +112)\nr8 = r6\n"
                  "r8 += -4\nr7 = r8\nif r8 > 4 goto out\nr4 += r6\nr0 = *(u8 *)(r4 +0)\n" + OUT, (ARRAY,)), "rejected",
                  "accepted"),
-    Disagreement("function reference to no function", Shape("invalid-encoding", "r1 = func[pc+5] ll\nr0 = 0\nexit"),
-                 "rejected", "accepted", should="invalid-jump"),
     Disagreement("may_goto jumping to itself", Shape("may-goto", "r0 = 0\nmay_goto -1\nexit"), "rejected", "accepted"),
     Disagreement("loop that skips its may_goto", Shape("may-goto", "r8 = *(u64 *)(r9 +0)\nr8 &= 0x7\nr0 = 0\n"
                  "r7 = *(u64 *)(r9 +0)\nl: r0 += 1\nif r7 == 1 goto skip\nmay_goto out\nskip: if r0 > r8 goto out\n"

@@ -622,6 +622,8 @@ ATTACK_CASES = [
     Case("may_goto bounds a loop", "r0 = 0\nl: r0 += 1\nmay_goto +1\ngoto l\nr0 = 0\nexit", "accept"),
     Case("signed 32-bit test bounds a string length", VALUE8 + "r1 = r10\nr1 += -16\nr2 = 16\nr3 = 0\ncall 115\n"
          "if w0 s< 0 goto out\nr8 += r0\nr0 = *(u8 *)(r8 +0)\n" + OUT, "accept", maps=(BIG,)),
+    Case("function reference past the end", "r1 = func[pc+5] ll\nr0 = 0\nexit", "reject", "invalid-jump"),
+    Case("function reference into a function", "r1 = func[pc+1] ll\nr0 = 0\nexit", "reject", "invalid-jump"),
 ]
 CASES += ATTACK_CASES
 
