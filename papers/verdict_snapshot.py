@@ -6,7 +6,7 @@ which should keep behaviour does, and what it costs.
 
 The set: the rule suite (tests/verifier/test_rules.py), every tracing program of the shared
 corpus (license "GPL" where the object has none, as papers/corpus_verdicts.py), and --random
-programs of the soundness generator (tests/verifier/test_soundness_fuzz.py) drawn with a fixed
+programs of the general mix (tests/verifier/program_shapes.py) drawn with a fixed
 seed. For each program: the verdict and the findings as (pc, code, severity). CPU time
 (process time, loading excluded) is measured per group, --repeat times, keeping the median.
 With --compare, prints every program whose verdict or findings differ and the time ratios;
@@ -29,17 +29,19 @@ from hypothesis import HealthCheck, given, seed, settings
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent / "tests" / "verifier"))
 
+import program_shapes as shapes  # noqa: E402
 import test_rules as rules  # noqa: E402
-import test_soundness_fuzz as fuzz  # noqa: E402
 
 from interp.loader import load_object  # noqa: E402
 from interp.program import Program  # noqa: E402
 from verifier.check import ProgramResult, check_program  # noqa: E402
+from verifier.fixpoint import Limits  # noqa: E402
 
 SAMPLES = HERE.parent.parent / "shared" / "corpus" / "ebpf-samples"
 TRACING = ("kprobe", "tracepoint", "raw_tracepoint", "perf_event")
 
 Check = Callable[[], ProgramResult]
+RANDOM_LIMITS = Limits(max_unroll_work=4000)  # enough for every loop the generator makes that ends
 
 
 def _rule_suite() -> dict[str, Check]:
@@ -66,22 +68,22 @@ def _corpus() -> dict[str, Check]:
 
 
 def _random(count: int, rng_seed: int) -> dict[str, Check]:
-    drawn: list[str] = []
+    drawn: list[shapes.Shape] = []
 
     @seed(rng_seed)
     @settings(max_examples=count, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    @given(fuzz.programs())
-    def draw(asm: str) -> None:
-        drawn.append(asm)
+    @given(shapes.general_mix())
+    def draw(shape: shapes.Shape) -> None:
+        drawn.append(shape)
 
     draw()
     checks: dict[str, Check] = {}
-    for n, asm in enumerate(drawn):
+    for n, shape in enumerate(drawn):
         try:
-            program = fuzz._program(asm)
+            program = shape.program()
         except Exception:  # noqa: BLE001 - a jump past the end: not a program
             continue
-        checks[f"random/{n}"] = lambda program=program: check_program(program, limits=fuzz.LIMITS)
+        checks[f"random/{n}"] = lambda program=program: check_program(program, limits=RANDOM_LIMITS)
     return checks
 
 

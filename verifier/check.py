@@ -161,22 +161,33 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
     warnings = frozenset() if strict else prof.warnings
     judgements: dict[int, Judgement] = {}
     exposed = _exposed(alarms, judgements, warnings, prof.solver_refutes)
+    cut_short = None  # why z3 could not judge every alarm (the time limit)
     if analysis is not None and limits.solver and result.verdict != "unknown":
         search_limits = SearchLimits(steps=limits.solver_steps, rlimit=limits.solver_rlimit,
-                                     timeout_ms=int(limits.solver_timeout_s * 1000))
-        while True:  # an alarm behind one z3 drops is judged in its turn
-            ask = [n for n in exposed if n not in judgements and alarms[n].code not in warnings]
-            if not ask:
-                break
-            asked = judge(analysis, [alarms[n] for n in ask], search_limits)
-            judgements.update({ask[i]: j for i, j in asked.items()})
-            exposed = _exposed(alarms, judgements, warnings, prof.solver_refutes)
+                                     timeout_ms=int(limits.solver_timeout_s * 1000),
+                                     deadline=analysis.deadline)  # (the analysis' own)
+        try:
+            while True:  # an alarm behind one z3 drops is judged in its turn
+                ask = [n for n in exposed if n not in judgements and alarms[n].code not in warnings]
+                if not ask:
+                    break
+                asked: dict[int, Judgement] = {}
+                try:
+                    judge(analysis, [alarms[n] for n in ask], search_limits, asked)
+                finally:
+                    judgements.update({ask[i]: j for i, j in asked.items()})
+                exposed = _exposed(alarms, judgements, warnings, prof.solver_refutes)
+        except ResourceLimit as exc:
+            cut_short = str(exc)
     found, unfollowed = _findings(alarms, exposed, judgements if prof.solver_refutes else {}, program, judgements)
     found = [replace(f, severity=WARNING) if f.code in warnings else f for f in found]
     result.alarms = alarms
     result.judgements = judgements
     result.findings = sorted(found, key=lambda f: (f.pc, f.code))
-    if result.verdict != "unknown":
+    if cut_short is not None and not any(f.proof and f.proof.get("confirmed") for f in result.errors):
+        # what z3 had yet to judge might have been dropped: no verdict rests on how fast it went
+        result.verdict, result.reason = "unknown", cut_short
+    elif result.verdict != "unknown":
         result.verdict = "rejected" if result.errors else "accepted"
         if result.verdict == "accepted" and unfollowed:
             result.verdict = "unknown"

@@ -354,8 +354,11 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
     for name in ("max_work", "max_unroll"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: give a positive number of steps")
+    if not 0 < args.solver_timeout <= 3600:
+        raise UsageError(f"--solver-timeout {args.solver_timeout:g}: give seconds from more than 0 to 3600")
     limits = Limits(timeout_s=args.timeout, max_work=args.max_work, max_unroll_work=args.max_unroll,
-                    max_memory_mb=args.max_memory, deadline=deadline)
+                    max_memory_mb=args.max_memory, deadline=deadline, solver=not args.no_solver,
+                    solver_timeout_s=args.solver_timeout)
     results = []
     for program in programs:
         started = time.monotonic()
@@ -575,6 +578,11 @@ def build_parser() -> argparse.ArgumentParser:
                        help="instruction steps spent following loops to prove they end (default 60000)")
     check.add_argument("--compare-kernel", action="store_true",
                        help="load each program into the running kernel too and print its verdict beside ours")
+    check.add_argument("--no-solver", action="store_true",
+                       help="report the abstract interpretation's alarms as they stand, without z3's judgement")
+    check.add_argument("--solver-timeout", type=float, default=5.0,
+                       help="seconds one z3 query may take (default 5); z3's resource limit decides first, "
+                            "the same on every machine")
     check.set_defaults(func=cmd_check)
 
     cfg = sub.add_parser("cfg", help="the control-flow graph of a program (dot, json or svg)")

@@ -72,7 +72,7 @@ class Limits:
     deadline: float | None = None  # time.monotonic() when the whole command must end (then timeout_s is ignored)
     solver: bool = True  # ask z3 about the alarms a run could break
     solver_rlimit: int = 2_000_000  # z3 resource units per query: the bound that decides (the same everywhere)
-    solver_timeout_s: float = 10.0  # per query, a safety net behind the resource units
+    solver_timeout_s: float = 5.0  # per query, a safety net behind the resource units
     solver_steps: int = 200_000  # instructions followed symbolically per alarm
 
 
@@ -95,7 +95,7 @@ class Analysis:
     stack_use: dict[int, int] = field(default_factory=dict)  # function entry -> deepest stack offset used
     access_kinds: dict[int, set[RegType]] = field(default_factory=dict)  # pc -> kinds of pointer it dereferenced
     recording: bool = False  # in the check pass: alarms are kept
-    _deadline: float = 0.0
+    deadline: float = 0.0  # time.monotonic() when the check must end
     _memo: dict[tuple[int, State], State | None] = field(default_factory=dict)
     _checking: set[tuple[int, State]] = field(default_factory=set)
     _orders: dict[int, tuple[list[Any], dict[int, int]]] = field(default_factory=dict)
@@ -104,8 +104,8 @@ class Analysis:
     def __post_init__(self) -> None:
         # calls the loader could not resolve (externs) are reported as such, not followed
         self.unresolved = self.program.unresolved_pcs
-        self._deadline = self.limits.deadline or time.monotonic() + self.limits.timeout_s
-        self.cf = build_cfg(self.program.insns, dict(self.program.functions), self.unresolved, self._deadline)
+        self.deadline = self.limits.deadline or time.monotonic() + self.limits.timeout_s
+        self.cf = build_cfg(self.program.insns, dict(self.program.functions), self.unresolved, self.deadline)
         self._memory_base = process_memory()[1]
         self.transfer = Transfer(self)
         # the object's maps, plus the inner-map templates of BTF maps of maps
@@ -164,7 +164,7 @@ class Analysis:
             raise ResourceLimit(f"the analysis did {self.limits.max_work} instruction steps without finishing "
                                 "(raise --max-work)")
         if self.work % 512 == 0:
-            if time.monotonic() > self._deadline:
+            if time.monotonic() > self.deadline:
                 raise ResourceLimit(f"the analysis ran past its {self.limits.timeout_s:g} s time limit (raise --timeout)")
             budget = self.limits.max_memory_mb
             if budget is not None and process_memory()[1] - self._memory_base > budget << 20:

@@ -44,10 +44,12 @@ class Judgement:
         return out
 
 
-def judge(analysis: "Analysis", alarms: list[Alarm], limits: SearchLimits) -> dict[int, Judgement]:
-    """A judgement for each alarm (by its index in `alarms`); alarms of one obligation at one pc in
-    one calling context share it."""
-    judgements: dict[int, Judgement] = {}
+def judge(analysis: "Analysis", alarms: list[Alarm], limits: SearchLimits,
+          judgements: dict[int, Judgement] | None = None) -> dict[int, Judgement]:
+    """A judgement for each alarm (by its index in `alarms`), filled into `judgements` as they come
+    (a time limit may end the work); alarms of one obligation at one pc in one calling context
+    share it."""
+    judgements = {} if judgements is None else judgements
     done: dict[tuple[Any, ...], Judgement] = {}
     for n, alarm in enumerate(alarms):
         if alarm.state is None or alarm.obligation.rule.fault == POLICY or alarm.kind == Kind.TERMINATES:

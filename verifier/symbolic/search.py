@@ -10,11 +10,13 @@ one leaves the alarm unknown, with the reason."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import z3
 
+from ..errors import ResourceLimit
 from ..obligations import Obligation
 from .execute import PathEnds, Unmodelled, entry_state, step
 from .state import SymState
@@ -30,7 +32,8 @@ class SearchLimits:
     steps: int = 200_000  # instructions executed symbolically, for one alarm
     paths: int = 4_096  # paths followed to their end
     rlimit: int = 2_000_000  # z3 resource units per query (deterministic)
-    timeout_ms: int = 10_000  # per query, a safety net behind rlimit
+    timeout_ms: int = 5_000  # per query, a safety net behind rlimit
+    deadline: float | None = None  # time.monotonic() when the whole check must end
 
 
 @dataclass
@@ -131,6 +134,10 @@ class _Search:
                 continue
             while True:
                 self.steps += 1
+                if self.steps & 255 == 0 and self.limits.deadline is not None \
+                        and time.monotonic() > self.limits.deadline:
+                    raise ResourceLimit("z3 was still looking for runs that break the alarms at the time limit "
+                                        "(raise --timeout)")
                 if self.steps > self.limits.steps:
                     return self.outcome(f"the search took more than {self.limits.steps} steps")
                 key = (pc, state.depth)
