@@ -119,6 +119,10 @@ class Rule:
     code: str
     fault: FaultKind | str  # the fault a concrete run reaches when the rule is broken, or POLICY
     safe: str  # what makes the program safe, in general terms (reports give the specific fix)
+    # a POLICY about the kernel's abstract state that has a reading over runs (pointer arithmetic:
+    # the numbers stay within +-2^29): z3 may show no run comes near it and drop its alarm, but a
+    # run that does faults nowhere, so nothing confirms it
+    refutable: bool = False
 
 
 RULES: dict[Kind, Rule] = {
@@ -130,7 +134,7 @@ RULES: dict[Kind, Rule] = {
     Kind.R0_SET_AT_EXIT: Rule(Code.R0_UNINITIALISED, FaultKind.UNINITIALISED_REGISTER, "set r0 before exit"),
     Kind.VALID_IMMEDIATE: Rule(Code.INVALID_IMMEDIATE, POLICY, "divide by a register, shift within the width"),
     Kind.POINTER_ARITHMETIC: Rule(Code.POINTER_ARITHMETIC, POLICY,
-                                  "move pointers only by adding or subtracting bounded numbers"),
+                                  "move pointers only by adding or subtracting bounded numbers", refutable=True),
     Kind.DEREFERENCEABLE: Rule(Code.INVALID_DEREFERENCE, FaultKind.OUT_OF_BOUNDS,
                                "dereference only pointers to the stack, the context, map values and records"),
     Kind.NOT_NULL: Rule(Code.NULL_DEREFERENCE, FaultKind.OUT_OF_BOUNDS, "compare the pointer with 0 first"),

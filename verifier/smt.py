@@ -52,7 +52,8 @@ def judge(analysis: "Analysis", alarms: list[Alarm], limits: SearchLimits,
     judgements = {} if judgements is None else judgements
     done: dict[tuple[Any, ...], Judgement] = {}
     for n, alarm in enumerate(alarms):
-        if alarm.state is None or alarm.obligation.rule.fault == POLICY or alarm.kind == Kind.TERMINATES:
+        rule = alarm.obligation.rule
+        if alarm.state is None or (rule.fault == POLICY and not rule.refutable) or alarm.kind == Kind.TERMINATES:
             judgements[n] = Judgement("policy" if alarm.obligation.rule.fault == POLICY else "unknown",
                                       None if alarm.obligation.rule.fault == POLICY
                                       else "loops are decided by the termination analysis")
@@ -71,6 +72,9 @@ def _judge(analysis: "Analysis", alarm: Alarm, limits: SearchLimits) -> Judgemen
     assert outcome.found is not None
     cx = counterexample(analysis, outcome.found)
     fault = alarm.obligation.rule.fault
+    if fault == POLICY:  # a run comes near the kernel's rule, and faults nowhere for it
+        return Judgement("policy", "a run breaks the kernel's rule (the counterexample), without a fault", cx,
+                         steps=outcome.steps, queries=outcome.queries)
     run = replay(analysis.program, cx, alarm.pc, fault, analysis.arch)
     return Judgement("witnessed", None, cx, run, outcome.steps, outcome.queries)
 

@@ -9,14 +9,15 @@ from typing import TYPE_CHECKING, Any, Callable
 import z3
 
 from interp.helpers import SIZE_RANGES, ArgType
-from interp.isa.opcodes import STACK_SIZE
+from interp.isa.opcodes import STACK_SIZE, AluOp
+from interp.isa.ops import Reg
 from interp.map_kinds import map_helper_mismatch
 
 from ..helper_contracts import Arg, Buffer
 from ..helper_kinds import MAYBE_NULL
 from ..obligations import Kind, Obligation
 from .state import Kind as V
-from .state import Sym, SymState
+from .state import Sym, SymState, const, scalar
 
 if TYPE_CHECKING:
     from ..fixpoint import Analysis
@@ -103,6 +104,31 @@ def _atomic_aligned(ob: Obligation, state: SymState, env: "Analysis") -> Any:
     if base is None or base.kind not in (V.MAP_VALUE, V.MEM):
         return FALSE
     return (_offset(base, ob.off) & (ob.size - 1)) != 0
+
+
+MAX_VAR_OFF = 1 << 29  # how far the kernel lets pointer arithmetic reach (checker.MAX_VAR_OFF)
+
+
+def _pointer_arithmetic(ob: Obligation, state: SymState, env: "Analysis") -> Any:
+    """The kernel's limits on moving a pointer, read over one run: a 64-bit add or subtract of a
+    number, to a pointer that is not NULL and may move, every offset within +-2^29."""
+    op = ob.detail
+    dst = state.reg(op.dst)
+    src = state.reg(op.src.n) if isinstance(op.src, Reg) else scalar(const(op.src.value))
+    if dst is None or src is None or not (dst.is_pointer or src.is_pointer):
+        return FALSE
+    if op.op == AluOp.SUB and ((dst.is_pointer and src.is_pointer) or op.width != 64):
+        return FALSE  # numbers computed from pointers, which privileged programs may
+    if dst.is_pointer and src.is_pointer:
+        return TRUE
+    pointer, number = (dst, src) if dst.is_pointer else (src, dst)
+    if op.width != 64 or op.op not in (AluOp.ADD, AluOp.SUB) or (op.op == AluOp.SUB and not dst.is_pointer):
+        return TRUE
+    if pointer.kind in (V.MAP_PTR, V.FUNC, V.OTHER) or pointer.offset is None:
+        return TRUE
+    moved = pointer.offset + number.value if op.op == AluOp.ADD else pointer.offset - number.value
+    far = [z3.Or(v <= -MAX_VAR_OFF, v >= MAX_VAR_OFF) for v in (number.value, pointer.offset, moved)]
+    return z3.Or(*far, *([pointer.null] if pointer.null is not None else []))
 
 
 def _size_value(state: SymState, index: int) -> Any:
@@ -198,6 +224,7 @@ def _call_depth(ob: Obligation, state: SymState, env: "Analysis") -> Any:
 
 VIOLATIONS: dict[Kind, Violation] = {
     Kind.INITIALISED: _initialised,
+    Kind.POINTER_ARITHMETIC: _pointer_arithmetic,
     Kind.R0_SET_AT_EXIT: lambda ob, s, e: TRUE if s.reg(0) is None else FALSE,
     Kind.FRAME_POINTER_READ_ONLY: _frame_pointer,
     Kind.DEREFERENCEABLE: _dereferenceable,
