@@ -520,8 +520,6 @@ def _child(argv: list[str], out: Path) -> None:
         code = main(argv)
         sys.stdout.flush()
         sys.stderr.flush()
-    except SystemExit as stop:  # argparse's usage errors
-        code = stop.code if isinstance(stop.code, int) else 2
     except BaseException:  # noqa: BLE001 - anything escaping main is what the campaign looks for
         import traceback
 

@@ -372,9 +372,6 @@ def test_cfg_json_and_dot(capsys: pytest.CaptureFixture[str], tmp_path: Path) ->
     (["check", str(EXAMPLE.parent / "count_writes.o"), "--kern-version", "abc"], "--kern-version abc is not an integer"),
 ])
 def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: list[str], phrase: str) -> None:
-    try:
-        code = main(argv)
-    except SystemExit as stop:  # argparse's own usage errors
-        code = int(stop.code or 0)
+    code = main(argv)
     _, err = capsys.readouterr()
     assert code == 2 and len(err.splitlines()) == 1 and phrase in err
