@@ -106,6 +106,8 @@ def _map(machine: HelperContext, pc: int, helper: str, handle: int, reg: int = 1
 def map_lookup_elem(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "map_lookup_elem", args[0])
     key = _read(machine, pc, "map_lookup_elem", 2, args[1], state.definition.key_size)
+    if _session(machine).env.call_fails("map_lookup_elem") and not state.is_array:  # (an array's elements stay)
+        return 0
     region = state.lookup(key, _session(machine).cpu)
     return region.base if region is not None else 0
 
@@ -144,28 +146,34 @@ def _probe_read(machine: HelperContext, pc: int, args: list, name: str, space: s
     return len(text) + 1
 
 
+# the address space each probe read may read: "kernel" reads fail on user addresses and "user"
+# reads on kernel ones (the x86_64 split of interp.world.USER_SPACE_END); the old reads take either
+READ_SPACES = {"probe_read": "any", "probe_read_str": "any", "probe_read_kernel": "kernel",
+               "probe_read_kernel_str": "kernel", "probe_read_user": "user", "probe_read_user_str": "user"}
+
+
 def probe_read(machine: HelperContext, pc: int, args: list) -> int:
-    return _probe_read(machine, pc, args, "probe_read", "any", False)
+    return _probe_read(machine, pc, args, "probe_read", READ_SPACES["probe_read"], False)
 
 
 def probe_read_kernel(machine: HelperContext, pc: int, args: list) -> int:
-    return _probe_read(machine, pc, args, "probe_read_kernel", "kernel", False)
+    return _probe_read(machine, pc, args, "probe_read_kernel", READ_SPACES["probe_read_kernel"], False)
 
 
 def probe_read_user(machine: HelperContext, pc: int, args: list) -> int:
-    return _probe_read(machine, pc, args, "probe_read_user", "user", False)
+    return _probe_read(machine, pc, args, "probe_read_user", READ_SPACES["probe_read_user"], False)
 
 
 def probe_read_str(machine: HelperContext, pc: int, args: list) -> int:
-    return _probe_read(machine, pc, args, "probe_read_str", "any", True)
+    return _probe_read(machine, pc, args, "probe_read_str", READ_SPACES["probe_read_str"], True)
 
 
 def probe_read_kernel_str(machine: HelperContext, pc: int, args: list) -> int:
-    return _probe_read(machine, pc, args, "probe_read_kernel_str", "kernel", True)
+    return _probe_read(machine, pc, args, "probe_read_kernel_str", READ_SPACES["probe_read_kernel_str"], True)
 
 
 def probe_read_user_str(machine: HelperContext, pc: int, args: list) -> int:
-    return _probe_read(machine, pc, args, "probe_read_user_str", "user", True)
+    return _probe_read(machine, pc, args, "probe_read_user_str", READ_SPACES["probe_read_user_str"], True)
 
 
 # -- the world ----------------------------------------------------------------------------
@@ -410,6 +418,8 @@ def ringbuf_reserve(machine: HelperContext, pc: int, args: list) -> int:
     state = _map(machine, pc, "ringbuf_reserve", args[0])
     if state.type != RINGBUF:
         raise _fault(pc, "ringbuf_reserve", f"map {state.name} is not a ring buffer")
+    if _session(machine).env.call_fails("ringbuf_reserve"):
+        return 0
     return _session(machine).ringbuf(state).reserve(args[1], args[2])
 
 

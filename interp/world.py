@@ -166,6 +166,9 @@ def _env(default: Any, schema: dict[str, Any], convert: Any = None, factory: Any
 _U32, _U64 = uint_or_text(32), uint_or_text(64)
 _INDEX_KEYS = {"type": "string", "pattern": "^[0-9]{1,9}$", "description": "a decimal index below 10^9"}
 _BOOL = {"type": "boolean", "description": "true or false"}
+# helper calls whose failure is the world's doing, which `Environment.failing_calls` may order
+FAILABLE_CALLS = {"map_lookup_elem": "finds nothing, as if another CPU had just deleted the element (hash-like maps)",
+                  "ringbuf_reserve": "returns NULL, as when the ring buffer is full"}
 
 
 @dataclass
@@ -223,6 +226,22 @@ class Environment:
         "items": {"type": "array", "items": _U64, "minItems": 3, "maxItems": 3,
                   "description": "a record [from, to, flags]"}},
         lambda value: [[to_int(v) for v in record] for record in value], list)
+    # helper name -> which of its calls (0 for the first of the session) fail: see FAILABLE_CALLS
+    failing_calls: dict[str, list[int]] = _env(None, {
+        "type": "object", "propertyNames": {"enum": sorted(FAILABLE_CALLS), "description": "a helper whose calls "
+                                            f"may fail: {', '.join(sorted(FAILABLE_CALLS))}"},
+        "additionalProperties": {"type": "array", "maxItems": 1024, "items": {"type": "integer", "minimum": 0,
+                                 "maximum": 2**32, "description": "a call's number, from 0"},
+                                 "description": "a list of at most 1024 call numbers"},
+        "description": "an object {\"HELPER\": [call numbers]}"},
+        lambda value: {name: sorted(set(calls)) for name, calls in value.items()}, dict)
+    _calls_made: dict[str, int] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def call_fails(self, helper: str) -> bool:
+        """Whether this call of `helper` (counted from the session's first) is one of `failing_calls`."""
+        made = self._calls_made.get(helper, 0)
+        self._calls_made[helper] = made + 1
+        return made in self.failing_calls.get(helper, ())
 
     def next_tai(self) -> int:
         value = self.tai_ns
@@ -259,7 +278,7 @@ class Environment:
             validate(obj, ENV_SCHEMA, where)
         except JsonInputError as exc:
             raise WorldError(str(exc)) from None
-        converters = {f.name: f.metadata["convert"] for f in fields(cls)}
+        converters = {f.name: f.metadata["convert"] for f in fields(cls) if f.init}
         return cls(**{key: converters[key](value) for key, value in obj.items()})
 
     @classmethod
@@ -273,6 +292,6 @@ class Environment:
 ENV_SCHEMA: dict[str, Any] = {
     "type": "object",
     "description": "a JSON object",
-    "properties": {f.name: f.metadata["schema"] for f in fields(Environment)},
+    "properties": {f.name: f.metadata["schema"] for f in fields(Environment) if f.init},
     "additionalProperties": False,
 }

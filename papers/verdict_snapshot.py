@@ -21,8 +21,9 @@ import random
 import statistics
 import sys
 import time
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any
 
 from hypothesis import HealthCheck, given, seed, settings
 
@@ -40,34 +41,44 @@ from verifier.fixpoint import Limits  # noqa: E402
 SAMPLES = HERE.parent.parent / "shared" / "corpus" / "ebpf-samples"
 TRACING = ("kprobe", "tracepoint", "raw_tracepoint", "perf_event")
 
-Check = Callable[[], ProgramResult]
 RANDOM_LIMITS = Limits(max_unroll_work=4000)  # enough for every loop the generator makes that ends
 
 
-def _rule_suite() -> dict[str, Check]:
-    return {f"rules/{case.name}": (lambda case=case: check_program(rules.program(case), case.profile))
-            for case in rules.CASES + rules.SEED_CASES}
+@dataclass(frozen=True)
+class Subject:
+    """One program of the set and how it is checked."""
+
+    program: Program
+    profile: str = "linux-6.18"
+    limits: Limits | None = None
+
+    def check(self, limits: Limits | None = None) -> ProgramResult:
+        return check_program(self.program, self.profile, limits=limits or self.limits)
 
 
-def _corpus() -> dict[str, Check]:
+def rule_suite() -> dict[str, Subject]:
+    return {f"rules/{case.name}": Subject(rules.program(case), case.profile) for case in rules.CASES + rules.SEED_CASES}
+
+
+def tracing_corpus() -> dict[str, Subject]:
+    """The corpus's tracing programs (empty where the shared corpus is absent)."""
     if not (SAMPLES / "MANIFEST.tsv").is_file():
         return {}
     with open(SAMPLES / "MANIFEST.tsv", newline="") as handle:
         rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["prog_type"] in TRACING]
     objects: dict[str, list[Program]] = {}
-    checks: dict[str, Check] = {}
+    subjects: dict[str, Subject] = {}
     for row in rows:
         if row["file"] not in objects:
             objects[row["file"]] = load_object(SAMPLES / row["file"])
         program = next(p for p in objects[row["file"]] if p.section == row["section"] and p.name == row["function"])
         if not program.license:
             program.license = "GPL"
-        checks[f"corpus/{row['file']}/{row['section']}/{row['function']}"] = (
-            lambda program=program: check_program(program))
-    return checks
+        subjects[f"corpus/{row['file']}/{row['section']}/{row['function']}"] = Subject(program)
+    return subjects
 
 
-def _random(count: int, rng_seed: int) -> dict[str, Check]:
+def random_programs(count: int, rng_seed: int) -> dict[str, Subject]:
     drawn: list[shapes.Shape] = []
 
     @seed(rng_seed)
@@ -77,14 +88,14 @@ def _random(count: int, rng_seed: int) -> dict[str, Check]:
         drawn.append(shape)
 
     draw()
-    checks: dict[str, Check] = {}
+    subjects: dict[str, Subject] = {}
     for n, shape in enumerate(drawn):
         try:
             program = shape.program()
         except Exception:  # noqa: BLE001 - a jump past the end: not a program
             continue
-        checks[f"random/{n}"] = lambda program=program: check_program(program, limits=RANDOM_LIMITS)
-    return checks
+        subjects[f"random/{n}"] = Subject(program, limits=RANDOM_LIMITS)
+    return subjects
 
 
 def _record(result: ProgramResult) -> dict[str, Any]:
@@ -93,15 +104,15 @@ def _record(result: ProgramResult) -> dict[str, Any]:
 
 
 def snapshot(random_count: int, rng_seed: int, repeat: int) -> dict[str, Any]:
-    groups = {"rules": _rule_suite(), "corpus": _corpus(), "random": _random(random_count, rng_seed)}
+    groups = {"rules": rule_suite(), "corpus": tracing_corpus(), "random": random_programs(random_count, rng_seed)}
     programs: dict[str, Any] = {}
     cpu: dict[str, float] = {}
     for group, checks in groups.items():
         times = []
         for _ in range(repeat):
             start = time.process_time()
-            for name, check in checks.items():
-                programs[name] = _record(check())
+            for name, subject in checks.items():
+                programs[name] = _record(subject.check())
             times.append(time.process_time() - start)
         cpu[group] = statistics.median(times)
     return {"programs": programs, "cpu_s": cpu, "random": random_count, "seed": rng_seed, "repeat": repeat}

@@ -15,6 +15,7 @@ import z3
 
 from interp.faults import FaultKind
 from interp.kprobe import KprobeSession
+from interp.kprobe_helpers import READ_SPACES
 from interp.maps import ARRAY, PERCPU_ARRAY
 from interp.program import Program
 from interp.pt_regs import layout_for
@@ -24,6 +25,7 @@ if TYPE_CHECKING:
     from .fixpoint import Analysis
     from .symbolic.search import Found
 
+PROBE_READS = frozenset(READ_SPACES)
 # helpers whose results a replay can fix through the environment: name -> how
 SETTABLE = {"get_current_pid_tgid", "get_current_uid_gid", "ktime_get_ns", "ktime_get_boot_ns", "jiffies64",
             "get_smp_processor_id", "get_numa_node_id", "get_current_cgroup_id", "get_func_ip", "get_attach_cookie"}
@@ -81,12 +83,12 @@ def counterexample(env: "Analysis", found: "Found") -> Counterexample:
     regs = {name: int.from_bytes(ctx[off:off + width], "little") for name, off, width in layout.fields
             if off + width <= len(ctx)}
     maps: dict[int, dict[bytes, bytearray]] = {}
-    absent: dict[int, set[bytes]] = {}
-    for lookup in inputs.lookups:
+    missed: list[tuple[int, int, bytes]] = []  # (call number, map, key) of lookups that found nothing
+    for number, lookup in enumerate(inputs.lookups):
         mdef = env.maps[lookup.map_index]
         key = _int(model, lookup.key).to_bytes(max(mdef.key_size, 1), "little")[:mdef.key_size]
         if not z3.is_true(model.eval(lookup.found, model_completion=True)):
-            absent.setdefault(lookup.map_index, set()).add(key)
+            missed.append((number, lookup.map_index, key))
             continue
         value = maps.setdefault(lookup.map_index, {}).setdefault(key, bytearray(mdef.value_size))
         for offset, width, raw in lookup.reads:
@@ -130,8 +132,17 @@ def counterexample(env: "Analysis", found: "Found") -> Counterexample:
             env_json.setdefault("func_ip", value)
         elif name == "get_attach_cookie":
             env_json.setdefault("attach_cookie", value)
-        else:
+        elif name not in PROBE_READS:  # (a probe read's result follows from the kernel memory given)
             unset.append(f"the result of {name} ({value:#x})")
+    failing: dict[str, list[int]] = {}
+    for helper, number, failed in inputs.failures:
+        if z3.is_true(model.eval(failed, model_completion=True)):
+            failing.setdefault(helper, []).append(number)
+    for number, index, key in missed:
+        if key in maps.get(index, {}):  # the key is there for another lookup: this one misses by the world's doing
+            failing.setdefault("map_lookup_elem", []).append(number)
+    if failing:
+        env_json["failing_calls"] = failing
     for what, chosen in inputs.choices:
         if z3.is_true(model.eval(chosen, model_completion=True)):
             unset.append(what)
@@ -142,9 +153,6 @@ def counterexample(env: "Analysis", found: "Found") -> Counterexample:
             unset.append(f"more keys of map {mdef.name} than it holds")
         map_docs.append({"index": index, "name": mdef.name,
                          "entries": [{"key": k.hex(), "value": bytes(v).hex()} for k, v in sorted(entries.items())]})
-    for index, keys in absent.items():
-        if keys & set(maps.get(index, {})):
-            unset.append(f"map {env.maps[index].name} both holding a key and not (another CPU changing it)")
     return Counterexample(regs, map_docs, kmem, env_json, cpu, list(found.path), unset)
 
 

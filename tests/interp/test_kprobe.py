@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from interp.asm.kernel_syntax import assemble
 from interp.builder import R0, R1, R2, R3, R4, R10, Prog
 from interp.faults import FaultKind
 from interp.helper_ids import HELPER_IDS
@@ -403,3 +404,43 @@ def test_deleted_value_pointer_faults() -> None:
              .ldx(8, R1, R10, -24).ldx(8, R0, R1, 0).exit().build())
     _, outcome = run_program(insns, [MapDef("m", 1, 4, 8, 4)])
     assert outcome.fault is not None and outcome.fault.kind == FaultKind.OUT_OF_BOUNDS
+
+
+# -- calls the world fails ---------------------------------------------------------------------
+
+
+LOOKUP0 = "r1 = map[idx:0] ll\nr2 = r10\nr2 += -4\ncall 1\n"
+
+
+def _lookups_twice(map_type: int) -> Program:
+    """r0 = 2 * (second lookup of key 0 found) + (first lookup found)."""
+
+    insns = assemble("*(u32 *)(r10 -4) = 0\n" + LOOKUP0 + "r6 = 0\nif r0 == 0 goto second\nr6 = 1\n"
+                     "second: " + LOOKUP0 + "if r0 == 0 goto out\nr6 += 2\nout: r0 = r6\nexit")
+    return Program("twice", "kprobe/f", "kprobe", "kprobe", "f", insns, sum(i.slots for i in insns),
+                   [MapDef("m", map_type, 4, 8, 4)], license="GPL")
+
+
+@pytest.mark.parametrize("failing, expected", [([], 3), ([0], 2), ([1], 1), ([0, 1], 0)])
+def test_failing_lookups_miss_a_present_key(failing: list[int], expected: int) -> None:
+    session = KprobeSession([_lookups_twice(1)], env=Environment.from_json(
+        {"failing_calls": {"map_lookup_elem": failing}}))
+    session.maps[0].load_entries([{"key": "00000000", "value": "00" * 8}])
+    assert session.run_program(0, session.context({})).r0 == expected
+
+
+def test_array_elements_do_not_go_away() -> None:
+    session = KprobeSession([_lookups_twice(2)], env=Environment.from_json({"failing_calls": {"map_lookup_elem": [0, 1]}}))
+    assert session.run_program(0, session.context({})).r0 == 3
+
+
+@pytest.mark.parametrize("document, phrase", [
+    ({"failing_calls": {"map_update_elem": [0]}}, "map_update_elem"),
+    ({"failing_calls": {"ringbuf_reserve": [-1]}}, "-1"),
+    ({"failing_calls": {"ringbuf_reserve": 1}}, "a list of at most 1024 call numbers"),
+])
+def test_failing_calls_are_checked(document: dict, phrase: str) -> None:
+    from interp.world import WorldError
+
+    with pytest.raises(WorldError, match=phrase):
+        Environment.from_json(document)

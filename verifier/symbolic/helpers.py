@@ -16,7 +16,9 @@ import z3
 
 from interp.helpers import ArgType, Helper, RetType
 from interp.isa.ops import Call, Op
+from interp.kprobe_helpers import READ_SPACES
 from interp.maps import ARRAY, PERCPU_ARRAY
+from interp.world import FAILABLE_CALLS, USER_SPACE_END
 
 from ..helper_contracts import Arg, _buffer_of
 from .execute import PathEnds, Successor, Unmodelled, load, spill_splits, store
@@ -29,8 +31,7 @@ ARRAY_MAPS = (ARRAY, PERCPU_ARRAY)
 MAX_ERRNO = 4095
 EFAULT = 14
 MAX_WRITE = 4096  # bytes of a helper's output modelled one by one
-PROBE_READS = frozenset({"probe_read", "probe_read_kernel", "probe_read_user", "probe_read_str",
-                         "probe_read_kernel_str", "probe_read_user_str"})
+PROBE_READS = frozenset(READ_SPACES)
 Hits = dict[int, bool]
 
 
@@ -116,6 +117,10 @@ def probe_read(env: "Analysis", state: SymState, pc: int, helper: Helper, hits: 
     size = min(_fixed(_arg(state, 2).value, "a probe_read size"), MAX_WRITE)
     copied = state.new_bytes("kernel")
     ok = state.new_bool("read_ok")
+    space = READ_SPACES[helper.name]
+    if space != "any":  # a read from the other side of the address-space split fails
+        user = z3.ULT(src.value, USER_SPACE_END)
+        ok = z3.And(ok, user if space == "user" else z3.Not(user))
     if helper.ret_bounded_by_size:  # a string: up to a NUL or size - 1 bytes, then a NUL; the rest unchanged
         length = state.new("length")
         facts = [z3.Implies(ok, z3.And(length >= 1, length <= size))]
@@ -140,7 +145,11 @@ def reserve(state: SymState, pc: int, name: str) -> tuple[Sym, Any]:
     record = len(state.records) + 1
     state.records[record] = (state.new_bytes("record"), size)
     null = state.new_bool("reserve_failed")
-    state.inputs.choices.append((f"{name} at insn {pc} failing (a full ring buffer)", null))
+    if name in FAILABLE_CALLS:  # the replay's environment orders the failure
+        made = sum(1 for helper, _, _ in state.inputs.failures if helper == name)
+        state.inputs.failures.append((name, made, null))
+    else:
+        state.inputs.choices.append((f"{name} at insn {pc} failing (a full ring buffer)", null))
     value = z3.If(null, const(0), state.new_address("record"))
     return (Sym(Kind.MEM, value, Region(Kind.MEM, record=record, size=size), const(0), null=null),
             z3.Implies(_arg(state, 3).value != 0, null))

@@ -119,6 +119,8 @@ class Inputs:
     reads: list[tuple[int, Any, Any, Any, int, bool]] = field(default_factory=list)
     # kernel reads: (pc, source address, ok / length term, copied bytes array, size, string?)
     choices: list[tuple[str, Any]] = field(default_factory=list)  # (what, z3 Bool): outcomes no input fixes
+    # calls the world may fail (interp.world.FAILABLE_CALLS): (helper, its call number on the path, z3 Bool)
+    failures: list[tuple[str, int, Any]] = field(default_factory=list)
 
 
 @dataclass
@@ -178,7 +180,7 @@ class SymState:
         frames = [replace(f, regs=list(f.regs), spills=dict(f.spills)) for f in self.frames]
         inputs = replace(self.inputs, lookups=[replace(lk, reads=list(lk.reads)) for lk in self.inputs.lookups],
                          helpers=list(self.inputs.helpers), reads=list(self.inputs.reads),
-                         choices=list(self.inputs.choices))
+                         choices=list(self.inputs.choices), failures=list(self.inputs.failures))
         return SymState(frames, self.ctx, dict(self.records), inputs, list(self.assumptions), list(self.path),
                         self.fresh, dict(self.may_goto), dict(self.visits), set(self.closed))
 
