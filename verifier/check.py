@@ -22,6 +22,7 @@ from interp.program import Program
 
 from .checker import Alarm, check_all
 from .errors import ERROR, WARNING, Finding, ResourceLimit
+from .explain import proof_json
 from .fixpoint import Analysis, Limits
 from .profiles import PROFILES, Profile, helper_registry
 from .report import finding
@@ -240,7 +241,8 @@ def _findings(alarms: list[Alarm], exposed: list[int], judgements: dict[int, "Ju
             continue
         first = next(n for n, j in zip(members, judged) if j is None or j.status != "refuted")
         proof = proofs.get(first)
-        found.append(replace(finding(alarms[first], program), proof=proof.to_json() if proof is not None else None))
+        found.append(replace(finding(alarms[first], program),
+                             proof=proof_json(proof, alarms[first], program) if proof is not None else None))
     return found, unfollowed
 
 
