@@ -172,9 +172,12 @@ def backward_slice(listing: Listing, path: list[int], helper_args: Callable[[int
     post_dominators = _post_dominators(listing)
     last = steps[-1]
     kept = {len(steps) - 1}
-    _, needed = _defs_uses(last, None, helper_args)
-    if isinstance(last.op, (Load, Store, Atomic)):
-        needed |= _regs(last.frame, 1 << last.op.base)  # the faulting address itself
+    if isinstance(last.op, (Store, Atomic)):  # a write faults for where it goes, not for what it writes
+        needed = _regs(last.frame, 1 << last.op.base)
+    else:
+        _, needed = _defs_uses(last, None, helper_args)
+        if isinstance(last.op, Load):
+            needed |= _regs(last.frame, 1 << last.op.base)  # the faulting address itself
     anchors = {last.frame: last.pc}  # per frame: the pc through which the run goes on to the fault
     for n in range(len(steps) - 2, -1, -1):
         step = steps[n]
