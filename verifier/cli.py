@@ -615,9 +615,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .corpus import register as register_corpus
     from .kernel_cli import register as register_kernel
+    from .replay_cli import register as register_replay
 
     register_kernel(sub)
     register_corpus(sub)
+    register_replay(sub)
     return parser
 
 
