@@ -16,7 +16,7 @@ from interp import json_input
 from interp.json_input import JsonInputError, uint
 from interp.maps import MAPS_SCHEMA
 from interp.program import Program
-from interp.sources import SourceError, read_program, select_programs
+from interp.sources import SourceError, describe, read_program
 from interp.world import ENV_SCHEMA, KMEM_SCHEMA
 
 from .cli import EXIT_FAILED, EXIT_OK
@@ -118,10 +118,11 @@ def cmd_replay(args: argparse.Namespace) -> int:
                     and (args.finding is None or f["pc"] == args.finding)]
         if not findings:
             continue
-        programs = select_programs(source.programs, f"{doc['section']}:{doc['name']}")
+        programs = [p for p in source.programs if (p.section, p.name) == (doc["section"], doc["name"])]
         if not programs:
-            raise SourceError(f"{report_path.name}: {path} has no program {doc['section']}:{doc['name']}")
-        print(f"{doc['section']}:{doc['name']}")
+            raise SourceError(f"{report_path.name}: {path} has no program {doc['name']} in section "
+                              f"{doc['section']!r}")
+        print(describe(programs[0]))
         for finding in findings:
             same, lines = replay_finding(programs[0], finding, arch)
             replayed += 1
