@@ -4,7 +4,7 @@ From the faulting instruction back along the run's path (`Counterexample.path`),
 is kept when it defines a register or stack byte a kept instruction uses (data dependence), or
 when it is a branch whose outcome decides whether the run reaches the fault (control
 dependence: the faulting instruction, or the call leading to its frame, does not post-dominate
-the branch). Registers are told apart by frame (a local call passes r1..r5 in and r0 out);
+the branch); the local calls that lead to the fault's frame are kept too. Registers are told apart by frame (a local call passes r1..r5 in and r0 out);
 stack bytes are followed where an address is the frame pointer plus a constant, which a
 forward pass over the path tracks through moves and added constants (spills and fills)."""
 
@@ -183,7 +183,8 @@ def backward_slice(listing: Listing, path: list[int], helper_args: Callable[[int
         step = steps[n]
         defs, uses = _defs_uses(step, steps[n + 1], helper_args)
         if isinstance(step.op, LocalCall) and steps[n + 1].frame in anchors and step.frame not in anchors:
-            anchors[step.frame] = step.pc
+            anchors[step.frame] = step.pc  # the call into the fault's frame (or a frame leading to it)
+            kept.add(n)
         decides = (isinstance(step.op, Branch) and step.frame in anchors
                    and not _post_dominates(post_dominators(step.entry), anchors[step.frame], step.pc))
         if decides or defs & needed:
