@@ -8,11 +8,12 @@ from the JSON alone, so that a saved report reads the same."""
 
 from __future__ import annotations
 
+from bisect import bisect_right
 from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from interp.flow import Listing
-from interp.listing import insn_texts
+from interp.listing import insn_text
 from interp.program import Program
 
 from .profiles import helper_registry
@@ -31,26 +32,27 @@ def _helper_args(helper_id: int) -> int:
     return helper.nargs if helper is not None else 5  # an unknown helper may read every argument
 
 
-def slice_json(program: Program, path: list[int]) -> list[dict[str, Any]]:
-    """The slice of a counterexample's path: [{"pc", "insn", "source"}] in the order the run reaches them."""
-    texts = insn_texts(program)
-    sources: dict[int, str | None] = {}
-    current = None
-    for pc in texts:  # an instruction without line info belongs to the line before it, as in listings
-        line = program.source_lines.get(pc)
+def _source(program: Program, listing: Listing, pc: int) -> str | None:
+    """The source line of `pc`: its own, or (as listings group them) the nearest one before it."""
+    for at in reversed(listing.pcs[:bisect_right(listing.pcs, pc)]):
+        line = program.source_lines.get(at)
         if line and line.line:
-            current = str(line)
-        sources[pc] = current
-    return [{"pc": pc, "insn": texts[pc], "source": sources[pc]}
-            for pc in backward_slice(Listing.of(program.insns), path, _helper_args)]
+            return str(line)
+    return None
 
 
-def proof_json(judgement: "Judgement", alarm: "Alarm", program: Program) -> dict[str, Any]:
+def slice_json(program: Program, listing: Listing, path: list[int]) -> list[dict[str, Any]]:
+    """The slice of a counterexample's path: [{"pc", "insn", "source"}] in the order the run reaches them."""
+    return [{"pc": pc, "insn": insn_text(program, listing.by_pc[pc], pc), "source": _source(program, listing, pc)}
+            for pc in backward_slice(listing, path, _helper_args)]
+
+
+def proof_json(judgement: "Judgement", alarm: "Alarm", program: Program, listing: Listing) -> dict[str, Any]:
     out = judgement.to_json()
     fault = alarm.obligation.rule.fault
     out["fault"] = getattr(fault, "value", fault)
     if judgement.counterexample is not None:
-        out["slice"] = slice_json(program, judgement.counterexample.path)
+        out["slice"] = slice_json(program, listing, judgement.counterexample.path)
     return out
 
 
