@@ -9,6 +9,7 @@ import pytest
 from rule_files import write_case
 
 from verifier.cli import main
+from verifier.explain import counterexample_lines, verdict_line
 
 # a branch on di decides whether the run reaches the out-of-bounds read; si is read and unused
 BRANCH_ON_DI = """\
@@ -95,3 +96,32 @@ def test_policy_with_a_run_that_breaks_it(capsys: pytest.CaptureFixture[str], tm
 def test_no_solver_prints_the_finding_alone(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     _, lines = check(capsys, write_case("lookup without null check", tmp_path), "--no-solver")
     assert len(lines) == 1 and lines[0].startswith("  insn 6: possible-null-dereference: ")
+
+
+@pytest.mark.parametrize("proof, line", [
+    ({"status": "unknown", "confirmed": False, "reason": "a path passes insn 5 more than 64 times (a loop)"},
+     "not confirmed (z3 could not decide: a path passes insn 5 more than 64 times (a loop))"),
+    ({"status": "witnessed", "confirmed": False, "replay": {"confirmed": False, "fault": None,
+                                                            "reason": "the run ended without a fault"}},
+     "not confirmed (the run ended without a fault)"),
+    ({"status": "refuted", "confirmed": False},
+     "not confirmed (z3 shows no run breaks the rule; the profile keeps the finding)"),
+])
+def test_why_not_confirmed(proof: dict[str, object], line: str) -> None:
+    assert verdict_line(proof) == line
+
+
+def test_counterexample_inputs_by_name() -> None:
+    cx = {"regs": {"si": 0x1000, "di": 7, "ax": 0},
+          "maps": [{"index": 0, "name": "counts", "entries": [{"key": "01000000", "value": "2a00000000000000"}]}],
+          "absent": [{"index": 1, "name": "seen", "key": "00112233445566778899"}],
+          "kmem": [{"address": 0xffff888000001000, "hex": "6869"}], "env": {"pid": 5, "comm": "sh"}, "cpu": 1,
+          "unset": ["the result of get_prandom_u32 (0x3)"]}
+    assert counterexample_lines(cx) == [
+        "registers: si = 0x1000, di = 0x7",
+        "map counts[1] = 0x2a",
+        "map seen[key 00112233445566778899] absent",
+        "memory at 0xffff888000001000: 6869 (2 bytes)",
+        "environment: pid = 0x5, comm = 'sh', cpu = 1",
+        "not fixed by any input: the result of get_prandom_u32 (0x3)",
+    ]
