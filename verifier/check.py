@@ -23,7 +23,7 @@ from interp.program import Program
 
 from .checker import Alarm, check_all
 from .errors import ERROR, WARNING, Finding, ResourceLimit
-from .explain import proof_json
+from .evidence import proof_json
 from .fixpoint import Analysis, Limits
 from .profiles import PROFILES, Profile, helper_registry
 from .report import finding

@@ -332,7 +332,7 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
     import resource
 
     from verifier.check import ProgramResult, check_program
-    from verifier.explain import proof_lines
+    from verifier.evidence import proof_lines
     from verifier.fixpoint import Limits, process_memory
 
     if args.max_memory is not None:

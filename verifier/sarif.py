@@ -12,7 +12,7 @@ from interp.program import Program
 
 from .check import ProgramResult
 from .errors import RULES, Finding
-from .explain import verdict_line
+from .evidence import verdict_line
 
 SCHEMA = "https://json.schemastore.org/sarif-2.1.0.json"
 

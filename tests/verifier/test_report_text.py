@@ -9,7 +9,7 @@ import pytest
 from rule_files import write_case
 
 from verifier.cli import main
-from verifier.explain import counterexample_lines, verdict_line
+from verifier.evidence import counterexample_lines, verdict_line
 
 # a branch on di decides whether the run reaches the out-of-bounds read; si is read and unused
 BRANCH_ON_DI = """\
