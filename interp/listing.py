@@ -57,11 +57,16 @@ def program_header(program: Program) -> str:
             f"{program.entry_slots} insns{linked}{maps}")
 
 
+def insn_text(program: Program, insn: Any, pc: int) -> str:
+    """One instruction of `program` in kernel syntax, with map and helper names."""
+    return format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name)
+
+
 def insn_texts(program: Program) -> dict[int, str]:
     """Each instruction in kernel syntax, by pc, with map and helper names."""
     texts, pc = {}, 0
     for insn in program.insns:
-        texts[pc] = format_insn(insn, pc, helper_name=helper_name, map_name=program.map_name)
+        texts[pc] = insn_text(program, insn, pc)
         pc += insn.slots
     return texts
 

@@ -18,10 +18,12 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from interp.faults import ProgramError
+from interp.flow import Listing
 from interp.program import Program
 
 from .checker import Alarm, check_all
 from .errors import ERROR, WARNING, Finding, ResourceLimit
+from .evidence import proof_json
 from .fixpoint import Analysis, Limits
 from .profiles import PROFILES, Profile, helper_registry
 from .report import finding
@@ -179,7 +181,9 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
                 exposed = _exposed(alarms, judgements, warnings, prof.solver_refutes)
         except ResourceLimit as exc:
             cut_short = str(exc)
-    found, unfollowed = _findings(alarms, exposed, judgements if prof.solver_refutes else {}, program, judgements)
+    listing = analysis.cf.listing if analysis is not None else None
+    found, unfollowed = _findings(alarms, exposed, judgements if prof.solver_refutes else {}, program, judgements,
+                                  listing)
     found = [replace(f, severity=WARNING) if f.code in warnings else f for f in found]
     result.alarms = alarms
     result.judgements = judgements
@@ -224,7 +228,7 @@ def _exposed(alarms: list[Alarm], judgements: dict[int, "Judgement"], warnings: 
 
 
 def _findings(alarms: list[Alarm], exposed: list[int], judgements: dict[int, "Judgement"], program: Program,
-              proofs: dict[int, "Judgement"]) -> tuple[list[Finding], list[Alarm]]:
+              proofs: dict[int, "Judgement"], listing: Listing | None) -> tuple[list[Finding], list[Alarm]]:
     """One finding per (pc, code) of the `exposed` alarms, unless z3 refuted (in `judgements`) every
     alarm behind it, with what z3 made of it (`proofs`); and the refuted alarms the analysis did not
     go past (so that their paths' continuations were never analysed)."""
@@ -240,7 +244,9 @@ def _findings(alarms: list[Alarm], exposed: list[int], judgements: dict[int, "Ju
             continue
         first = next(n for n, j in zip(members, judged) if j is None or j.status != "refuted")
         proof = proofs.get(first)
-        found.append(replace(finding(alarms[first], program), proof=proof.to_json() if proof is not None else None))
+        found.append(replace(finding(alarms[first], program),
+                             proof=None if proof is None or listing is None
+                             else proof_json(proof, alarms[first], program, listing)))
     return found, unfollowed
 
 

@@ -332,6 +332,7 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
     import resource
 
     from verifier.check import ProgramResult, check_program
+    from verifier.evidence import proof_lines
     from verifier.fixpoint import Limits, process_memory
 
     if args.max_memory is not None:
@@ -374,7 +375,8 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
 
         print_check_comparison(args, source, results)
     elif args.format == "json":
-        print(json.dumps({"file": str(source.path), "profile": args.profile, "programs": [r.to_json() for r in results]}))
+        print(json.dumps({"file": str(source.path), "profile": args.profile, "arch": args.arch,
+                          "programs": [r.to_json() for r in results]}))
     elif args.format == "sarif":
         from verifier.sarif import to_sarif
 
@@ -385,6 +387,8 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
             print(f"{printable(describe(result.program))}: {result.verdict} ({stats})")
             for finding in result.findings:
                 print(f"  {finding}")
+                for line in proof_lines(finding.proof):
+                    print(line)
             if result.reason:
                 print(f"  unknown: {result.reason}")
     verdicts = {r.verdict for r in results}
@@ -611,9 +615,11 @@ def build_parser() -> argparse.ArgumentParser:
 
     from .corpus import register as register_corpus
     from .kernel_cli import register as register_kernel
+    from .replay_cli import register as register_replay
 
     register_kernel(sub)
     register_corpus(sub)
+    register_replay(sub)
     return parser
 
 

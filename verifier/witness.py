@@ -42,15 +42,18 @@ class Counterexample:
     cpu: int = 0
     path: list[int] = field(default_factory=list)  # the instructions the run executes, up to the alarm
     unset: list[str] = field(default_factory=list)  # what the run depends on that no input fixes
+    # keys the run looks up and must not find: [{"index", "name", "key"}] (left out of `maps`, so absent)
+    absent: list[dict[str, Any]] = field(default_factory=list)
 
     def to_json(self) -> dict[str, Any]:
         return {"regs": self.regs, "maps": self.maps, "kmem": self.kmem, "env": self.env, "cpu": self.cpu,
-                "path": self.path, "unset": self.unset}
+                "path": self.path, "unset": self.unset, "absent": self.absent}
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> "Counterexample":
         return cls(dict(data["regs"]), list(data["maps"]), list(data["kmem"]), dict(data["env"]),
-                   int(data.get("cpu", 0)), list(data.get("path", [])), list(data.get("unset", [])))
+                   int(data.get("cpu", 0)), list(data.get("path", [])), list(data.get("unset", [])),
+                   list(data.get("absent", [])))
 
     def regs_argument(self) -> str:
         """The registers as `run --regs` takes them (the non-zero ones)."""
@@ -153,7 +156,9 @@ def counterexample(env: "Analysis", found: "Found") -> Counterexample:
             unset.append(f"more keys of map {mdef.name} than it holds")
         map_docs.append({"index": index, "name": mdef.name,
                          "entries": [{"key": k.hex(), "value": bytes(v).hex()} for k, v in sorted(entries.items())]})
-    return Counterexample(regs, map_docs, kmem, env_json, cpu, list(found.path), unset)
+    missing = [{"index": index, "name": env.maps[index].name, "key": key.hex()}
+               for index, key in sorted({(index, key) for _, index, key in missed if key not in maps.get(index, {})})]
+    return Counterexample(regs, map_docs, kmem, env_json, cpu, list(found.path), unset, missing)
 
 
 def replay(program: Program, cx: Counterexample, pc: int, fault: FaultKind | str, arch: str = "x86_64",
