@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .checker import Alarm
 from .obligations import POLICY, Kind
 from .symbolic.search import SearchLimits, search
-from .witness import Counterexample, Replay, counterexample, replay
+from .witness import Counterexample, Replay, counterexample, fewer_registers, replay
 
 if TYPE_CHECKING:
     from .fixpoint import Analysis
@@ -75,7 +75,14 @@ def _judge(analysis: "Analysis", alarm: Alarm, limits: SearchLimits) -> Judgemen
     if fault == POLICY:  # a run comes near the kernel's rule, and faults nowhere for it
         return Judgement("policy", "a run breaks the kernel's rule (the counterexample), without a fault", cx,
                          steps=outcome.steps, queries=outcome.queries)
+    # the registers the model leaves to z3's default are shown as 0 where the fault still follows
+    tidy = counterexample(analysis, outcome.found, tidy=True)
+    run = replay(analysis.program, tidy, alarm.pc, fault, analysis.arch)
+    if run.confirmed or tidy == cx:
+        return Judgement("witnessed", None, tidy, run, outcome.steps, outcome.queries)
     run = replay(analysis.program, cx, alarm.pc, fault, analysis.arch)
+    if run.confirmed:
+        cx, run = fewer_registers(analysis.program, cx, alarm.pc, fault, analysis.arch, run)
     return Judgement("witnessed", None, cx, run, outcome.steps, outcome.queries)
 
 

@@ -8,7 +8,7 @@ fault its obligation names; otherwise it is reported as not confirmed, with the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any
 
 import z3
@@ -78,11 +78,26 @@ def _bytes(model: Any, array: Any, start: Any, size: int) -> bytes:
     return bytes(_int(model, z3.Select(array, start + i)) for i in range(size))
 
 
-def counterexample(env: "Analysis", found: "Found") -> Counterexample:
+def _named_bytes(model: Any, array: Any, size: int) -> bytes:
+    """The bytes of `array` that the model names one by one, 0 elsewhere: z3 gives the rest one
+    default value (often not 0), which only some constraints may need."""
+    named: dict[int, int] = {}
+    term = model.eval(array, model_completion=True)
+    while z3.is_store(term):
+        index, value = term.arg(1), term.arg(2)
+        if z3.is_bv_value(index) and z3.is_bv_value(value):
+            named.setdefault(index.as_long(), value.as_long())
+        term = term.arg(0)
+    return bytes(named.get(i, 0) for i in range(size))
+
+
+def counterexample(env: "Analysis", found: "Found", tidy: bool = False) -> Counterexample:
+    """The model's inputs; `tidy`: the context's bytes that the model does not name are 0 (easier
+    to read, but they may no longer satisfy the path: replay to know)."""
     model, inputs = found.model, found.state.inputs
     layout = layout_for(env.arch)
     size = env.ops.type.size(env.arch)
-    ctx = _bytes(model, inputs.ctx, z3.BitVecVal(0, 64), size)
+    ctx = _named_bytes(model, inputs.ctx, size) if tidy else _bytes(model, inputs.ctx, z3.BitVecVal(0, 64), size)
     regs = {name: int.from_bytes(ctx[off:off + width], "little") for name, off, width in layout.fields
             if off + width <= len(ctx)}
     maps: dict[int, dict[bytes, bytearray]] = {}
@@ -186,4 +201,18 @@ def replay(program: Program, cx: Counterexample, pc: int, fault: FaultKind | str
     return Replay(False, got.to_json(), f"the run faulted at insn {got.pc} ({got.kind.value}) instead")
 
 
-__all__ = ["Counterexample", "Replay", "counterexample", "replay"]
+def fewer_registers(program: Program, cx: Counterexample, pc: int, fault: FaultKind | str, arch: str,
+                    run: Replay) -> tuple[Counterexample, Replay]:
+    """`cx` with each register set to 0 that the fault does not need (as replays show), so that a
+    report names only the inputs that matter; `run` is `cx`'s confirmed replay."""
+    for name, value in cx.regs.items():
+        if value == 0:
+            continue
+        fewer = replace(cx, regs={**cx.regs, name: 0})
+        again = replay(program, fewer, pc, fault, arch)
+        if again.confirmed:
+            cx, run = fewer, again
+    return cx, run
+
+
+__all__ = ["Counterexample", "Replay", "counterexample", "fewer_registers", "replay"]
