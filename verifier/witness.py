@@ -203,15 +203,18 @@ def replay(program: Program, cx: Counterexample, pc: int, fault: FaultKind | str
 
 def fewer_registers(program: Program, cx: Counterexample, pc: int, fault: FaultKind | str, arch: str,
                     run: Replay) -> tuple[Counterexample, Replay]:
-    """`cx` with each register set to 0 that the fault does not need (as replays show), so that a
-    report names only the inputs that matter; `run` is `cx`'s confirmed replay."""
+    """`cx` with each register the fault does not need set to 0, and the others to a smaller value
+    where one does (1, or the low byte, as replays show), so that a report names only the inputs
+    that matter, readably; `run` is `cx`'s confirmed replay."""
     for name, value in cx.regs.items():
-        if value == 0:
-            continue
-        fewer = replace(cx, regs={**cx.regs, name: 0})
-        again = replay(program, fewer, pc, fault, arch)
-        if again.confirmed:
-            cx, run = fewer, again
+        for smaller in sorted({0, 1, value & 0xFF, value & 0xFFFF_FFFF}):
+            if smaller >= value:
+                break
+            fewer = replace(cx, regs={**cx.regs, name: smaller})
+            again = replay(program, fewer, pc, fault, arch)
+            if again.confirmed:
+                cx, run = fewer, again
+                break
     return cx, run
 
 

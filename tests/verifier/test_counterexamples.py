@@ -42,3 +42,13 @@ def test_the_suite_covers_every_kind_of_runtime_rejection() -> None:
     confirmed = {code for case in REJECTED for _, code, _, proof in _faults(case) if proof and proof["confirmed"]}
     assert {"possible-null-dereference", "invalid-dereference", "uninitialised-register", "ctx-out-of-bounds",
             "stack-out-of-bounds", "map-value-out-of-bounds", "helper-argument", "helper-memory"} <= confirmed
+
+
+@pytest.mark.parametrize("name, regs", [("live branch", {"di": 1}), ("stack variable offset past top", {"di": 40})])
+def test_counterexamples_name_only_the_registers_the_fault_needs(name: str, regs: dict[str, int]) -> None:
+    """z3 fills what no constraint names with one default byte (0x0101...): the report keeps 0 there,
+    and a small value where any non-zero one faults."""
+    case = next(c for c in CASES if c.name == name)
+    [finding] = check_program(program(case), case.profile).errors
+    assert finding.proof is not None and finding.proof["confirmed"]
+    assert {k: v for k, v in finding.proof["counterexample"]["regs"].items() if v} == regs
