@@ -80,6 +80,8 @@ def tracing_corpus() -> dict[str, Subject]:
 
 def random_programs(count: int, rng_seed: int) -> dict[str, Subject]:
     drawn: list[shapes.Shape] = []
+    if count == 0:
+        return {}
 
     @seed(rng_seed)
     @settings(max_examples=count, deadline=None, suppress_health_check=list(HealthCheck), database=None)
