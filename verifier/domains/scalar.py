@@ -8,6 +8,7 @@ definition of the instruction set); constant operands are computed by that defin
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 from interp import semantics
 from interp.isa.opcodes import AluOp, JmpOp
@@ -143,6 +144,11 @@ class Scalar:
     # -- reduction ------------------------------------------------------------------------------
     def sync(self) -> "Scalar | None":
         """Make every component as tight as the others allow; None when no value remains."""
+        return _synced(self)
+
+    def _sync(self) -> "Scalar | None":
+        if self.tnum.is_const:  # (the common case, settled at once: the loop below ends the same way)
+            return Scalar.const(self.tnum.value) if self.contains(self.tnum.value) else None
         t, umin, umax, smin, smax = self.tnum, self.umin, self.umax, self.smin, self.smax
         u32min, u32max, s32min, s32max = self.u32min, self.u32max, self.s32min, self.s32max
         for _ in range(3):
@@ -438,3 +444,12 @@ class Scalar:
         s = Scalar(t, self.umin, self.umax, self.smin, self.smax, self.u32min, self.u32max,
                    self.s32min, self.s32max).sync()
         return None if s is None else (s, other)
+
+
+# sync is a pure function of the scalar, asked again and again for the same values (paths and
+# iterations repeat the same arithmetic): its results are kept, a bounded number of them
+@lru_cache(maxsize=1 << 14)
+def _synced(scalar: Scalar) -> Scalar | None:
+    return scalar._sync()
+
+
