@@ -399,10 +399,7 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
 
 
 def cmd_cfg(args: argparse.Namespace) -> int:
-    import shutil
-    import subprocess
-
-    from verifier.cfg import build_cfg, to_dot, to_json
+    from verifier.cfg import GraphvizError, build_cfg, to_dot, to_json, to_svg
     from verifier.errors import ResourceLimit
 
     _timeout(args.timeout)
@@ -423,16 +420,14 @@ def cmd_cfg(args: argparse.Namespace) -> int:
     if args.format == "dot":
         sys.stdout.write(dot)
         return EXIT_OK
-    dot_tool = shutil.which("dot")
-    if dot_tool is None:
-        raise UsageError("--format svg needs graphviz's `dot` (apt-get install graphviz); use --format dot")
-    svg = subprocess.run([dot_tool, "-Tsvg"], input=dot, capture_output=True, text=True, check=False)
-    if svg.returncode != 0:
-        raise UsageError(f"dot failed: {svg.stderr.strip().splitlines()[0] if svg.stderr else svg.returncode}")
+    try:
+        svg = to_svg(dot)
+    except GraphvizError as exc:
+        raise UsageError(f"--format svg {exc}; use --format dot") from None
     if args.output:
-        Path(args.output).write_text(svg.stdout)
+        Path(args.output).write_text(svg)
     else:
-        sys.stdout.write(svg.stdout)
+        sys.stdout.write(svg)
     return EXIT_OK
 
 
