@@ -332,6 +332,8 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
     import resource
 
     from verifier.check import ProgramResult, check_program
+    from verifier.explain import prepare as prepare_explain
+    from verifier.explain import write_pages as write_explanations
     from verifier.fixpoint import Limits, process_memory
 
     if args.max_memory is not None:
@@ -341,6 +343,7 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
         # limit is a backstop well above it, for memory the analysis does not see coming
         limit = process_memory()[0] + (2 * args.max_memory + 512) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    explain_dir = prepare_explain(args.explain) if args.explain is not None else None
     programs = select_programs(source.programs, args.section)
     if not programs:
         source.select(args.section)
@@ -387,6 +390,8 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
                 print(f"  {finding}")
             if result.reason:
                 print(f"  unknown: {result.reason}")
+    if explain_dir is not None:
+        print(f"bpfverify: explained in {write_explanations(explain_dir, results, args.arch)}", file=sys.stderr)
     verdicts = {r.verdict for r in results}
     if "rejected" in verdicts:
         return EXIT_FAILED
@@ -578,6 +583,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--solver-timeout", type=float, default=5.0,
                        help="seconds one z3 query may take (default 5); z3's resource limit decides first, "
                             "the same on every machine")
+    check.add_argument("--explain", metavar="DIR",
+                       help="write an HTML page per program into DIR: its graph, findings and the failing run replayed")
     check.set_defaults(func=cmd_check)
 
     cfg = sub.add_parser("cfg", help="the control-flow graph of a program (dot, json or svg)")
