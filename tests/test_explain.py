@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -170,6 +171,18 @@ def test_several_programs_get_an_index(tmp_path: Path) -> None:
         (names[0], "kprobe/f:<unchecked>"), (names[1], "kprobe/f:checked")]
     assert "<h1>kprobe/f:&lt;unchecked&gt;: " in (tmp_path / names[0]).read_text()
     assert "rejected" in index.read_text() and "accepted" in index.read_text()
+
+
+def test_past_the_time_limit_a_page_keeps_the_findings_and_the_run(tmp_path: Path) -> None:
+    insns = assemble(UNCHECKED)
+    program = Program("p", "kprobe/f", "kprobe", "kprobe", "f", insns, sum(i.slots for i in insns),
+                      [MapDef("h", 1, 4, 8, 16)], license="GPL")
+    page = write_pages(tmp_path, [check_program(program)], "x86_64", deadline=time.monotonic())
+    root = Tree(page.read_text()).root
+    assert root.all("section", None)[1].content().strip() == (
+        "Control-flow graphno graph: the command's time limit passed (raise --timeout)")
+    assert root.all("svg") == [] and root.all("table", "states") == []
+    assert [row[0] for row in trace_rows(root)] == ["0", "1", "2", "4", "5", "6", "7", "8"]
 
 
 @pytest.mark.parametrize("where, message", [

@@ -301,9 +301,13 @@ def dot_tool() -> str:
     return tool
 
 
-def to_svg(dot: str) -> str:
-    """The DOT graph drawn as SVG by graphviz."""
-    done = subprocess.run([dot_tool(), "-Tsvg"], input=dot, capture_output=True, text=True, check=False)
+def to_svg(dot: str, timeout_s: float | None = None) -> str:
+    """The DOT graph drawn as SVG by graphviz (within `timeout_s` seconds, where given)."""
+    try:
+        done = subprocess.run([dot_tool(), "-Tsvg"], input=dot, capture_output=True, text=True, check=False,
+                              timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise GraphvizError(f"dot took longer than {timeout_s:g} s") from None
     if done.returncode != 0:
         raise GraphvizError(f"dot failed: {done.stderr.strip().splitlines()[0] if done.stderr.strip() else done.returncode}")
     return done.stdout

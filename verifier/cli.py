@@ -391,7 +391,8 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
             if result.reason:
                 print(f"  unknown: {result.reason}")
     if explain_dir is not None:
-        print(f"bpfverify: explained in {write_explanations(explain_dir, results, args.arch)}", file=sys.stderr)
+        written = write_explanations(explain_dir, results, args.arch, deadline)
+        print(f"bpfverify: explained in {written}", file=sys.stderr)
     verdicts = {r.verdict for r in results}
     if "rejected" in verdicts:
         return EXIT_FAILED

@@ -29,7 +29,7 @@ from .state import State
 from .witness import Counterexample, Replay, replay
 
 MAX_ROWS = 5000  # rows of a trace or a state table; a page past that is no longer read
-CFG_SECONDS = 10.0  # time to build a graph that is only drawn
+GRAPH_SECONDS = 60.0  # time to build a graph and for graphviz to lay it out
 REGISTERS = range(11)
 
 STYLE = """
@@ -87,20 +87,19 @@ def prepare(directory: str) -> Path:
     return path
 
 
-def write_pages(directory: Path, results: list[ProgramResult], arch: str) -> Path:
+def write_pages(directory: Path, results: list[ProgramResult], arch: str, deadline: float | None = None) -> Path:
     """A page per program in `directory`, and an index.html when there are several; returns the
-    page to open first."""
+    page to open first. Past `deadline` (time.monotonic(), the command's --timeout) graphs are no
+    longer drawn: graphviz takes seconds on programs of thousands of instructions."""
     names = _file_names([r.program for r in results])
     try:
         for result, name in zip(results, names):
-            (directory / name).write_text(page(result, arch), encoding="utf-8")
+            (directory / name).write_text(page(result, arch, deadline), encoding="utf-8")
         if len(results) == 1:
             return directory / names[0]
         (directory / "index.html").write_text(index(results, names), encoding="utf-8")
     except OSError as exc:
         raise ExplainError(f"--explain {directory}: cannot write there: {exc.strerror or exc}") from None
-    except GraphvizError as exc:
-        raise ExplainError(f"--explain: {exc}") from None
     return directory / "index.html"
 
 
@@ -131,7 +130,7 @@ def index(results: list[ProgramResult], names: list[str]) -> str:
                                          *rows, "</table>"])
 
 
-def page(result: ProgramResult, arch: str) -> str:
+def page(result: ProgramResult, arch: str, deadline: float | None = None) -> str:
     program = result.program
     name = printable(describe(program))
     texts = insn_texts(program)
@@ -142,7 +141,8 @@ def page(result: ProgramResult, arch: str) -> str:
             + (f"; unknown: {html.escape(result.reason)}" if result.reason else "") + "</p>",
             *_findings(result)]
     graph = ['<section id="cfg"><h2>Control-flow graph</h2>',
-             *_graph(program, texts, cx.path if cx else None, failing.pc if failing else None), "</section>"]
+             *_graph(program, texts, cx.path if cx else None, failing.pc if failing else None, deadline),
+             "</section>"]
     if cx is not None and failing is not None:
         steps, run = _replayed(result, cx, failing, arch)
         trace = ['<section id="trace"><h2>The counterexample replayed</h2>', *_run_summary(cx, run),
@@ -150,7 +150,10 @@ def page(result: ProgramResult, arch: str) -> str:
         body += ['<div class="columns">', *graph, *trace, "</div>"]
     else:
         body += graph
-    body += _states_table(result, texts)
+    if deadline is not None and time.monotonic() >= deadline:
+        body.append("<p>no abstract states: the command's time limit passed (raise --timeout)</p>")
+    else:
+        body += _states_table(result, texts)
     return _document(f"{name}: {result.verdict}", body)
 
 
@@ -190,13 +193,18 @@ def _judged(proof: dict[str, Any] | None) -> tuple[str, str]:
 # -- the graph ---------------------------------------------------------------------------------
 
 
-def _graph(program: Program, texts: dict[int, str], path: list[int] | None, failing_pc: int | None) -> list[str]:
+def _graph(program: Program, texts: dict[int, str], path: list[int] | None, failing_pc: int | None,
+           deadline: float | None) -> list[str]:
+    until = time.monotonic() + GRAPH_SECONDS
+    if deadline is not None:
+        until = min(until, deadline)
+    if until <= time.monotonic():
+        return ["<p>no graph: the command's time limit passed (raise --timeout)</p>"]
     try:
-        cf = build_cfg(program.insns, dict(program.functions), program.unresolved_pcs,
-                       time.monotonic() + CFG_SECONDS)
-    except (ProgramError, ResourceLimit) as exc:
+        cf = build_cfg(program.insns, dict(program.functions), program.unresolved_pcs, until)
+        svg = to_svg(to_dot(cf, texts.__getitem__, path, failing_pc), max(until - time.monotonic(), 0.1))
+    except (ProgramError, ResourceLimit, GraphvizError) as exc:
         return [f"<p>no graph: {html.escape(str(exc))}</p>"]
-    svg = to_svg(to_dot(cf, texts.__getitem__, path, failing_pc))
     # inline in HTML: no XML prolog, no DOCTYPE naming the SVG DTD, no namespace URLs
     svg = svg[svg.index("<svg"):]
     return [re.sub(r'\s+xmlns(:\w+)?="[^"]*"', "", svg)]
