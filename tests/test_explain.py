@@ -135,6 +135,7 @@ def test_a_rejected_program_shows_its_failing_run(capsys: pytest.CaptureFixture[
     assert rows[5][2 + 0] == "0x0 / map_value_or_null"  # the lookup found nothing
     assert rows[6][2 + 6] == "0x7 / 7"  # past the branch on di, the analysis knows r6 too
     assert rows[-1][1] == "r0 = *(u64 *)(r0 +0)"
+    assert [tr.all("td")[0].content() for tr in root.all("table", "states")[0].all("tr", "fault")] == ["8"]
     fault = root.all("td", "message")[0].content()
     assert fault.startswith("fault: out-of-bounds: 8-byte read at 0x0 hits no memory")
     assert "http://" not in text and "https://" not in text and "<script" not in text

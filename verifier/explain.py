@@ -10,7 +10,9 @@ each instruction. Pages name no outside resource: styles and drawings are inline
 from __future__ import annotations
 
 import html
+import json
 import re
+import tempfile
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -79,9 +81,7 @@ def prepare(directory: str) -> Path:
         raise ExplainError(f"--explain {directory}: not a directory")
     try:
         path.mkdir(parents=True, exist_ok=True)
-        probe = path / ".bpfverify-explain"
-        probe.write_text("")
-        probe.unlink()
+        tempfile.TemporaryFile(dir=path).close()  # (writable: as root, os.access always says so)
     except OSError as exc:
         raise ExplainError(f"--explain {directory}: cannot write there: {exc.strerror or exc}") from None
     return path
@@ -89,8 +89,8 @@ def prepare(directory: str) -> Path:
 
 def write_pages(directory: Path, results: list[ProgramResult], arch: str, deadline: float | None = None) -> Path:
     """A page per program in `directory`, and an index.html when there are several; returns the
-    page to open first. Past `deadline` (time.monotonic(), the command's --timeout) graphs are no
-    longer drawn: graphviz takes seconds on programs of thousands of instructions."""
+    page to open first. Past `deadline` (time.monotonic(), the command's --timeout) graphs and
+    state tables are left out: graphviz takes seconds on programs of thousands of instructions."""
     names = _file_names([r.program for r in results])
     try:
         for result, name in zip(results, names):
@@ -106,7 +106,7 @@ def write_pages(directory: Path, results: list[ProgramResult], arch: str, deadli
 def _file_names(programs: list[Program]) -> list[str]:
     names: list[str] = []
     for program in programs:
-        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", describe(program)).strip("_.") or "program"
+        stem = re.sub(r"[^A-Za-z0-9_.-]+", "_", describe(program)).strip("_.")[:100] or "program"
         name, n = f"{stem}.html", 1
         while name in names or name == "index.html":
             n += 1
@@ -123,7 +123,7 @@ def _document(title: str, body: list[str]) -> str:
 
 def index(results: list[ProgramResult], names: list[str]) -> str:
     rows = [f'<tr><td><a href="{html.escape(name)}">{html.escape(printable(describe(r.program)))}</a></td>'
-            f'<td class="verdict-{r.verdict}">{r.verdict}</td><td>{len(r.errors)}</td><td>{len(r.warnings)}</td></tr>'
+            f'<td class="verdict-{html.escape(r.verdict)}">{html.escape(r.verdict)}</td><td>{len(r.errors)}</td><td>{len(r.warnings)}</td></tr>'
             for r, name in zip(results, names)]
     return _document("bpfverify check", ["<h1>bpfverify check</h1>", "<table>",
                                          "<tr><th>program</th><th>verdict</th><th>errors</th><th>warnings</th></tr>",
@@ -136,7 +136,8 @@ def page(result: ProgramResult, arch: str, deadline: float | None = None) -> str
     texts = insn_texts(program)
     failing = next((f for f in result.errors if f.proof and f.proof.get("counterexample")), None)
     cx = Counterexample.from_json(failing.proof["counterexample"]) if failing and failing.proof else None
-    body = [f'<h1>{html.escape(name)}: <span class="verdict-{result.verdict}">{result.verdict}</span></h1>',
+    verdict = html.escape(result.verdict)
+    body = [f'<h1>{html.escape(name)}: <span class="verdict-{verdict}">{verdict}</span></h1>',
             f"<p>{program.slots} instructions, profile {html.escape(result.profile)}, {result.time_s:.2f} s"
             + (f"; unknown: {html.escape(result.reason)}" if result.reason else "") + "</p>",
             *_findings(result)]
@@ -223,7 +224,7 @@ def _replayed(result: ProgramResult, cx: Counterexample, failing: Finding, arch:
         if len(steps) < MAX_ROWS:
             steps.append(Step(at, tuple(regs)))
 
-    fault = next(a.obligation.rule.fault for a in result.alarms if (a.pc, a.code) == (failing.pc, failing.code))
+    fault = next((a.obligation.rule.fault for a in result.alarms if (a.pc, a.code) == (failing.pc, failing.code)), "")
     run = replay(result.program, cx, failing.pc, fault, arch, trace=record)
     if run.fault is not None and executed[0] <= MAX_ROWS:
         last = steps[-1].regs if steps else (None,) * len(REGISTERS)
@@ -234,8 +235,10 @@ def _replayed(result: ProgramResult, cx: Counterexample, failing: Finding, arch:
 def _run_summary(cx: Counterexample, run: Replay) -> list[str]:
     outcome = ("confirmed: the run faults at the finding's instruction" if run.confirmed
                else f"not confirmed: {run.reason}")
-    inputs = {"regs": cx.regs_argument() or "(all 0)", "maps": cx.maps, "kmem": cx.kmem, "env": cx.env, "cpu": cx.cpu}
-    listed = "\n".join(f"{key}: {value}" for key, value in inputs.items() if value or key in ("regs", "cpu"))
+    # the inputs in the shapes `bpfverify run` takes them (--regs, and JSON for --maps, --kmem, --env)
+    inputs = {"maps": cx.maps, "kmem": cx.kmem, "env": cx.env}
+    listed = "\n".join([f"regs: {cx.regs_argument() or '(all 0)'}", f"cpu: {cx.cpu}",
+                        *(f"{key}: {json.dumps(value)}" for key, value in inputs.items() if value)])
     return [f'<p class="{"confirmed" if run.confirmed else "not-confirmed"}">{html.escape(outcome)}</p>',
             f"<pre>{html.escape(listed)}</pre>",
             "<p>Each row: an executed instruction; each register cell holds its concrete value after the "
@@ -289,6 +292,7 @@ def _states_table(result: ProgramResult, texts: dict[int, str]) -> list[str]:
         return out + ["<p>none: the analysis did not run to the end</p></section>"]
     out += ['<table class="states">', _header("pc", "instruction", "source")]
     last_source = None
+    errors = {f.pc for f in result.errors}
     for n, pc in enumerate(sorted(texts)):
         if n == MAX_ROWS:
             out.append(f'<tr><td colspan="{3 + len(REGISTERS)}">... the first {MAX_ROWS} instructions shown</td></tr>')
@@ -298,7 +302,8 @@ def _states_table(result: ProgramResult, texts: dict[int, str]) -> list[str]:
         cells = "".join(f'<td><span class="abstract">{html.escape(_abstract(state, r))}</span></td>'
                         for r in REGISTERS)
         unreached = "" if state is not None else " (no path reaches it)"
-        out.append(f"<tr><td>{pc}</td><td>{html.escape(texts[pc] + unreached)}</td>{source}{cells}</tr>")
+        css = ' class="fault"' if pc in errors else ""  # (the error findings' instructions)
+        out.append(f"<tr{css}><td>{pc}</td><td>{html.escape(texts[pc] + unreached)}</td>{source}{cells}</tr>")
     return out + ["</table>", "</section>"]
 
 
