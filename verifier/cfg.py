@@ -6,9 +6,11 @@ graph (edges `call`), with back-edges, natural loops, dominators and unreachable
 
 from __future__ import annotations
 
+import shutil
+import subprocess
 import time
 from dataclasses import dataclass, field
-from typing import Any, Generator
+from typing import Any, Generator, Sequence
 
 import networkx as nx
 
@@ -27,6 +29,9 @@ from interp.isa.ops import LoadFuncRef
 from .errors import ResourceLimit
 
 EXIT_NODE = "exit"
+# the SVG classes of a failing run's blocks and edges, and of the block it fails in
+FAILING_PATH, FAILING_INSN = "failing-path", "failing-insn"
+FAILS_HERE = " <- fails here"
 
 
 @dataclass
@@ -246,31 +251,66 @@ def to_json(cf: ControlFlow) -> dict[str, Any]:
     return out
 
 
-def to_dot(cf: ControlFlow, text_of: Any, highlight: set[int] | None = None) -> str:
-    """Graphviz DOT of every function; `text_of(pc)` gives an instruction's text; blocks holding a
-    pc in `highlight` (a failing path) are drawn red."""
+def to_dot(cf: ControlFlow, text_of: Any, path: Sequence[int] | None = None, failing_pc: int | None = None) -> str:
+    """Graphviz DOT of every function; `text_of(pc)` gives an instruction's text. The blocks and
+    edges a failing run takes (`path`, the pcs it executes) are drawn red with the SVG class
+    `failing-path`, and the instruction it fails at (`failing_pc`) is marked too."""
+    on_path = set(path or ())
+    steps = set(zip(path or (), (path or ())[1:]))  # (pc, next pc) of each step of the run
     lines = ["digraph cfg {", '  node [shape=box, fontname="monospace", fontsize=10];']
     for entry, fn in sorted(cf.functions.items()):
         lines.append(f'  subgraph "cluster_{entry}" {{')
         lines.append(f'    label="{_escape(fn.name)}";')
         for start, block in fn.blocks.items():
-            label = "\\l".join(_escape(f"{pc}: {text_of(pc)}") for pc in block.pcs) + "\\l"
-            color = ', color=red, penwidth=2' if highlight and highlight & set(block.pcs) else ""
-            lines.append(f'    "f{entry}_{start}" [label="{label}"{color}];')
+            label = "\\l".join(_escape(f"{pc}: {text_of(pc)}{FAILS_HERE if pc == failing_pc else ''}")
+                               for pc in block.pcs) + "\\l"
+            style = ""
+            if on_path & set(block.pcs):
+                style = f', color=red, penwidth=2, class="{FAILING_PATH}"'
+            if failing_pc in block.pcs:
+                style = f', color=red, penwidth=2, style=filled, fillcolor="#ffe0e0", class="{FAILING_PATH} {FAILING_INSN}"'
+            lines.append(f'    "f{entry}_{start}" [label="{label}"{style}];')
         lines.append(f'    "f{entry}_exit" [label="exit", shape=oval];')
         for a, b, data in fn.graph.edges(data=True):
             style = {"taken": 'color=darkgreen, label="T"', "fallthrough": 'color=gray40, label="F"', "exit": "style=dashed"}[data["kind"]]
             if (a, b) in fn.back_edges:
                 style += ", constraint=false, color=blue"
+            if b != EXIT_NODE and (fn.blocks[a].end, b) in steps:
+                style += f', color=red, penwidth=2, class="{FAILING_PATH}"'
             target = f"f{entry}_exit" if b == EXIT_NODE else f"f{entry}_{b}"
             lines.append(f'    "f{entry}_{a}" -> "{target}" [{style}];')
         lines.append("  }")
     for a, b, data in cf.call_graph.edges(data=True):
         for site in data["sites"]:
             block = cf.functions[a].block_of[site]
-            lines.append(f'  "f{a}_{block}" -> "f{b}_{b}" [style=dotted, label="call"];')
+            style = f', color=red, penwidth=2, class="{FAILING_PATH}"' if (site, b) in steps else ""
+            lines.append(f'  "f{a}_{block}" -> "f{b}_{b}" [style=dotted, label="call"{style}];')
     lines.append("}")
     return "\n".join(lines) + "\n"
+
+
+class GraphvizError(Exception):
+    """graphviz's `dot` is not installed, or it failed."""
+
+
+def dot_tool() -> str:
+    """The path of graphviz's `dot`."""
+    tool = shutil.which("dot")
+    if tool is None:
+        raise GraphvizError("needs graphviz's `dot` (apt-get install graphviz)")
+    return tool
+
+
+def to_svg(dot: str, timeout_s: float | None = None) -> str:
+    """The DOT graph drawn as SVG by graphviz (within `timeout_s` seconds, where given)."""
+    try:
+        done = subprocess.run([dot_tool(), "-Tsvg"], input=dot, capture_output=True, text=True, check=False,
+                              timeout=timeout_s)
+    except subprocess.TimeoutExpired:
+        raise GraphvizError(f"dot took longer than {timeout_s:g} s") from None
+    if done.returncode != 0:
+        raise GraphvizError(f"dot failed: {done.stderr.strip().splitlines()[0] if done.stderr.strip() else done.returncode}")
+    return done.stdout
 
 
 def _escape(text: str) -> str:

@@ -333,6 +333,8 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
 
     from verifier.check import ProgramResult, check_program
     from verifier.evidence import proof_lines
+    from verifier.explain import prepare as prepare_explain
+    from verifier.explain import write_pages as write_explanations
     from verifier.fixpoint import Limits, process_memory
 
     if args.max_memory is not None:
@@ -342,6 +344,7 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
         # limit is a backstop well above it, for memory the analysis does not see coming
         limit = process_memory()[0] + (2 * args.max_memory + 512) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
+    explain_dir = prepare_explain(args.explain) if args.explain is not None else None
     programs = select_programs(source.programs, args.section)
     if not programs:
         source.select(args.section)
@@ -391,6 +394,9 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
                     print(line)
             if result.reason:
                 print(f"  unknown: {result.reason}")
+    if explain_dir is not None:
+        written = write_explanations(explain_dir, results, args.arch, deadline)
+        print(f"bpfverify: explained in {written}", file=sys.stderr)
     verdicts = {r.verdict for r in results}
     if "rejected" in verdicts:
         return EXIT_FAILED
@@ -403,10 +409,7 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
 
 
 def cmd_cfg(args: argparse.Namespace) -> int:
-    import shutil
-    import subprocess
-
-    from verifier.cfg import build_cfg, to_dot, to_json
+    from verifier.cfg import GraphvizError, build_cfg, to_dot, to_json, to_svg
     from verifier.errors import ResourceLimit
 
     _timeout(args.timeout)
@@ -427,16 +430,14 @@ def cmd_cfg(args: argparse.Namespace) -> int:
     if args.format == "dot":
         sys.stdout.write(dot)
         return EXIT_OK
-    dot_tool = shutil.which("dot")
-    if dot_tool is None:
-        raise UsageError("--format svg needs graphviz's `dot` (apt-get install graphviz); use --format dot")
-    svg = subprocess.run([dot_tool, "-Tsvg"], input=dot, capture_output=True, text=True, check=False)
-    if svg.returncode != 0:
-        raise UsageError(f"dot failed: {svg.stderr.strip().splitlines()[0] if svg.stderr else svg.returncode}")
+    try:
+        svg = to_svg(dot)
+    except GraphvizError as exc:
+        raise UsageError(f"--format svg {exc}; use --format dot") from None
     if args.output:
-        Path(args.output).write_text(svg.stdout)
+        Path(args.output).write_text(svg)
     else:
-        sys.stdout.write(svg.stdout)
+        sys.stdout.write(svg)
     return EXIT_OK
 
 
@@ -587,6 +588,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--solver-timeout", type=float, default=5.0,
                        help="seconds one z3 query may take (default 5); z3's resource limit decides first, "
                             "the same on every machine")
+    check.add_argument("--explain", metavar="DIR",
+                       help="write an HTML page per program into DIR: its graph, findings and the failing run replayed")
     check.set_defaults(func=cmd_check)
 
     cfg = sub.add_parser("cfg", help="the control-flow graph of a program (dot, json or svg)")

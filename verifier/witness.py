@@ -9,7 +9,7 @@ fault its obligation names; otherwise it is reported as not confirmed, with the 
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Callable
 
 import z3
 
@@ -177,13 +177,14 @@ def counterexample(env: "Analysis", found: "Found", tidy: bool = False) -> Count
 
 
 def replay(program: Program, cx: Counterexample, pc: int, fault: FaultKind | str, arch: str = "x86_64",
-           budget: int = 1_000_000) -> Replay:
-    """Run the program on the counterexample's inputs; confirmed when it faults at `pc` with `fault`."""
+           budget: int = 1_000_000, trace: Callable[[int, tuple], None] | None = None) -> Replay:
+    """Run the program on the counterexample's inputs; confirmed when it faults at `pc` with `fault`.
+    `trace(pc, registers)` is called after each executed instruction (the interpreter's trace hook)."""
     try:
         environment = Environment.from_json(cx.env) if cx.env else Environment()
         kmem = KernelMemory.from_json(cx.kmem) if cx.kmem else KernelMemory()
         session = KprobeSession([program], arch=arch, kmem=kmem, env=environment,
-                                ncpus=max(cx.cpu + 1, 1), budget=budget)
+                                ncpus=max(cx.cpu + 1, 1), budget=budget, trace=trace)
         for doc in cx.maps:
             session.maps[doc["index"]].load_entries(doc["entries"])
         ctx = session.context(cx.regs)
