@@ -27,6 +27,7 @@ from .cfg import GraphvizError, build_cfg, dot_tool, to_dot, to_svg
 from .check import ProgramResult
 from .domains.regs import RegType
 from .errors import Finding, ResourceLimit
+from .evidence import counterexample_lines
 from .state import State
 from .witness import Counterexample, Replay, replay
 
@@ -237,9 +238,12 @@ def _run_summary(cx: Counterexample, run: Replay) -> list[str]:
                else f"not confirmed: {run.reason}")
     # the inputs in the shapes `bpfverify run` takes them (--regs, and JSON for --maps, --kmem, --env)
     inputs = {"maps": cx.maps, "kmem": cx.kmem, "env": cx.env}
-    listed = "\n".join([f"regs: {cx.regs_argument() or '(all 0)'}", f"cpu: {cx.cpu}",
-                        *(f"{key}: {json.dumps(value)}" for key, value in inputs.items() if value)])
+    by_name = "\n".join(counterexample_lines(cx.to_json()))
+    listed = "\n".join([f"--regs {cx.regs_argument() or '(all 0)'}", f"--cpu {cx.cpu}",
+                        *(f"--{key} '{json.dumps(value)}'" for key, value in inputs.items() if value)])
     return [f'<p class="{"confirmed" if run.confirmed else "not-confirmed"}">{html.escape(outcome)}</p>',
+            f"<pre>{html.escape(by_name)}</pre>",
+            "<p>As <code>bpfverify run</code> takes them:</p>",
             f"<pre>{html.escape(listed)}</pre>",
             "<p>Each row: an executed instruction; each register cell holds its concrete value after the "
             "instruction (top) and the analysis' abstract value where the run goes next (below).</p>"]
