@@ -152,28 +152,20 @@ READ_SPACES = {"probe_read": "any", "probe_read_str": "any", "probe_read_kernel"
                "probe_read_kernel_str": "kernel", "probe_read_user": "user", "probe_read_user_str": "user"}
 
 
-def probe_read(machine: HelperContext, pc: int, args: list) -> int:
-    return _probe_read(machine, pc, args, "probe_read", READ_SPACES["probe_read"], False)
+def _probe_reader(name: str) -> Any:
+    """The helper `name` of the probe_read family: its address space, and a string read or not."""
+    space, string = READ_SPACES[name], name.endswith("_str")
+
+    def read(machine: HelperContext, pc: int, args: list) -> int:
+        return _probe_read(machine, pc, args, name, space, string)
+
+    read.__name__ = name
+    return read
 
 
-def probe_read_kernel(machine: HelperContext, pc: int, args: list) -> int:
-    return _probe_read(machine, pc, args, "probe_read_kernel", READ_SPACES["probe_read_kernel"], False)
-
-
-def probe_read_user(machine: HelperContext, pc: int, args: list) -> int:
-    return _probe_read(machine, pc, args, "probe_read_user", READ_SPACES["probe_read_user"], False)
-
-
-def probe_read_str(machine: HelperContext, pc: int, args: list) -> int:
-    return _probe_read(machine, pc, args, "probe_read_str", READ_SPACES["probe_read_str"], True)
-
-
-def probe_read_kernel_str(machine: HelperContext, pc: int, args: list) -> int:
-    return _probe_read(machine, pc, args, "probe_read_kernel_str", READ_SPACES["probe_read_kernel_str"], True)
-
-
-def probe_read_user_str(machine: HelperContext, pc: int, args: list) -> int:
-    return _probe_read(machine, pc, args, "probe_read_user_str", READ_SPACES["probe_read_user_str"], True)
+probe_read, probe_read_str = _probe_reader("probe_read"), _probe_reader("probe_read_str")
+probe_read_kernel, probe_read_kernel_str = _probe_reader("probe_read_kernel"), _probe_reader("probe_read_kernel_str")
+probe_read_user, probe_read_user_str = _probe_reader("probe_read_user"), _probe_reader("probe_read_user_str")
 
 
 # -- the world ----------------------------------------------------------------------------
