@@ -399,10 +399,14 @@ class Machine:
             out.append(f"{pad}    raise _budget_fault({leader}, n - {count})")
         for pc in pcs:
             out.extend(pad + line for line in self._uninit_checks(fn, pc))
+            # a local call is traced as it is made, before the callee's instructions; every other
+            # instruction once it has run, with the registers it left
+            before = isinstance(listing.ops[pc], LocalCall)
+            if self._trace is not None and before:
+                out.append(f"{pad}_trace({pc}, ({', '.join(f'r{i}' for i in range(11))}))")
             out.extend(pad + line for line in self._emit_op(pc, listing.ops[pc]))
-            if self._trace is not None:
-                regs = ", ".join(f"r{i}" for i in range(11))
-                out.append(f"{pad}_trace({pc}, ({regs}))")
+            if self._trace is not None and not before:
+                out.append(f"{pad}_trace({pc}, ({', '.join(f'r{i}' for i in range(11))}))")
         # terminator
         succ = successors(listing, last_pc)
         if isinstance(last, Exit):

@@ -190,6 +190,14 @@ def test_run_kprobe_trace(capsys: pytest.CaptureFixture[str]) -> None:
     assert out.splitlines()[0] == "    0: r1 = *(u64 *)(r1 +104)  ; r1=0x10 r10=0xffffc90000000200"
 
 
+def test_trace_shows_a_local_call_before_its_callee(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    source = tmp_path / "call.s"
+    source.write_text("r1 = 1\ncall f\nr0 = 0\nexit\nf: r0 = 2\nexit\n")
+    code, out, _ = run_cli(capsys, "run", str(source), "--trace")
+    assert code == 0
+    assert [line.split(":")[0].strip() for line in out.splitlines()[:6]] == ["0", "1", "4", "5", "2", "3"]
+
+
 @needs_corpus
 @pytest.mark.parametrize("extra,phrase", [
     (["--regs", "zz=1"], "pt_regs has no register 'zz'"),
