@@ -240,7 +240,9 @@ def _findings(alarms: list[Alarm], exposed: list[int], judgements: dict[int, "Ju
     for members in groups.values():
         judged = [judgements.get(n) for n in members]
         if all(j is not None and j.status == "refuted" for j in judged):
-            unfollowed += [alarms[n] for n in members if alarms[n].ends_path and not alarms[n].definite]
+            # a path the analysis ended here was never followed further, whether the alarm looked
+            # certain or not: z3 shows the rule holds, not that what comes after is safe
+            unfollowed += [alarms[n] for n in members if alarms[n].ends_path]
             continue
         first = next(n for n, j in zip(members, judged) if j is None or j.status != "refuted")
         proof = proofs.get(first)
