@@ -7,31 +7,18 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import signal
 import sys
 import time
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from interp.asm.common import AsmError
 from interp.conformance import (
-    TestFileError,
     judge,
-    run_machine_with_memory,
     run_with_memory,
 )
-from interp.core import CoreError
-from interp.faults import ProgramError
-from interp.image import ProgramImage
-from interp.isa.insn import DecodeError, encode
-from interp.json_input import JsonInputError
-from interp.kprobe import MAX_CPUS, PerfEventError
+from interp.isa.insn import encode
 from interp.listing import insn_texts, maps_text, program_json, program_text
-from interp.loader import LoaderError
-from interp.maps import MAPS_SCHEMA, MapError
-from interp.memory import DEFAULT_MEMORY_LIMIT, AddressSpace, MemoryLimit
-from interp.rawload import SidecarError
+from interp.memory import DEFAULT_MEMORY_LIMIT, MemoryLimit
 from interp.sources import (
     SourceError,
     describe,
@@ -40,227 +27,23 @@ from interp.sources import (
     select_programs,
 )
 from interp.vm import DEFAULT_BUDGET
-from interp.world import WorldError
 
-EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
-
-BAD_INPUT = (AsmError, DecodeError, ProgramError, SourceError, TestFileError, LoaderError, SidecarError,
-             CoreError, PerfEventError, JsonInputError, WorldError, MapError)
-# the time a command has beyond its --timeout to wind down and report, before it is cut short
-GRACE_S = 0.5
-
-
-class UsageError(Exception):
-    """Bad command-line usage, reported as one line with exit code 2."""
-
-
-class TimeLimit(Exception):
-    """The command's --timeout passed (signalled from a timer, wherever the command was)."""
-
-
-@contextmanager
-def time_limit(seconds: float, what: str, timeout: float) -> Any:
-    """Raise TimeLimit in the command once `seconds` have passed: the backstop that holds even
-    where no deadline is checked (loading, translation, a library call). `timeout`: the
-    command's --timeout, for the message."""
-
-    def expire(_signum: int, _frame: Any) -> None:
-        # raised where the program happens to be: where that swallows exceptions (a garbage
-        # collector callback, a __del__), the next alarm in 50 ms raises it again
-        signal.setitimer(signal.ITIMER_REAL, 0.05)
-        raise TimeLimit(f"{what} ran past the command's {timeout:g} s time limit (raise --timeout)")
-
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
-    try:
-        yield
-    finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
-
-
-def one_line(text: str) -> str:
-    """`text` as one printable line: control characters from the input are shown escaped."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
-
-MAX_TIMEOUT_S = 1e6
-
-
-def _positive(name: str, value: float, unit: str) -> None:
-    if not value > 0:  # (NaN too)
-        raise UsageError(f"{name} {value:g}: give a positive number of {unit}")
-
-
-def _timeout(value: float) -> None:
-    if not 0 < value <= MAX_TIMEOUT_S:
-        raise UsageError(f"--timeout {value:g}: give a number of seconds above 0 and at most {MAX_TIMEOUT_S:g}")
-
-
-def _parse_hex(text: str, what: str) -> bytes:
-    cleaned = "".join(text.split())
-    if cleaned.lower().startswith("0x"):
-        cleaned = cleaned[2:]
-    try:
-        return bytes.fromhex(cleaned)
-    except ValueError:
-        raise UsageError(f"{what} is not hex bytes: '{text[:40]}'") from None
-
-
-def _memory_argument(args: argparse.Namespace) -> bytes | None:
-    if args.mem is not None and args.mem_file is not None:
-        raise UsageError("give --mem or --mem-file, not both")
-    if args.mem is not None:
-        return _parse_hex(args.mem, "--mem")
-    if args.mem_file is not None:
-        try:
-            return Path(args.mem_file).read_bytes()
-        except OSError as exc:
-            raise SourceError(f"cannot read {args.mem_file}: {exc.strerror or exc}") from None
-    return None
-
-
-# -- run ---------------------------------------------------------------------
-
-
-def cmd_run(args: argparse.Namespace) -> int:
-    _timeout(args.timeout)
-    _positive("--budget", args.budget, "instructions")
-    _positive("--max-memory", args.max_memory, "megabytes")
-    if args.max_entries < 0:
-        raise UsageError(f"--max-entries {args.max_entries}: give a number of entries, 0 or more")
-    if not 1 <= args.ncpus <= MAX_CPUS:
-        raise UsageError(f"--ncpus {args.ncpus}: give a number of CPUs from 1 to {MAX_CPUS}")
-    if not 0 <= args.cpu < args.ncpus:
-        raise UsageError(f"--cpu {args.cpu} is not one of the {args.ncpus} CPUs (--ncpus)")
-    try:
-        with time_limit(args.timeout + GRACE_S, "the run", args.timeout):
-            return _run(args)
-    except TimeLimit as exc:
-        print(f"bpfverify: {one_line(args.file)}: {exc}", file=sys.stderr)
-        return EXIT_UNKNOWN
-
-
-def _run(args: argparse.Namespace) -> int:
-    source = read_program(Path(args.file), args.syntax, _target_btf(args))
-    program = source.select(args.section)
-    mem = _memory_argument(args)
-    if mem is None and program.prog_type == "kprobe" and source.mem is None:
-        return _run_kprobe(args, source, program)
-    if any(getattr(args, name) is not None for name in ("regs", "kmem", "maps", "env")):
-        raise UsageError("--regs, --kmem, --maps and --env apply to kprobe programs run without --mem")
-    image = ProgramImage(program, budget=args.budget, entry_args=2, trace=_tracer(args, program),
-                         space=AddressSpace(limit=args.max_memory << 20))
-    result = run_machine_with_memory(image.machine, mem if mem is not None else source.mem or b"")
-    if args.json:
-        print(json.dumps(result.to_json()))
-    else:
-        _print_result(result.r0, result.fault, result.insns_executed)
-    return EXIT_FAILED if result.fault is not None else EXIT_OK
-
-
-def _print_result(r0: int | None, fault: Any, executed: int) -> None:
-    if fault is not None:
-        print(f"fault at insn {fault.pc} ({fault.insn}): {fault.kind.value}: {fault.message}")
-    else:
-        assert r0 is not None
-        print(f"r0 = {r0:#x} ({r0})")
-    print(f"insns executed: {executed}")
-
-
-def _tracer(args: argparse.Namespace, program: Any) -> Any:
-    if not getattr(args, "trace", False):
-        return None
-    by_pc = insn_texts(program)
-    previous: list[Any] = [None] * 11
-
-    def trace(pc: int, regs: tuple) -> None:
-        changed = [f"r{i}={value:#x}" for i, value in enumerate(regs)
-                   if value is not None and value != previous[i]]
-        previous[:] = regs
-        note = f"  ; {' '.join(changed)}" if changed else ""
-        print(f"{pc:5d}: {by_pc[pc]}{note}", file=sys.stderr if args.json else sys.stdout)
-
-    return trace
-
-
-def _seed_maps(session: Any, spec: Any, path: str) -> None:
-    """Map contents of MAPS_SCHEMA (already checked) stored in the session's maps."""
-    if isinstance(spec, dict):
-        spec = spec["maps"]  # the whole output of a previous `run --json`
-    for n, item in enumerate(spec):
-        if "index" in item and item["index"] < len(session.maps):
-            state = session.maps[item["index"]]
-        else:
-            found = [m for m in session.maps if m.name == item.get("name")]
-            if not found:
-                names = ", ".join(m.name for m in session.maps) or "none"
-                raise SourceError(f"--maps {path}: [{n}]: the program has no map "
-                                  f"{json.dumps(item.get('name', item.get('index')))} (its maps: {names})")
-            state = found[0]
-        try:
-            state.load_entries(item["entries"])
-        except MapError as exc:
-            raise SourceError(f"--maps {path}: {exc}") from None
-
-
-def _run_kprobe(args: argparse.Namespace, source: Any, program: Any) -> int:
-    from interp import json_input
-    from interp.kprobe import KprobeSession, PerfEvent
-    from interp.pt_regs import parse_regs
-    from interp.world import Environment, KernelMemory
-
-    try:
-        regs = parse_regs(args.regs or "")
-    except ValueError as exc:
-        raise UsageError(f"--regs: {exc}") from None
-    kmem = KernelMemory.from_file(Path(args.kmem)) if args.kmem else KernelMemory()
-    env = Environment.from_file(Path(args.env)) if args.env else Environment()
-    maps = json_input.load(Path(args.maps), MAPS_SCHEMA) if args.maps else None
-    session = KprobeSession(source.programs, arch=args.arch, kmem=kmem, env=env, ncpus=args.ncpus,
-                            budget=args.budget, trace=_tracer(args, program),
-                            space=AddressSpace(limit=args.max_memory << 20))
-    try:
-        ctx = session.context(regs)
-    except ValueError as exc:
-        raise UsageError(f"--regs: {exc}") from None
-    if maps is not None:
-        _seed_maps(session, maps, args.maps)
-    event = PerfEvent(session, program.attach_to or program.name)
-    event.set_bpf(source.programs.index(program))
-    fired = event.fire(ctx, cpu=args.cpu, in_nmi=env.in_nmi)
-    event.close()
-    outcome = fired.outcome
-    fault = outcome.fault if outcome else None
-    executed = outcome.insns_executed if outcome else 0
-    if args.json:
-        print(json.dumps({
-            "r0": fired.r0, "stored": fired.stored, "insns_executed": executed,
-            "fault": fault.to_json() if fault else None, "output": session.output, "maps": session.dump_maps(),
-        }))
-        return EXIT_FAILED if fault is not None else EXIT_OK
-    _print_result(fired.r0, fault, executed)
-    if fault is None:
-        print("event stored" if fired.stored else "event dropped (r0 = 0)")
-    for item in session.output:
-        details = " ".join(f"{k}={v}" for k, v in item.items() if k not in ("kind", "text"))
-        print(f"output: {item['kind']}: {item.get('text', details)}")
-    for dump in session.dump_maps():
-        print(f"map {dump['index']} {dump['name']} ({dump['type']}): {len(dump['entries'])} entries")
-        for entry in dump["entries"][:args.max_entries]:
-            print(f"  key {entry['key']} value {entry['value']}")
-        if len(dump["entries"]) > args.max_entries:
-            print(f"  ... {len(dump['entries']) - args.max_entries} more (--max-entries, or --json for all)")
-    return EXIT_FAILED if fault is not None else EXIT_OK
-
-
-def _target_btf(args: argparse.Namespace) -> str | None:
-    btf = getattr(args, "btf", None)
-    if btf is None:
-        return "auto"
-    if not Path(btf).is_file():
-        raise SourceError(f"--btf {btf}: no such file")
-    return btf
+from .cli_common import (
+    BAD_INPUT,
+    EXIT_BAD_INPUT,
+    EXIT_FAILED,
+    EXIT_OK,
+    EXIT_UNKNOWN,
+    GRACE_S,
+    TimeLimit,
+    UsageError,
+    check_timeout,
+    one_line,
+    positive,
+    target_btf,
+    time_limit,
+)
+from .run_cli import cmd_run
 
 
 def cmd_asm(args: argparse.Namespace) -> int:
@@ -278,7 +61,7 @@ def cmd_asm(args: argparse.Namespace) -> int:
 
 
 def cmd_disasm(args: argparse.Namespace) -> int:
-    source = read_program(Path(args.file), None, _target_btf(args))
+    source = read_program(Path(args.file), None, target_btf(args))
     programs = select_programs(source.programs, args.section)
     if not programs:
         source.select(args.section)  # raises: names what the file has
@@ -306,7 +89,6 @@ def cmd_disasm(args: argparse.Namespace) -> int:
 # -- check --------------------------------------------------------------------------------
 
 
-EXIT_UNKNOWN = 3
 
 
 def resource_limited() -> bool:
@@ -318,10 +100,10 @@ def resource_limited() -> bool:
 def cmd_check(args: argparse.Namespace) -> int:
     # the time limit covers the whole command, loading and control-flow graphs included
     started = time.monotonic()
-    _timeout(args.timeout)
+    check_timeout(args.timeout)
     try:
         with time_limit(args.timeout + GRACE_S, "loading the program", args.timeout):
-            source = read_program(Path(args.file), None, _target_btf(args))
+            source = read_program(Path(args.file), None, target_btf(args))
     except TimeLimit as exc:
         print(f"bpfverify: {one_line(args.file)}: unknown: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN
@@ -412,10 +194,10 @@ def cmd_cfg(args: argparse.Namespace) -> int:
     from verifier.cfg import GraphvizError, build_cfg, to_dot, to_json, to_svg
     from verifier.errors import ResourceLimit
 
-    _timeout(args.timeout)
+    check_timeout(args.timeout)
     try:
         with time_limit(args.timeout + GRACE_S, "building the control-flow graph", args.timeout):
-            source = read_program(Path(args.file), None, _target_btf(args))
+            source = read_program(Path(args.file), None, target_btf(args))
             program = source.select(args.section)
             cf = build_cfg(program.insns, dict(program.functions), program.unresolved_pcs,
                            time.monotonic() + args.timeout)
@@ -481,7 +263,7 @@ def cmd_conformance(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
-    _positive("--repeat", args.repeat, "runs")
+    positive("--repeat", args.repeat, "runs")
     files = _conformance_files(args.paths)
     mismatches = 0
     for path in files:

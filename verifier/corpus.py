@@ -160,7 +160,7 @@ def _types(spec: str | None, profile: str) -> set[str] | None:
 
 
 def cmd_corpus(args: argparse.Namespace) -> int:
-    from .cli import EXIT_BAD_INPUT
+    from .cli_common import EXIT_BAD_INPUT
 
     try:
         if args.compare is not None:

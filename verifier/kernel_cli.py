@@ -29,7 +29,7 @@ from interp.program import Program
 from interp.sources import ProgramSource, describe, read_program, select_programs
 
 from .check import ProgramResult
-from .cli import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UsageError, _target_btf
+from .cli_common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UsageError, target_btf
 from .kernel_compare import Comparison, comparison_lines, kernel_summary
 
 RETURN_PROBES = ("kretprobe", "uretprobe")
@@ -62,7 +62,7 @@ def _log_level(value: str) -> int:
 
 
 def cmd_kernel_check(args: argparse.Namespace) -> int:
-    source = read_program(Path(args.file), None, _target_btf(args))
+    source = read_program(Path(args.file), None, target_btf(args))
     programs = _programs(source, args.section)
     try:
         verdicts = [kernel_verdict(program, log_level=args.log_level) for program in programs]
@@ -141,7 +141,7 @@ def cmd_kernel_attach(args: argparse.Namespace) -> int:
     if args.count is not None and args.count <= 0:
         raise UsageError(f"--count {args.count}: give a positive number of firings")
     uprobe = _parse_uprobe(args.uprobe) if args.uprobe else None
-    source = read_program(Path(args.file), None, _target_btf(args))
+    source = read_program(Path(args.file), None, target_btf(args))
     program = source.select(args.section)
     if program.prog_type != "kprobe":
         raise UsageError(f"{describe(program)} is a {program.prog_type} program; only kprobe programs attach to "

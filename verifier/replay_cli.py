@@ -19,7 +19,7 @@ from interp.program import Program
 from interp.sources import SourceError, describe, read_program
 from interp.world import ENV_SCHEMA, KMEM_SCHEMA
 
-from .cli import EXIT_FAILED, EXIT_OK
+from .cli_common import EXIT_FAILED, EXIT_OK
 from .witness import Counterexample, replay
 
 _COUNTEREXAMPLE: dict[str, Any] = {
