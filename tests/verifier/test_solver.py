@@ -61,3 +61,15 @@ def test_a_pointer_into_a_returned_frame_is_not_followed() -> None:
                    "f: r2 = r10\nr2 += -8\n*(u64 *)(r10 -8) = 0\nr0 = r2\nexit")
     assert result.verdict == "rejected"
     assert "return-stack-pointer" in {f.code for f in result.errors}
+
+
+def test_a_certain_alarm_z3_refutes_leaves_what_follows_unchecked() -> None:
+    """The read at insn 5 is out of the frame on every state the analysis has there, so the analysis
+    ends the path; z3 shows no input reaches it (r7 = 2 * r6 <= 20). That proves insn 5 safe, not
+    the context write after it, which nothing checked: the verdict is unknown, never accepted."""
+    result = check("r6 = *(u64 *)(r1 +112)\nr7 = r6\nr7 *= 2\nif r6 > 10 goto out\nif r7 < 100 goto out\n"
+                   "r0 = *(u64 *)(r10 +8)\n*(u64 *)(r1 +0) = r0\nout: r0 = 0\nexit")
+    assert statuses(result) == {"stack-out-of-bounds": "refuted"}
+    assert result.findings == []
+    assert result.verdict == "unknown"
+    assert result.reason == "z3 shows that insn 5 cannot break its rule, but the analysis did not follow that path past it"
