@@ -16,6 +16,7 @@ import collections
 import json
 import sys
 from pathlib import Path
+from typing import Any
 
 from hypothesis import HealthCheck, given, seed, settings
 
@@ -31,20 +32,18 @@ from verifier.fixpoint import Limits  # noqa: E402
 LIMITS = Limits(max_unroll_work=4000)  # enough for every loop the generator makes that ends
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=3000)
-    parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    if kernel_verdict(Case("probe", "r0 = 0\nexit", "accept")) is None:
-        print("bpf() is not permitted here", file=sys.stderr)
-        return 2
+def kernel_available() -> bool:
+    return kernel_verdict(Case("probe", "r0 = 0\nexit", "accept")) is not None
+
+
+def measure(count: int, rng_seed: int) -> dict[str, Any]:
+    """`count` programs of the general mix, each checked by us and loaded by the kernel."""
     pairs: collections.Counter[tuple[str, str]] = collections.Counter()
     stricter: collections.Counter[str] = collections.Counter()
     unsound: list[str] = []
 
-    @seed(args.seed)
-    @settings(max_examples=args.count, deadline=None, suppress_health_check=list(HealthCheck), database=None)
+    @seed(rng_seed)
+    @settings(max_examples=count, deadline=None, suppress_health_check=list(HealthCheck), database=None)
     @given(mix_text())
     def one(asm: str) -> None:
         try:
@@ -60,18 +59,31 @@ def main() -> int:
             stricter[",".join(sorted({f.code for f in ours.findings}))] += 1
 
     one()
+    return {"count": count, "seed": rng_seed, "pairs": {f"{k} / {o}": n for (k, o), n in pairs.items()},
+            "stricter_by_codes": dict(stricter), "kernel_rejects_we_accept": unsound}
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--count", type=int, default=3000)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+    if not kernel_available():
+        print("bpf() is not permitted here", file=sys.stderr)
+        return 2
+    result = measure(args.count, args.seed)
     (HERE / "results").mkdir(exist_ok=True)
     with open(HERE / "results" / "random_vs_kernel.json", "w") as out:
-        json.dump({"count": args.count, "seed": args.seed, "pairs": {f"{k} / {o}": n for (k, o), n in pairs.items()},
-                   "stricter_by_codes": dict(stricter), "kernel_rejects_we_accept": unsound}, out, indent=1)
-    print(f"{sum(pairs.values())} random programs, seed {args.seed}")
-    for (kernel, ours), n in sorted(pairs.items()):
+        json.dump(result, out, indent=1)
+    print(f"{sum(result['pairs'].values())} random programs, seed {args.seed}")
+    for pair, n in sorted(result["pairs"].items()):
+        kernel, ours = pair.split(" / ")
         print(f"  kernel {kernel:7} ours {ours:9} {n}")
-    for codes, n in stricter.most_common():
+    for codes, n in sorted(result["stricter_by_codes"].items(), key=lambda item: -item[1]):
         print(f"  stricter ({codes}): {n}")
-    for asm in unsound:
+    for asm in result["kernel_rejects_we_accept"]:
         print("KERNEL REJECTS, WE ACCEPT:\n" + asm)
-    return 1 if unsound else 0
+    return 1 if result["kernel_rejects_we_accept"] else 0
 
 
 if __name__ == "__main__":

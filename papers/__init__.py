@@ -1,0 +1,1 @@
+"""Reproducible experiments: `python -m papers` regenerates every table and figure."""
