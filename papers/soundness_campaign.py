@@ -41,7 +41,8 @@ from program_shapes import SHAPES, Shape  # noqa: E402
 from soundness_oracle import KNOWN, judge  # noqa: E402
 
 from interp import kernel  # noqa: E402
-from verifier.workers import WorkerPool  # noqa: E402
+
+from .scale import run_tasks  # noqa: E402
 
 RESULTS = HERE / "results"
 
@@ -203,6 +204,55 @@ class Summary:
         }
 
 
+def run_campaign(args: argparse.Namespace, classes: list[str], ask: bool, scheduler: Any = None) -> Summary:
+    """Draw the programs, judge them chunk by chunk where `scheduler` says (None: local worker
+    processes), and stream every record into `args.out` as its chunk finishes. With `args.resume`
+    the chunks already in `args.out` are kept and only the others are judged."""
+    per_class = [args.count // len(classes) + (i < args.count % len(classes)) for i in range(len(classes))]
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    summary = Summary(classes)
+    start = time.monotonic()
+    drawn: dict[str, list[Shape]] = {}
+    for task, shapes in run_tasks(work, [Draw(kind, total, derived_seed(args.seed, kind))
+                                         for kind, total in zip(classes, per_class)],
+                                  jobs=args.jobs, on_lost=lost_task, scheduler=scheduler, deadline_s=4 * 3600):
+        drawn[task.kind] = shapes
+        print(f"[{time.monotonic() - start:7.0f} s] drew {len(shapes)} {task.kind} programs", file=sys.stderr)
+    chunks = [Chunk(kind, index, tuple(drawn.get(kind, [])[first:first + args.chunk]),
+                    derived_seed(args.seed, kind, index), args.runs, ask)
+              for kind in classes for index, first in enumerate(range(0, len(drawn.get(kind, [])), args.chunk))]
+    chunks.sort(key=lambda c: (c.index, classes.index(c.kind)))  # every class early on, the long tail last
+    finished = _finished_chunks(args.out, summary) if args.resume else set()
+    if finished:
+        print(f"[{time.monotonic() - start:7.0f} s] {len(finished)} chunks kept from {args.out}", file=sys.stderr)
+    chunks = [c for c in chunks if (c.kind, c.index) not in finished]
+    done = 0
+    with open(args.out, "a" if args.resume else "w") as out:
+        for chunk, records in run_tasks(work, chunks, jobs=args.jobs, on_lost=lost_task, scheduler=scheduler,
+                                        deadline_s=4 * 3600):
+            for record in records:
+                out.write(json.dumps(record) + "\n")
+                summary.add(record)
+            out.flush()
+            done += 1
+            programs = sum(c["programs"] for c in summary.counts.values())
+            print(f"[{time.monotonic() - start:7.0f} s] {done}/{len(chunks)} chunks, {programs} programs, "
+                  f"{len(summary.problems)} problems", file=sys.stderr, flush=True)
+    return summary
+
+
+def _finished_chunks(path: Path, summary: Summary) -> set[tuple[str, int]]:
+    """The chunks an earlier run wrote whole (none of its records lost), their records added to
+    `summary`; the records of the others are dropped from the file, to be judged again."""
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    lost = {(r["kind"], r["chunk"]) for r in records if r["ours"] == "lost"}
+    kept = [r for r in records if (r["kind"], r["chunk"]) not in lost and r["kind"] in summary.classes]
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    for record in kept:
+        summary.add(record)
+    return {(r["kind"], r["chunk"]) for r in kept}
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--count", type=int, default=1000, help="programs in all, shared out among the classes")
@@ -213,6 +263,9 @@ def main() -> int:
     parser.add_argument("--chunk", type=int, default=250, help="programs a worker judges at a time")
     parser.add_argument("--no-kernel", action="store_true", help="do not ask the kernel (where bpf() is refused)")
     parser.add_argument("--out", type=Path, default=RESULTS / "soundness_campaign.jsonl")
+    parser.add_argument("--scheduler", help="a Dask distributed scheduler (tcp://HOST:8786) to run the work on, "
+                        "instead of --jobs local processes")
+    parser.add_argument("--resume", action="store_true", help="keep the chunks --out already holds, judge the rest")
     args = parser.parse_args()
     classes = [c for c in (args.classes or ",".join(SHAPES)).split(",") if c]
     unknown_classes = [c for c in classes if c not in SHAPES]
@@ -224,31 +277,10 @@ def main() -> int:
     if ask and kernel.unavailable_reason() is not None:
         print(f"kernel: {kernel.unavailable_reason()} (use --no-kernel to run without it)", file=sys.stderr)
         return 2
-    per_class = [args.count // len(classes) + (i < args.count % len(classes)) for i in range(len(classes))]
-    args.out.parent.mkdir(parents=True, exist_ok=True)
-    summary = Summary(classes)
+    if args.resume and not args.out.is_file():
+        parser.error(f"--resume: no earlier run at {args.out}")
     start = time.monotonic()
-    with WorkerPool(args.jobs, work, None, deadline_s=4 * 3600, on_lost=lost_task) as pool:
-        drawn: dict[str, list[Shape]] = {}
-        for task, shapes in pool.run([Draw(kind, total, derived_seed(args.seed, kind))
-                                      for kind, total in zip(classes, per_class)]):
-            drawn[task.kind] = shapes
-            print(f"[{time.monotonic() - start:7.0f} s] drew {len(shapes)} {task.kind} programs", file=sys.stderr)
-        chunks = [Chunk(kind, index, tuple(drawn.get(kind, [])[first:first + args.chunk]),
-                        derived_seed(args.seed, kind, index), args.runs, ask)
-                  for kind in classes for index, first in enumerate(range(0, len(drawn.get(kind, [])), args.chunk))]
-        chunks.sort(key=lambda c: (c.index, classes.index(c.kind)))  # every class early on, the long tail last
-        done = 0
-        with open(args.out, "w") as out:
-            for chunk, records in pool.run(chunks):
-                for record in records:
-                    out.write(json.dumps(record) + "\n")
-                    summary.add(record)
-                out.flush()
-                done += 1
-                programs = sum(c["programs"] for c in summary.counts.values())
-                print(f"[{time.monotonic() - start:7.0f} s] {done}/{len(chunks)} chunks, {programs} programs, "
-                      f"{len(summary.problems)} problems", file=sys.stderr, flush=True)
+    summary = run_campaign(args, classes, ask, args.scheduler)
     elapsed = time.monotonic() - start
     command = "python -m papers.soundness_campaign " + " ".join(sys.argv[1:])
     report = {"command": command, "count": args.count, "seed": args.seed, "jobs": args.jobs, "runs": args.runs,

@@ -1,0 +1,35 @@
+"""Where a campaign's independent work items run: worker processes of this machine (the default,
+`verifier.workers.WorkerPool`), or a Dask distributed cluster beyond it (`--scheduler
+tcp://HOST:8786`, or a `distributed.LocalCluster` in tests). Results come back as they finish."""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Iterable, Iterator
+
+from verifier.workers import WorkerPool
+
+Work = Callable[[Any, Any], Any]
+
+
+def run_tasks(work: Work, tasks: Iterable[Any], *, jobs: int, on_lost: Callable[[Any, str], Any],
+              scheduler: Any = None, options: Any = None, deadline_s: float | None = None
+              ) -> Iterator[tuple[Any, Any]]:
+    """(task, result) pairs in the order they finish; a task that fails gets `on_lost(task, why)`.
+    `scheduler`: None for local processes, else what `distributed.Client` takes (an address or a
+    cluster object)."""
+    if scheduler is None:
+        with WorkerPool(jobs, work, options, deadline_s=deadline_s, on_lost=on_lost) as pool:
+            yield from pool.run(tasks)
+        return
+    from distributed import Client, as_completed
+
+    with Client(scheduler) as client:
+        submitted = {client.submit(work, task, options, pure=False): task for task in tasks}
+        for future in as_completed(submitted):
+            task = submitted[future]
+            try:
+                result = future.result()
+            except Exception as exc:  # noqa: BLE001 - a lost task costs only itself, as in the local pool
+                result = on_lost(task, f"{type(exc).__name__}: {exc}")
+            future.release()
+            yield task, result
