@@ -277,6 +277,8 @@ def main() -> int:
     if ask and kernel.unavailable_reason() is not None:
         print(f"kernel: {kernel.unavailable_reason()} (use --no-kernel to run without it)", file=sys.stderr)
         return 2
+    if args.out.is_dir():
+        parser.error(f"--out {args.out} is a directory; give the file to write (e.g. {args.out / 'campaign.jsonl'})")
     if args.resume and not args.out.is_file():
         parser.error(f"--resume: no earlier run at {args.out}")
     start = time.monotonic()
