@@ -336,9 +336,10 @@ def branchy(tmp_path: Path, count: int) -> str:
 
 def test_check_deadline_covers_the_whole_command(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     # the CFG of this program takes longer than the limit: it was built before the clock started
-    start = time.monotonic()
-    code, out, _ = run_cli(capsys, "check", branchy(tmp_path, 300_000), "--timeout", "1")
-    elapsed = time.monotonic() - start
+    program = branchy(tmp_path, 300_000)
+    start = time.process_time()  # --timeout counts CPU time: how busy the machine is does not matter
+    code, out, _ = run_cli(capsys, "check", program, "--timeout", "1")
+    elapsed = time.process_time() - start
     assert code == 3 and elapsed < 1 + 2.5, elapsed
     assert out.splitlines()[0].startswith("branchy: unknown (300000 insns, ")
 
@@ -349,10 +350,27 @@ def test_run_of_a_long_function(tmp_path: Path, capsys: pytest.CaptureFixture[st
 
 
 def test_run_time_limit_covers_translation(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    start = time.monotonic()
-    code, out, err = run_cli(capsys, "run", branchy(tmp_path, 300_000), "--timeout", "1")
-    assert code == 3 and out == "" and time.monotonic() - start < 1 + 2.5
+    program = branchy(tmp_path, 300_000)
+    start = time.process_time()
+    code, out, err = run_cli(capsys, "run", program, "--timeout", "1")
+    assert code == 3 and out == "" and time.process_time() - start < 1 + 2.5
     assert err == f"bpfverify: {tmp_path / 'branchy.bin'}: the run ran past the command's 1 s time limit (raise --timeout)\n"
+
+
+def test_a_command_that_waits_is_cut_short_on_the_wall_clock(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                             monkeypatch: pytest.MonkeyPatch) -> None:
+    """Waiting costs no CPU time, so the CPU-time limit would never end it: a wall-clock backstop
+    (here 1 x the limit plus nothing, WALL_FACTOR x plus WALL_EXTRA_S seconds in use) does."""
+    from verifier import cli, cli_common
+
+    monkeypatch.setattr(cli_common, "WALL_FACTOR", 1)
+    monkeypatch.setattr(cli_common, "WALL_EXTRA_S", 0.0)
+    monkeypatch.setattr(cli, "read_program", lambda *_args: time.sleep(60))  # a pipe that never ends
+    start = time.monotonic()
+    code, out, err = run_cli(capsys, "check", str(tmp_path / "stuck.o"), "--timeout", "0.5")
+    assert code == 3 and out == "" and time.monotonic() - start < 5
+    assert err == (f"bpfverify: {tmp_path / 'stuck.o'}: unknown: loading the program waited 1 s of wall time, more "
+                   "than 1 times the command's 0.5 s time limit of CPU time (raise --timeout)\n")
 
 
 # -- ring buffer flags ----------------------------------------------------------------------------
@@ -400,9 +418,10 @@ def test_long_string_reads_are_read_a_stretch_at_a_time(tmp_path: Path, capsys: 
 
 
 def test_cfg_time_limit(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    start = time.monotonic()
-    code, out, err = run_cli(capsys, "cfg", branchy(tmp_path, 300_000), "--format", "json", "--timeout", "1")
-    assert code == 3 and out == "" and time.monotonic() - start < 1 + 2.5
+    program = branchy(tmp_path, 300_000)
+    start = time.process_time()
+    code, out, err = run_cli(capsys, "cfg", program, "--format", "json", "--timeout", "1")
+    assert code == 3 and out == "" and time.process_time() - start < 1 + 2.5
     assert err.startswith(f"bpfverify: {tmp_path / 'branchy.bin'}: ")
     assert err.endswith("time limit (raise --timeout)\n") and len(err.splitlines()) == 1
 

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import shutil
 import subprocess
-import time
 from dataclasses import dataclass, field
 from typing import Any, Generator, Sequence
 
@@ -26,6 +25,7 @@ from interp.flow import (
 from interp.isa.insn import Insn
 from interp.isa.ops import LoadFuncRef
 
+from . import clock
 from .errors import ResourceLimit
 
 EXIT_NODE = "exit"
@@ -72,7 +72,7 @@ class ControlFlow:
 
 
 def _in_time(deadline: float | None) -> None:
-    if deadline is not None and time.monotonic() > deadline:
+    if deadline is not None and clock.now() > deadline:
         raise ResourceLimit("the control-flow graph was not built before the time limit (raise --timeout)")
 
 
@@ -81,7 +81,7 @@ def build_cfg(insns: list[Insn] | tuple[Insn, ...], names: dict[int, str] | None
     """The CFG of `insns`. `external`: pcs of calls to functions outside the program (externs the
     loader could not resolve); they are plain instructions here. Raises
     `interp.faults.ProgramError` on jumps outside the program, and `ResourceLimit` when
-    `deadline` (a `time.monotonic()` value) passes first."""
+    `deadline` (a `clock.now()` value) passes first."""
     listing = Listing.of(insns)
     check_control_flow(listing)
     functions: dict[int, FunctionGraph] = {}

@@ -12,7 +12,6 @@ obligations checked (alarms) -> findings, and a verdict.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -21,6 +20,7 @@ from interp.faults import ProgramError
 from interp.flow import Listing
 from interp.program import Program
 
+from . import clock
 from .checker import Alarm, check_all
 from .errors import ERROR, WARNING, Finding, ResourceLimit
 from .evidence import proof_json
@@ -133,7 +133,7 @@ class ProgramResult:
 def check_program(program: Program, profile: str | Profile = "linux-6.18", arch: str = "x86_64",
                   kern_version: int | None = None, limits: Limits | None = None, strict: bool = False) -> ProgramResult:
     """`strict`: the rules for unprivileged programs, where the profile's warnings are errors."""
-    start = time.monotonic()
+    start = clock.now()
     prof = PROFILES[profile] if isinstance(profile, str) else profile
     result = ProgramResult(program, prof.name, "rejected")
     alarms = program_alarms(program, prof, kern_version)
@@ -199,7 +199,7 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
                              "follow that path past it")
     elif result.errors:
         result.verdict = "rejected"  # what was found is found, whatever else is unknown
-    result.time_s = time.monotonic() - start
+    result.time_s = clock.now() - start
     return result
 
 

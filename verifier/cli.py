@@ -28,6 +28,7 @@ from interp.sources import (
 )
 from interp.vm import DEFAULT_BUDGET
 
+from . import clock
 from .cli_common import (
     BAD_INPUT,
     EXIT_BAD_INPUT,
@@ -99,7 +100,7 @@ def resource_limited() -> bool:
 
 def cmd_check(args: argparse.Namespace) -> int:
     # the time limit covers the whole command, loading and control-flow graphs included
-    started = time.monotonic()
+    started = clock.now()
     check_timeout(args.timeout)
     try:
         with time_limit(args.timeout + GRACE_S, "loading the program", args.timeout):
@@ -147,14 +148,14 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
                     solver_timeout_s=args.solver_timeout)
     results = []
     for program in programs:
-        started = time.monotonic()
+        started = clock.now()
         try:
             with time_limit(max(deadline - started, 0) + GRACE_S, "the analysis", args.timeout):
                 results.append(check_program(program, args.profile, args.arch, kern_version, limits,
                                              strict=args.strict))
         except TimeLimit as exc:
             results.append(ProgramResult(program, args.profile, "unknown", reason=str(exc),
-                                         time_s=time.monotonic() - started))
+                                         time_s=clock.now() - started))
     if args.compare_kernel:
         from .kernel_cli import print_check_comparison
 
@@ -200,7 +201,7 @@ def cmd_cfg(args: argparse.Namespace) -> int:
             source = read_program(Path(args.file), None, target_btf(args))
             program = source.select(args.section)
             cf = build_cfg(program.insns, dict(program.functions), program.unresolved_pcs,
-                           time.monotonic() + args.timeout)
+                           clock.now() + args.timeout)
     except (TimeLimit, ResourceLimit) as exc:
         print(f"bpfverify: {one_line(args.file)}: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN

@@ -38,25 +38,41 @@ class TimeLimit(Exception):
     """The command's --timeout passed (signalled from a timer, wherever the command was)."""
 
 
+# a command that waits rather than computes (a pipe that never ends, a slow disk) is cut short on
+# the wall clock after this many times its --timeout of CPU time, and a few seconds more
+WALL_FACTOR, WALL_EXTRA_S = 3, 5.0
+
+
 @contextmanager
 def time_limit(seconds: float, what: str, timeout: float) -> Any:
-    """Raise TimeLimit in the command once `seconds` have passed: the backstop that holds even
-    where no deadline is checked (loading, translation, a library call). `timeout`: the
-    command's --timeout, for the message."""
+    """Raise TimeLimit in the command once it has used `seconds` of CPU time (so that how busy the
+    machine is never decides a verdict), or once it has waited `WALL_FACTOR` times as long on the
+    wall clock: the backstop that holds even where no deadline is checked (loading, translation, a
+    library call). `timeout`: the command's --timeout, for the message."""
+    wall = WALL_FACTOR * seconds + WALL_EXTRA_S
+    timers = ((signal.ITIMER_PROF, signal.SIGPROF, seconds,
+               f"{what} ran past the command's {timeout:g} s time limit (raise --timeout)"),
+              (signal.ITIMER_REAL, signal.SIGALRM, wall,
+               f"{what} waited {wall:g} s of wall time, more than {WALL_FACTOR} times the command's {timeout:g} s "
+               "time limit of CPU time (raise --timeout)"))
 
-    def expire(_signum: int, _frame: Any) -> None:
-        # raised where the program happens to be: where that swallows exceptions (a garbage
-        # collector callback, a __del__), the next alarm in 50 ms raises it again
-        signal.setitimer(signal.ITIMER_REAL, 0.05)
-        raise TimeLimit(f"{what} ran past the command's {timeout:g} s time limit (raise --timeout)")
+    def expire(timer: int, message: str) -> Any:
+        def handler(_signum: int, _frame: Any) -> None:
+            # raised where the program happens to be: where that swallows exceptions (a garbage
+            # collector callback, a __del__), the next signal in 50 ms raises it again
+            signal.setitimer(timer, 0.05)
+            raise TimeLimit(message)
+        return handler
 
-    previous = signal.signal(signal.SIGALRM, expire)
-    signal.setitimer(signal.ITIMER_REAL, seconds)
+    previous = [signal.signal(number, expire(timer, kind)) for timer, number, _, kind in timers]
+    for timer, _, after, _ in timers:
+        signal.setitimer(timer, after)
     try:
         yield
     finally:
-        signal.setitimer(signal.ITIMER_REAL, 0)
-        signal.signal(signal.SIGALRM, previous)
+        for (timer, number, _, _), handler in zip(timers, previous):
+            signal.setitimer(timer, 0)
+            signal.signal(number, handler)
 
 
 def one_line(text: str) -> str:

@@ -13,7 +13,6 @@ import html
 import json
 import re
 import tempfile
-import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -23,6 +22,7 @@ from interp.listing import insn_texts
 from interp.program import Program
 from interp.sources import SourceError, describe, printable
 
+from . import clock
 from .cfg import GraphvizError, build_cfg, dot_tool, to_dot, to_svg
 from .check import ProgramResult
 from .domains.regs import RegType
@@ -90,7 +90,7 @@ def prepare(directory: str) -> Path:
 
 def write_pages(directory: Path, results: list[ProgramResult], arch: str, deadline: float | None = None) -> Path:
     """A page per program in `directory`, and an index.html when there are several; returns the
-    page to open first. Past `deadline` (time.monotonic(), the command's --timeout) graphs and
+    page to open first. Past `deadline` (clock.now(), the command's --timeout) graphs and
     state tables are left out: graphviz takes seconds on programs of thousands of instructions."""
     names = _file_names([r.program for r in results])
     try:
@@ -152,7 +152,7 @@ def page(result: ProgramResult, arch: str, deadline: float | None = None) -> str
         body += ['<div class="columns">', *graph, *trace, "</div>"]
     else:
         body += graph
-    if deadline is not None and time.monotonic() >= deadline:
+    if deadline is not None and clock.now() >= deadline:
         body.append("<p>no abstract states: the command's time limit passed (raise --timeout)</p>")
     else:
         body += _states_table(result, texts)
@@ -197,14 +197,13 @@ def _judged(proof: dict[str, Any] | None) -> tuple[str, str]:
 
 def _graph(program: Program, texts: dict[int, str], path: list[int] | None, failing_pc: int | None,
            deadline: float | None) -> list[str]:
-    until = time.monotonic() + GRAPH_SECONDS
-    if deadline is not None:
-        until = min(until, deadline)
-    if until <= time.monotonic():
+    seconds = GRAPH_SECONDS if deadline is None else min(GRAPH_SECONDS, deadline - clock.now())
+    if seconds <= 0:
         return ["<p>no graph: the command's time limit passed (raise --timeout)</p>"]
     try:
-        cf = build_cfg(program.insns, dict(program.functions), program.unresolved_pcs, until)
-        svg = to_svg(to_dot(cf, texts.__getitem__, path, failing_pc), max(until - time.monotonic(), 0.1))
+        cf = build_cfg(program.insns, dict(program.functions), program.unresolved_pcs, clock.now() + seconds)
+        # graphviz runs in its own process: its bound is wall time
+        svg = to_svg(to_dot(cf, texts.__getitem__, path, failing_pc), max(seconds, 0.1))
     except (ProgramError, ResourceLimit, GraphvizError) as exc:
         return [f"<p>no graph: {html.escape(str(exc))}</p>"]
     # inline in HTML: no XML prolog, no DOCTYPE naming the SVG DTD, no namespace URLs

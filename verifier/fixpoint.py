@@ -21,7 +21,6 @@ any instruction is recomputed from its block's invariant on demand."""
 from __future__ import annotations
 
 import os
-import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -29,7 +28,10 @@ from interp.helpers import ArgType, Helper, HelperRegistry
 from interp.isa.ops import Call, LoadBtfRef, Op
 from interp.program import Program
 
-from . import helper_contracts  # noqa: F401 - registers the checks of helper calls
+from . import (
+    clock,
+    helper_contracts,  # noqa: F401 - registers the checks of helper calls
+)
 from .cfg import (
     EXIT_NODE,
     ControlFlow,
@@ -69,7 +71,7 @@ class Limits:
     max_work: int = 5_000_000  # instruction transfers
     max_unroll_work: int = 60_000  # transfers spent proving loops terminate
     max_memory_mb: int | None = None  # memory the analysis may add to what the process used before it
-    deadline: float | None = None  # time.monotonic() when the whole command must end (then timeout_s is ignored)
+    deadline: float | None = None  # clock.now() when the whole command must end (then timeout_s is ignored)
     solver: bool = True  # ask z3 about the alarms a run could break
     solver_rlimit: int = 2_000_000  # z3 resource units per query: the bound that decides (the same everywhere)
     solver_timeout_s: float = 5.0  # per query, a safety net behind the resource units
@@ -95,7 +97,7 @@ class Analysis:
     stack_use: dict[int, int] = field(default_factory=dict)  # function entry -> deepest stack offset used
     access_kinds: dict[int, set[RegType]] = field(default_factory=dict)  # pc -> kinds of pointer it dereferenced
     recording: bool = False  # in the check pass: alarms are kept
-    deadline: float = 0.0  # time.monotonic() when the check must end
+    deadline: float = 0.0  # clock.now() when the check must end
     _memo: dict[tuple[int, State], State | None] = field(default_factory=dict)
     _checking: set[tuple[int, State]] = field(default_factory=set)
     _orders: dict[int, tuple[list[Any], dict[int, int]]] = field(default_factory=dict)
@@ -104,7 +106,7 @@ class Analysis:
     def __post_init__(self) -> None:
         # calls the loader could not resolve (externs) are reported as such, not followed
         self.unresolved = self.program.unresolved_pcs
-        self.deadline = self.limits.deadline or time.monotonic() + self.limits.timeout_s
+        self.deadline = self.limits.deadline or clock.now() + self.limits.timeout_s
         self.cf = build_cfg(self.program.insns, dict(self.program.functions), self.unresolved, self.deadline)
         self._memory_base = process_memory()[1]
         self.transfer = Transfer(self)
@@ -164,7 +166,7 @@ class Analysis:
             raise ResourceLimit(f"the analysis did {self.limits.max_work} instruction steps without finishing "
                                 "(raise --max-work)")
         if self.work % 512 == 0:
-            if time.monotonic() > self.deadline:
+            if clock.now() > self.deadline:
                 raise ResourceLimit(f"the analysis ran past its {self.limits.timeout_s:g} s time limit (raise --timeout)")
             budget = self.limits.max_memory_mb
             if budget is not None and process_memory()[1] - self._memory_base > budget << 20:

@@ -10,12 +10,12 @@ one leaves the alarm unknown, with the reason."""
 
 from __future__ import annotations
 
-import time
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import z3
 
+from .. import clock
 from ..errors import ResourceLimit
 from ..obligations import Obligation
 from .execute import PathEnds, Unmodelled, entry_state, step
@@ -33,7 +33,7 @@ class SearchLimits:
     paths: int = 4_096  # paths followed to their end
     rlimit: int = 2_000_000  # z3 resource units per query (deterministic)
     timeout_ms: int = 5_000  # per query, a safety net behind rlimit
-    deadline: float | None = None  # time.monotonic() when the whole check must end
+    deadline: float | None = None  # clock.now() when the whole check must end
 
 
 @dataclass
@@ -135,7 +135,7 @@ class _Search:
             while True:
                 self.steps += 1
                 if self.steps & 255 == 0 and self.limits.deadline is not None \
-                        and time.monotonic() > self.limits.deadline:
+                        and clock.now() > self.limits.deadline:
                     raise ResourceLimit("z3 was still looking for runs that break the alarms at the time limit "
                                         "(raise --timeout)")
                 if self.steps > self.limits.steps:
