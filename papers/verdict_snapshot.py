@@ -21,7 +21,7 @@ import random
 import statistics
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -105,7 +105,7 @@ def _record(result: ProgramResult) -> dict[str, Any]:
             "findings": sorted([f.pc, f.code, f.severity] for f in result.findings)}
 
 
-def snapshot(random_count: int, rng_seed: int, repeat: int) -> dict[str, Any]:
+def snapshot(random_count: int, rng_seed: int, repeat: int, solver: bool = True) -> dict[str, Any]:
     groups = {"rules": rule_suite(), "corpus": tracing_corpus(), "random": random_programs(random_count, rng_seed)}
     programs: dict[str, Any] = {}
     cpu: dict[str, float] = {}
@@ -114,7 +114,8 @@ def snapshot(random_count: int, rng_seed: int, repeat: int) -> dict[str, Any]:
         for _ in range(repeat):
             start = time.process_time()
             for name, subject in checks.items():
-                programs[name] = _record(subject.check())
+                limits = subject.limits or Limits()
+                programs[name] = _record(subject.check(limits if solver else replace(limits, solver=False)))
             times.append(time.process_time() - start)
         cpu[group] = statistics.median(times)
     return {"programs": programs, "cpu_s": cpu, "random": random_count, "seed": rng_seed, "repeat": repeat}
@@ -146,11 +147,12 @@ def main() -> int:
     parser.add_argument("--random", type=int, default=2000, help="random programs (default 2000)")
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1, help="timing runs per group; the median is kept")
+    parser.add_argument("--no-solver", action="store_true", help="the abstract analysis alone (check --no-solver)")
     args = parser.parse_args()
     if args.random < 0 or args.repeat < 1:
         parser.error("--random must be >= 0 and --repeat >= 1")
     random.seed(args.seed)
-    after = snapshot(args.random, args.seed, args.repeat)
+    after = snapshot(args.random, args.seed, args.repeat, solver=not args.no_solver)
     args.output.write_text(json.dumps(after, indent=0))
     if args.compare is None:
         print(f"{len(after['programs'])} programs; CPU " +
