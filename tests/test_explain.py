@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
-import time
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -16,6 +15,7 @@ import pytest
 from interp.asm.kernel_syntax import assemble
 from interp.isa.insn import encode
 from interp.program import MapDef, Program
+from verifier import clock
 from verifier.check import check_program
 from verifier.cli import main
 from verifier.explain import write_pages
@@ -179,7 +179,7 @@ def test_past_the_time_limit_a_page_keeps_the_findings_and_the_run(tmp_path: Pat
     insns = assemble(UNCHECKED)
     program = Program("p", "kprobe/f", "kprobe", "kprobe", "f", insns, sum(i.slots for i in insns),
                       [MapDef("h", 1, 4, 8, 16)], license="GPL")
-    page = write_pages(tmp_path, [check_program(program)], "x86_64", deadline=time.monotonic())
+    page = write_pages(tmp_path, [check_program(program)], "x86_64", deadline=clock.now())
     root = Tree(page.read_text()).root
     assert root.all("section", None)[1].content().strip() == (
         "Control-flow graphno graph: the command's time limit passed (raise --timeout)")
