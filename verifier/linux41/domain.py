@@ -135,27 +135,44 @@ class State:
         return State(self.regs, stack, tuple(spills))
 
 
-def subsumes(old: State, cur: State) -> bool:
+_WRITTEN = bytes([0] + [0xFF] * 255)  # a stack byte's mark -> 0xff where it was written
+
+
+@dataclass(frozen=True)
+class Seen:
+    """A state kept at a pruning point, with its stack as numbers for a quick comparison."""
+
+    state: State
+    stack: int
+    written: int  # 0xff in each byte that was written
+
+    @classmethod
+    def of(cls, state: State) -> "Seen":
+        return cls(state, int.from_bytes(state.stack, "little"),
+                   int.from_bytes(state.stack.translate(_WRITTEN), "little"))
+
+
+def subsumes(old: State | Seen, cur: State) -> bool:
     """4.1's states_equal: `old`, a state already shown safe from the same instruction, is at
     least as strict as `cur`, so exploring `cur` further is not needed. A register is as strict
     when it is the same, or the old one is unset, or the old one is an unknown number and the
     current one is set; a stack byte when the old one was never written, or both are marked the
     same and the spilled registers of each slot are the same."""
-    for a, b in zip(old.regs, cur.regs):
+    seen = old if isinstance(old, Seen) else Seen.of(old)
+    before = seen.state
+    for a, b in zip(before.regs, cur.regs):
         if a == b or a.type == RegType.NOT_INIT:
             continue
         if a.type == RegType.UNKNOWN_VALUE and b.type != RegType.NOT_INIT:
             continue
         return False
-    for i, (a, b) in enumerate(zip(old.stack, cur.stack)):
-        if a == Slot.INVALID.value:
-            continue
-        if a != b:
-            return False
-        if i % SLOT == 0 and old.spills[i // SLOT] != cur.spills[i // SLOT]:
-            return False
-    return True
+    if (seen.stack ^ int.from_bytes(cur.stack, "little")) & seen.written:
+        return False
+    if before.spills == cur.spills:
+        return True
+    return all(a == b for k, (a, b) in enumerate(zip(before.spills, cur.spills))
+               if before.stack[k * SLOT] != Slot.INVALID.value)
 
 
-__all__ = ["DESCRIPTIONS", "MASK64", "NOT_INIT", "Reg", "RegType", "SLOT", "SPILLABLE", "Slot", "State",
+__all__ = ["DESCRIPTIONS", "MASK64", "NOT_INIT", "Reg", "RegType", "SLOT", "SPILLABLE", "Seen", "Slot", "State",
            "UNKNOWN", "const", "subsumes"]

@@ -44,10 +44,20 @@ from interp.isa.ops import (
 
 from ..checker import Alarm
 from ..obligations import Kind, Obligation
-from .domain import MASK64, NOT_INIT, SPILLABLE, UNKNOWN, Slot, State, const, subsumes
+from .domain import MASK64, NOT_INIT, SPILLABLE, UNKNOWN, Seen, Slot, State, const, subsumes
 from .domain import Reg as RegState
 from .domain import RegType as T
-from .helpers import FUNC_MAX_ID, MAP_TYPES, NAMES, PROTOS, Arg, Proto, Ret
+from .helpers import (
+    FUNC_MAX_ID,
+    HELPER_ARRIVED,
+    MAP_TYPE_ARRIVED,
+    MAP_TYPES,
+    NAMES,
+    PROTOS,
+    Arg,
+    Proto,
+    Ret,
+)
 
 if TYPE_CHECKING:
     from ..fixpoint import Analysis
@@ -101,7 +111,7 @@ class Walk:
         self.a = analysis
         self.listing = analysis.cf.listing
         self.marks = pruning_points(analysis)
-        self.explored: dict[int, list[State]] = {}
+        self.explored: dict[int, list[Seen]] = {}
         self.word_loads: dict[int, T] = {}  # pc of a 4-byte load -> the base's type first seen there
         self.ctx_size = analysis.ops.type.size(analysis.arch)
         self.processed = 0
@@ -131,7 +141,7 @@ class Walk:
                         return
                     pc, state = pending.pop()
                     continue
-                seen.append(state)
+                seen.append(Seen.of(state))
             outcome = self.step(pc, self.listing.ops[pc], state)
             if outcome is None:  # exit
                 if not pending:
@@ -243,8 +253,9 @@ class Walk:
                           facts={"why": "index", "index": op.index, "count": len(maps)})
         mdef = maps[op.index]
         if mdef.type not in MAP_TYPES:
-            raise Refusal(Kind.VALID_MAP_REFERENCE, pc, f"map {mdef.name} is a {mdef.type_name} map, a map type "
-                          "Linux 4.1 does not have (it creates hash and array maps only)",
+            arrived = f", which arrived in Linux {MAP_TYPE_ARRIVED[mdef.type]}" if mdef.type in MAP_TYPE_ARRIVED else ""
+            raise Refusal(Kind.VALID_MAP_REFERENCE, pc, f"map {mdef.name} is a {mdef.type_name} map{arrived}: Linux "
+                          "4.1 creates hash and array maps only",
                           None, facts={"why": "kind", "map": mdef.name})
         self.dst(pc, state, op.dst)
         return state.set(op.dst, RegState(T.CONST_PTR_TO_MAP, map=op.index))
@@ -412,8 +423,9 @@ class Walk:
             known = self.a.registry.get(helper)
             name = known.name if known is not None else f"helper {helper}"
             kernel = f"invalid func {helper}" if not 0 <= helper < FUNC_MAX_ID else f"unknown func {helper}"
+            arrived = f" ({name} arrived for kprobes in Linux {HELPER_ARRIVED[helper]})" if helper in HELPER_ARRIVED else ""
             raise Refusal(Kind.HELPER_ALLOWED, pc, f"{name}: Linux 4.1 kprobe programs may call only "
-                          f"{', '.join(sorted(NAMES))}", kernel, facts={"helper": helper})
+                          f"{', '.join(sorted(NAMES))}{arrived}", kernel, facts={"helper": helper})
         if proto.gpl_only and not self.a.program.is_gpl_compatible:
             raise Refusal(Kind.GPL_COMPATIBLE, pc, f"{proto.name} is GPL-only and the license "
                           f"{self.a.program.license!r} is not GPL-compatible; declare a GPL-compatible license",
@@ -475,13 +487,15 @@ class Walk:
         if off >= 0 or off < -STACK_SIZE or off + size > 0:
             raise Refusal(Kind.HELPER_MEMORY, pc, f"{proto.name}: r{n} (fp{off:+d}) with {what} does not fit in "
                           f"the {STACK_SIZE}-byte stack", kernel, reg=n, off=off, size=size)
+        writes = proto.name == "probe_read"  # it writes its buffer: later kernels let it be unwritten
         for i, mark in enumerate(state.slot_types(off, size)):
             if mark != Slot.MISC.value:
+                later = " (helpers filling unwritten stack, as probe_read does, arrived in Linux 4.6)" if writes else ""
                 raise Refusal(Kind.HELPER_MEMORY_INITIALISED, pc, f"{proto.name}: r{n} points to {what} at "
                               f"fp{off:+d}, and byte fp{off + i:+d} is not written as data on this path (Linux 4.1 "
                               "passes helpers only stack it saw written, never a spilled pointer); initialise the "
-                              "whole buffer first", f"invalid indirect read from stack off {off}+{i} size {size}",
-                              reg=n, off=off, size=size)
+                              f"whole buffer first{later}", f"invalid indirect read from stack off {off}+{i} size {size}",
+                              reg=n, off=off, size=size, facts={"raw_stack": writes})
 
 
 def _unknown_kernel_message(opcode: int, op: Op) -> str | None:
