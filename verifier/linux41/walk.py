@@ -44,7 +44,17 @@ from interp.isa.ops import (
 
 from ..checker import Alarm
 from ..obligations import Kind, Obligation
-from .domain import MASK64, NOT_INIT, SPILLABLE, UNKNOWN, Seen, Slot, State, const, subsumes
+from .domain import (
+    MASK64,
+    NOT_INIT,
+    SPILLABLE,
+    UNKNOWN,
+    Seen,
+    Slot,
+    State,
+    const,
+    subsumes,
+)
 from .domain import Reg as RegState
 from .domain import RegType as T
 from .helpers import (
