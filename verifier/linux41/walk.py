@@ -329,7 +329,9 @@ class Walk:
             return state.set(value, UNKNOWN) if not write and value is not None else state
         if base.type == T.PTR_TO_CTX:  # check_ctx_access: kprobe_prog_is_valid_access
             kernel = f"invalid bpf_context access off={off} size={size}"
-            if off < 0 or off >= self.ctx_size:
+            # (4.1 checks the start only; the end too here, which every 64-bit pt_regs, a multiple of 8
+            # bytes, already implies for an aligned access)
+            if off < 0 or off >= self.ctx_size or off + size > self.ctx_size:
                 raise Refusal(Kind.CTX_IN_BOUNDS, pc, f"{size}-byte {verb} of struct pt_regs at offset {off} is out "
                               f"of bounds: sizeof(struct pt_regs) is {self.ctx_size} on {self.a.arch}", kernel, **where)
             if write:
