@@ -16,12 +16,12 @@ from interp.isa.insn import encode
 from interp.program import MapDef, Program
 from verifier.check import check_program
 from verifier.cli import main
-from verifier.linux41.domain import Reg, RegType, State, const, subsumes
 
 HASH = MapDef("h", 1, 4, 8, 16)  # 4-byte keys, 8-byte values
 HASH8 = MapDef("h8", 1, 8, 8, 16)
 ARRAY = MapDef("a", 2, 4, 16, 4)
 PERCPU_HASH = MapDef("ph", 5, 4, 8, 16)
+READ_ONLY = MapDef("ro", 2, 4, 16, 4, flags=1 << 7)  # BPF_F_RDONLY_PROG (Linux 5.2)
 
 LOOKUP = "r1 = map[fd:0] ll\nr2 = r10\nr2 += -4\n*(u32 *)(r10 -4) = 0\ncall 1\n"
 VALUE = LOOKUP + "if r0 == 0 goto out\n"  # r0: the value of key 0 until `OUT`
@@ -301,8 +301,10 @@ CASES = [
          "helper-argument", "R1 type=map_value expected=fp", maps=(HASH,)),
     Case("check_func_arg", "trace_printk of an unwritten format", PRINTK.replace("*(u64 *)(r10 -8) = 0x6968\n", ""),
          "stack-uninitialised-read", "invalid indirect read from stack off -8+0 size 8"),
-    Case("replace_map_fd_with_map_ptr", "a map of a later type", LOOKUP + "r0 = 0\nexit", "invalid-map-reference",
-         None, maps=(PERCPU_HASH,)),
+    Case("map_create", "a map of a later type", LOOKUP + "r0 = 0\nexit", "invalid-map-reference",
+         "bpf(BPF_MAP_CREATE): EINVAL (unknown map type)", maps=(PERCPU_HASH,)),
+    Case("map_create", "a map with flags (read-only for programs)", VALUE + "*(u64 *)(r0 +0) = 1\n" + OUT,
+         "invalid-map-reference", "bpf(BPF_MAP_CREATE): EINVAL (map_flags unknown)", maps=(READ_ONLY,)),
     Case("replace_map_fd_with_map_ptr", "a map the program does not have", "r1 = map[fd:1] ll\nr0 = 0\nexit",
          "invalid-map-reference", "fd 1 is not pointing to valid bpf_map", maps=(HASH,)),
     Case("replace_map_fd_with_map_ptr", "a direct map value load (Linux 5.2)", "r1 = map[idx:0] ll\nr0 = 0\nexit",
@@ -448,6 +450,8 @@ def test_the_kernel_message_in_every_format(tmp_path: Path, capsys: pytest.Captu
 def test_states_equal_as_4_1_prunes() -> None:
     """states_equal: an unset or unknown register in the old state covers anything set; the stack
     covers where the old one was never written"""
+    from verifier.linux41.domain import Reg, RegType, State, const, subsumes
+
     old = State.entry().set(2, Reg(RegType.UNKNOWN_VALUE))
     assert subsumes(old, State.entry().set(2, const(5)))
     assert not subsumes(State.entry().set(2, const(5)), old)

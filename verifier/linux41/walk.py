@@ -266,7 +266,15 @@ class Walk:
             arrived = f", which arrived in Linux {MAP_TYPE_ARRIVED[mdef.type]}" if mdef.type in MAP_TYPE_ARRIVED else ""
             raise Refusal(Kind.VALID_MAP_REFERENCE, pc, f"map {mdef.name} is a {mdef.type_name} map{arrived}: Linux "
                           "4.1 creates hash and array maps only",
-                          None, facts={"why": "kind", "map": mdef.name})
+                          "bpf(BPF_MAP_CREATE): EINVAL (unknown map type), before the program loads",
+                          facts={"why": "kind", "map": mdef.name})
+        if mdef.flags or mdef.read_only_for_programs:
+            # 4.1's map_create knows no flags (bpf_attr ends at max_entries), and its maps are writable:
+            # a map read-only for programs is one it could not have made
+            raise Refusal(Kind.VALID_MAP_REFERENCE, pc, f"map {mdef.name} has flags {mdef.flags:#x} or is read-only "
+                          "for programs; Linux 4.1 creates maps without flags (they arrived in Linux 4.6), all "
+                          "writable", "bpf(BPF_MAP_CREATE): EINVAL (map_flags unknown), before the program loads",
+                          facts={"why": "flags", "map": mdef.name})
         self.dst(pc, state, op.dst)
         return state.set(op.dst, RegState(T.CONST_PTR_TO_MAP, map=op.index))
 
