@@ -139,7 +139,7 @@ CASES = [
     Case("check_alu_op", "division by the immediate 0", "r0 = 1\nr0 /= 0\nexit", "invalid-immediate", "div by zero"),
     Case("check_alu_op", "modulo by the immediate 0", "r0 = 1\nw0 %= 0\nexit", "invalid-immediate", "div by zero"),
     Case("check_alu_op", "division by a register holding 0", "r0 = 1\nr1 = 0\nr0 /= r1\nexit", None),
-    Case("check_alu_op", "a shift by 64 (4.1 checks no shift count)", "r0 = 1\nr0 <<= 63\nr0 >>= 1\nexit", None),
+    Case("check_alu_op", "a shift by 64 (4.1 checks no shift count)", "r0 = 1\nr0 <<= 64\nw0 >>= 40\nexit", None),
     Case("check_alu_op", "a byte swap", "r0 = 1\nr0 = be16 r0\nexit", None),
     Case("check_alu_op", "a copy of r10 is the frame pointer",
          "r1 = r10\n*(u64 *)(r1 -8) = 0\nr0 = *(u64 *)(r1 -8)\nexit", None),
