@@ -117,6 +117,9 @@ def _verb(write: bool) -> str:
 
 
 class Walk:
+    """One program's walk: the pruning points, the states kept at each, the first pointer type
+    each 4-byte load went through, and the count of instructions walked."""
+
     def __init__(self, analysis: "Analysis") -> None:
         self.a = analysis
         self.listing = analysis.cf.listing
