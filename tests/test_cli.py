@@ -313,12 +313,13 @@ def test_check_resource_limit_is_unknown(capsys: pytest.CaptureFixture[str], tmp
 
 def test_check_linux_4_1_profile(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     prog = tmp_path / "time.s"
-    prog.write_text("call 5\nexit\n")
+    prog.write_text("call 14\nexit\n")  # get_current_pid_tgid arrived in Linux 4.2
     binary = tmp_path / "time.bin"
     run_cli(capsys, "asm", str(prog), "-o", str(binary))
     (tmp_path / "time.json").write_text(json.dumps({"prog_type": 2, "license": "GPL", "kern_version": 0x40100}))
     code, out, _ = run_cli(capsys, "check", str(binary), "--profile", "linux-4.1", "--kern-version", "0x40100")
     assert code == 1 and "unknown-helper" in out and "kern-version" not in out
+    assert "    linux-4.1 kernel: invalid func 14" in out.splitlines()
     code, out, _ = run_cli(capsys, "check", str(prog), "--profile", "linux-4.1")
     assert "kern-version-mismatch" in out  # an assembly file declares no version
 

@@ -25,6 +25,7 @@ from .checker import Alarm, check_all
 from .errors import ERROR, WARNING, Finding, ResourceLimit
 from .evidence import proof_json
 from .fixpoint import Analysis, Limits
+from .linux41 import walk as linux41_walk
 from .profiles import PROFILES, Profile, helper_registry
 from .report import finding
 from .smt import Judgement, judge
@@ -148,7 +149,15 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
             alarms.append(control_flow_error(exc))
         if analysis is not None:
             alarms += flow_alarms(analysis.cf, program, prof)
-            if not any(a.kind in BLOCKING for a in alarms):
+            if prof.analysis == "linux-4.1":
+                if not alarms:  # 4.1 walks the program only once loading and its control-flow check pass
+                    try:
+                        linux41_walk.run(analysis)
+                    except ResourceLimit as exc:
+                        result.verdict, result.reason = "unknown", str(exc)
+                    alarms += analysis.alarms
+                    result.work = analysis.work
+            elif not any(a.kind in BLOCKING for a in alarms):
                 try:
                     analysis.run()
                     analysis.alarms += stack_alarms(analysis)
@@ -159,12 +168,17 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
                 alarms += analysis.alarms
                 result.states = StatesView(analysis)
                 result.work = analysis.work
+    if prof.analysis == "linux-4.1":  # the refusals made before 4.1's walk, in its words too
+        for alarm in alarms:
+            alarm.facts.setdefault("kernel", linux41_walk.kernel_words(alarm))
     limits = limits or Limits()
     warnings = frozenset() if strict else prof.warnings
     judgements: dict[int, Judgement] = {}
     exposed = _exposed(alarms, judgements, warnings, prof.solver_refutes)
     cut_short = None  # why z3 could not judge every alarm (the time limit)
-    if analysis is not None and limits.solver and result.verdict != "unknown":
+    # (the linux-4.1 walk decides by 4.1's own rules alone: its alarms are the kernel's refusals, not
+    # questions about runs for z3)
+    if analysis is not None and limits.solver and result.verdict != "unknown" and prof.analysis == "fixpoint":
         search_limits = SearchLimits(steps=limits.solver_steps, rlimit=limits.solver_rlimit,
                                      timeout_ms=int(limits.solver_timeout_s * 1000),
                                      deadline=analysis.deadline)  # (the analysis' own)

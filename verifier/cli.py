@@ -173,6 +173,8 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
             print(f"{printable(describe(result.program))}: {result.verdict} ({stats})")
             for finding in result.findings:
                 print(f"  {finding}")
+                if finding.kernel_message is not None:  # the line a log of the profile's kernel shows
+                    print(f"    {result.profile} kernel: {finding.kernel_message}")
                 for line in proof_lines(finding.proof):
                     print(line)
             if result.reason:

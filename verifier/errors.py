@@ -20,6 +20,7 @@ class Code:
     STACK_UNINITIALISED = "stack-uninitialised-read"
     STACK_VARIABLE_OFFSET = "stack-variable-offset"
     MAP_VALUE_OUT_OF_BOUNDS = "map-value-out-of-bounds"
+    MAP_VALUE_MISALIGNED = "map-value-misaligned"
     MAP_VALUE_READ_ONLY = "map-value-read-only"
     MEM_OUT_OF_BOUNDS = "mem-out-of-bounds"
     NULL_DEREFERENCE = "possible-null-dereference"
@@ -69,6 +70,7 @@ RULES: dict[str, str] = {
     Code.STACK_UNINITIALISED: "Stack bytes must be written before they are read.",
     Code.STACK_VARIABLE_OFFSET: "Stack accesses must use a constant offset in this profile.",
     Code.MAP_VALUE_OUT_OF_BOUNDS: "Map value accesses must stay within the map's value size.",
+    Code.MAP_VALUE_MISALIGNED: "Map value accesses must be aligned to their size (linux-4.1).",
     Code.MAP_VALUE_READ_ONLY: "Read-only map values may not be written.",
     Code.MEM_OUT_OF_BOUNDS: "Ring buffer record accesses must stay within the record.",
     Code.NULL_DEREFERENCE: "A pointer that may be NULL must be compared with 0 before use.",
@@ -120,10 +122,13 @@ class Finding:
     source: str | None = None  # "file:line" where the object has line info
     severity: str = ERROR  # a warning does not make the program unsafe under the profile's rules
     proof: dict[str, Any] | None = None  # what z3 made of it (verifier.smt.Judgement.to_json), where asked
+    kernel_message: str | None = None  # the profile's kernel's own words for it (linux-4.1), to match its log
 
     def to_json(self) -> dict[str, Any]:
         out = {"pc": self.pc, "code": self.code, "message": self.message, "source": self.source,
                "severity": self.severity}
+        if self.kernel_message is not None:
+            out["kernel_message"] = self.kernel_message
         if self.proof is not None:
             out["proof"] = self.proof
         return out

@@ -77,6 +77,7 @@ class Kind(str, Enum):
     STACK_POINTER_STAYS = "stack-pointer-stays"
     MAP_VALUE_IN_BOUNDS = "map-value-in-bounds"
     MAP_VALUE_WRITABLE = "map-value-writable"
+    MAP_VALUE_ALIGNED = "map-value-aligned"  # linux-4.1 only
     MEM_IN_BOUNDS = "mem-in-bounds"
     ATOMIC_ALIGNED = "atomic-aligned"
     # 64-bit immediates and instructions
@@ -154,6 +155,7 @@ RULES: dict[Kind, Rule] = {
     Kind.MAP_VALUE_IN_BOUNDS: Rule(Code.MAP_VALUE_OUT_OF_BOUNDS, FaultKind.OUT_OF_BOUNDS,
                                    "check the offset against the value size"),
     Kind.MAP_VALUE_WRITABLE: Rule(Code.MAP_VALUE_READ_ONLY, FaultKind.READ_ONLY, "write only writable maps"),
+    Kind.MAP_VALUE_ALIGNED: Rule(Code.MAP_VALUE_MISALIGNED, POLICY, "access map values at offsets aligned to the size"),
     Kind.MEM_IN_BOUNDS: Rule(Code.MEM_OUT_OF_BOUNDS, FaultKind.OUT_OF_BOUNDS, "stay within the record"),
     Kind.ATOMIC_ALIGNED: Rule(Code.MISALIGNED_ATOMIC, FaultKind.MISALIGNED, "align atomic operations to their size"),
     Kind.VALID_MAP_REFERENCE: Rule(Code.INVALID_MAP_REFERENCE, POLICY, "refer to a map of the program"),

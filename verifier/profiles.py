@@ -78,6 +78,9 @@ class Profile:
     # alarms z3 shows no run can break are dropped (a profile that follows one kernel's own analysis
     # exactly keeps them, with z3's answer beside them)
     solver_refutes: bool = True
+    # the analysis that decides the program: "fixpoint" (verifier.fixpoint, the modern kernels' rules over
+    # ranges and tnums) or "linux-4.1" (verifier.linux41: the 4.1 verifier's own domain and walk of paths)
+    analysis: str = "fixpoint"
 
     def unsupported(self, op: Op) -> str | None:
         """Why the profile's kernel does not know the operation `op`, or None."""
@@ -143,10 +146,11 @@ LINUX_6_18 = Profile(
 
 LINUX_4_1 = Profile(
     name="linux-4.1",
-    description="the seed (Linux 4.1): four helpers, no back-edges, 4096 instructions, kern_version must match",
-    max_insns=4096,
+    description="the seed (Linux 4.1): its verifier's own domain, six helpers, no back-edges, 4095 instructions, "
+                "kern_version must match",
+    max_insns=4095,  # bpf_prog_load refuses insn_cnt >= BPF_MAXINSNS (4096)
     program_types={
-        "kprobe": ProgramTypeOps(KPROBE, frozenset(SEED_ARGS)),
+        "kprobe": ProgramTypeOps(KPROBE, frozenset(SEED_ARGS) | {"ktime_get_ns", "trace_printk"}),
     },
     allow_loops=False,
     allow_local_calls=False,
@@ -160,6 +164,7 @@ LINUX_4_1 = Profile(
     helper_args=dict(SEED_ARGS),
     solver_refutes=False,
     max_call_depth=1,
+    analysis="linux-4.1",
 )
 
 PROFILES = {p.name: p for p in (LINUX_6_18, LINUX_4_1)}

@@ -417,6 +417,7 @@ MESSAGES: dict[Kind, Render] = {
     Kind.STACK_INITIALISED: _stack_initialised, Kind.WHOLE_POINTER_FILL: _whole_fill,
     Kind.WHOLE_POINTER_SPILL: _whole_spill, Kind.STACK_POINTER_STAYS: _stack_pointer_stays,
     Kind.MAP_VALUE_IN_BOUNDS: _map_value_in_bounds, Kind.MAP_VALUE_WRITABLE: _map_value_writable,
+    Kind.MAP_VALUE_ALIGNED: lambda f, a, p: str(f["says"]),
     Kind.MEM_IN_BOUNDS: _mem_in_bounds, Kind.ATOMIC_ALIGNED: _atomic_aligned,
     Kind.VALID_MAP_REFERENCE: _valid_map_reference, Kind.SUPPORTED: _supported, Kind.HELPER_ALLOWED: _helper_allowed,
     Kind.GPL_COMPATIBLE: _gpl, Kind.HELPER_ARGUMENTS: _helper_arguments,
@@ -434,6 +435,8 @@ MESSAGES: dict[Kind, Render] = {
 
 
 def message(alarm: Alarm, program: Program) -> str:
+    if "says" in alarm.facts:  # an alarm of the linux-4.1 walk brings its own sentence
+        return str(alarm.facts["says"])
     if "unchecked" in alarm.facts:
         return (f"insn {alarm.pc}: whether r{alarm.obligation.reg} keeps the rule '{alarm.obligation.kind.value}' "
                 f"is not known (the analysis could not check it once '{alarm.facts['unchecked']}' was broken, which "
@@ -443,7 +446,8 @@ def message(alarm: Alarm, program: Program) -> str:
 
 def finding(alarm: Alarm, program: Program) -> Finding:
     line = program.source_lines.get(alarm.pc)
-    return Finding(alarm.pc, alarm.code, message(alarm, program), str(line) if line and line.line else None)
+    return Finding(alarm.pc, alarm.code, message(alarm, program), str(line) if line and line.line else None,
+                   kernel_message=alarm.facts.get("kernel"))
 
 
 def findings(alarms: list[Alarm], program: Program) -> list[Finding]:

@@ -50,6 +50,8 @@ def _code_flows(file: str, program: Program, proof: dict[str, Any]) -> list[dict
 def _result(file: str, result: ProgramResult, finding: Finding, index: dict[str, int]) -> dict[str, Any]:
     program = result.program
     properties: dict[str, Any] = {"section": program.section, "program": program.name, "pc": finding.pc}
+    if finding.kernel_message is not None:
+        properties["kernelMessage"] = finding.kernel_message
     out: dict[str, Any] = {"ruleId": finding.code, "ruleIndex": index[finding.code], "level": finding.severity,
                            "message": {"text": finding.message},
                            "locations": [_location(file, program, finding.pc, finding.source)]}

@@ -29,6 +29,7 @@ EXPECTED: dict[str, dict[Kind, FaultKind | str]] = {
     "stack-uninitialised-read": {Kind.STACK_INITIALISED: POLICY, Kind.HELPER_MEMORY_INITIALISED: POLICY},
     "stack-variable-offset": {Kind.STACK_CONSTANT_OFFSET: POLICY, Kind.HELPER_STACK_CONSTANT_OFFSET: POLICY},
     "map-value-out-of-bounds": {Kind.MAP_VALUE_IN_BOUNDS: F.OUT_OF_BOUNDS},
+    "map-value-misaligned": {Kind.MAP_VALUE_ALIGNED: POLICY},
     "map-value-read-only": {Kind.MAP_VALUE_WRITABLE: F.READ_ONLY, Kind.HELPER_MEMORY_WRITABLE: F.HELPER_ARGUMENT,
                             Kind.HELPER_MAP_WRITABLE: POLICY},
     "mem-out-of-bounds": {Kind.MEM_IN_BOUNDS: F.OUT_OF_BOUNDS},
