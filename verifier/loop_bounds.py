@@ -72,6 +72,8 @@ class Iteration:
     round: Any
     leaves: Any
     facts: list[Any] = field(default_factory=list)
+    # the loop's exit tests: (left, right, width) as terms over `before` (a constant right as a constant)
+    tests: list[tuple[Any, Any, int]] = field(default_factory=list)
 
 
 def _fresh(names: dict[str, int], prefix: str) -> Any:
@@ -105,8 +107,9 @@ def scalar_facts(x: Any, value: Scalar) -> list[Any]:
     return facts
 
 
-def paths_facts(regs: list[Any], paths: Paths | None) -> Any:
-    """The disjunction over the paths of what each says of the top frame's scalar registers."""
+def paths_facts(regs: list[Any], paths: Paths | None, only: set[int] | None = None) -> Any:
+    """The disjunction over the paths of what each says of the top frame's scalar registers (those
+    in `only`, where given: fewer facts make smaller queries, and leaving facts out is sound)."""
     if paths is None:
         return z3.BoolVal(False)
     cases = []
@@ -116,7 +119,7 @@ def paths_facts(regs: list[Any], paths: Paths | None) -> Any:
         linked: dict[int, tuple[int, int]] = {}
         for n in range(NREGS):
             reg = frame.regs[n]
-            if not reg.is_scalar:
+            if not reg.is_scalar or (only is not None and n not in only):
                 continue
             facts += scalar_facts(regs[n], reg.value)
             if reg.id:
@@ -179,6 +182,7 @@ def iteration(run: "FunctionRun", head: int, before: list[Any] | None = None) ->
     incoming: dict[int, list[tuple[Any, list[Any]]]] = {head: [(z3.BoolVal(True), list(before))]}
     rounds: list[tuple[Any, list[Any]]] = []
     leaves: list[Any] = []
+    tests: list[tuple[Any, Any, int]] = []
 
     def send(cond: Any, values: list[Any], succ: Any) -> None:
         if succ == head:
@@ -206,6 +210,9 @@ def iteration(run: "FunctionRun", head: int, before: list[Any] | None = None) ->
         if isinstance(op, Branch):
             right = values[op.right.n] if isinstance(op.right, Reg) else None
             taken = semantics.branch_taken(Z3, op, values[op.left], right)
+            if any(s == EXIT_NODE or s not in loop for s in successors):
+                other = right if right is not None else z3.BitVecVal(op.right.value & ((1 << 64) - 1), 64)
+                tests.append((values[op.left], other, op.width))
             for succ in successors:
                 if succ == op.target and len(successors) == 2:
                     send(z3.And(reach, taken), values, succ)
@@ -227,7 +234,7 @@ def iteration(run: "FunctionRun", head: int, before: list[Any] | None = None) ->
         round_cond, after = _merge(rounds)
     else:
         round_cond, after = z3.BoolVal(False), list(before)
-    return Iteration(before, after, round_cond, z3.Or(*leaves) if leaves else z3.BoolVal(False), facts)
+    return Iteration(before, after, round_cond, z3.Or(*leaves) if leaves else z3.BoolVal(False), facts, tests)
 
 
 def _merge(arriving: list[tuple[Any, list[Any]]]) -> tuple[Any, list[Any]]:
@@ -293,8 +300,8 @@ def _step(op: Any, values: list[Any], names: dict[str, int]) -> None:
 @dataclass
 class Bound:
     visits: int  # times the head is reached per entry to the loop, at most
-    register: int
-    limit: str  # what the register is compared with
+    counter: str  # the term that the exit test compares, over the head's registers (head<n>: rn)
+    limit: str  # what it is compared with
 
 
 def entry_paths(run: "FunctionRun", head: int) -> list[Paths]:
@@ -310,9 +317,10 @@ class _Prover:
         self.rlimit = rlimit
         self.it = it
         inv = run.inputs[head]
-        self.inv = paths_facts(it.before, inv)
-        self.inv_after = paths_facts(it.after, inv)
-        self.entry = z3.Or(*[paths_facts(it.before, p) for p in entry_paths(run, head)])
+        relevant = deciding_registers(run, head)
+        self.inv = paths_facts(it.before, inv, relevant)
+        self.inv_after = paths_facts(it.after, inv, relevant)
+        self.entry = z3.Or(*[paths_facts(it.before, p, relevant) for p in entry_paths(run, head)])
         self.going_round = z3.And(self.inv, it.round, self.inv_after, *it.facts)
 
     def unsat(self, *formulas: Any) -> bool:
@@ -339,27 +347,6 @@ class _Prover:
         return value.as_long() - (1 << (bits - 1))
 
 
-def _candidates(run: "FunctionRun", head: int) -> list[tuple[int, Any, int, str]]:
-    """(register, other operand (a register number or a constant), width, text) of each exit test."""
-    ops = run.a.cf.listing.ops
-    loop = run.fn.loops[head]
-    found = []
-    for block in sorted(loop):
-        end = run.fn.blocks[block].end
-        op = ops[end]
-        if not isinstance(op, Branch) or op.left >= NREGS:
-            continue
-        if not any(s == EXIT_NODE or s not in loop for s in run.fn.graph.successors(block)):
-            continue
-        if isinstance(op.right, Reg):
-            if op.right.n < NREGS:
-                found.append((op.left, ("reg", op.right.n), op.width, f"r{op.right.n}"))
-                found.append((op.right.n, ("reg", op.left), op.width, f"r{op.left}"))
-        else:
-            found.append((op.left, ("imm", op.right.value), op.width, str(op.right.value)))
-    return found
-
-
 def prove_bound(run: "FunctionRun", head: int, rlimit: int = 2_000_000) -> Bound | None:
     """A proved bound on the head's visits per entry to the loop at `head`, or None."""
     try:
@@ -368,29 +355,46 @@ def prove_bound(run: "FunctionRun", head: int, rlimit: int = 2_000_000) -> Bound
         return None
     prover = _Prover(run, head, it, rlimit)
     if prover.unsat(prover.going_round):
-        return Bound(1, -1, "no iteration goes round")
+        return Bound(1, "", "no iteration goes round")
     best: Bound | None = None
-    for reg, (kind, other), width, text in _candidates(run, head):
-        for signed in (False, True):
-            ext = (lambda v: z3.SignExt(2, v)) if signed else (lambda v: z3.ZeroExt(2, v))
-
-            def at(values: list[Any], r: int = reg, k: str = kind, o: Any = other,
-                   e: Callable[[Any], Any] = ext) -> tuple[Any, Any]:
-                x = z3.Extract(width - 1, 0, values[r])
-                y = z3.Extract(width - 1, 0, values[o]) if k == "reg" else z3.BitVecVal(o & ((1 << width) - 1), width)
-                return e(x), e(y)
-
-            for up in (True, False):
-                bound = _try(prover, at, up, width + 2)
-                if bound is not None and (best is None or bound < best.visits):
-                    best = Bound(bound, reg, text)
+    heads = set(map(str, it.before))
+    for left, right, width in it.tests:
+        for x, y in ((left, right), (right, left)):
+            if not _over(x, heads) or not _over(y, heads) or z3.is_bv_value(z3.simplify(x)):
+                continue  # a test on a fresh value (a load, a call) says nothing of the next iteration
+            for signed, up in ((False, True), (False, False), (True, True), (True, False)):
+                bound = _try(prover, x, y, width, signed, up)
+                if bound is not None:
+                    if best is None or bound < best.visits:
+                        best = Bound(bound, str(z3.simplify(x)), str(z3.simplify(y)))
+                    break
     return best
 
 
-def _try(prover: _Prover, at: Callable[[list[Any]], tuple[Any, Any]], up: bool, bits: int) -> int | None:
+def _over(term: Any, heads: set[str]) -> bool:
+    """Whether `term` is a function of the head's registers alone."""
+    todo, seen = [term], set()
+    while todo:
+        t = todo.pop()
+        if t.get_id() in seen:
+            continue
+        seen.add(t.get_id())
+        if z3.is_const(t) and not z3.is_bv_value(t) and str(t) not in heads:
+            return False
+        todo.extend(t.children())
+    return True
+
+
+def _try(prover: _Prover, x: Any, y: Any, width: int, signed: bool, up: bool) -> int | None:
+    """The bound from f = y - x (up) or x - y, at `width` bits extended by two, if it decreases."""
     it = prover.it
-    x0, y0 = at(it.before)
-    x1, y1 = at(it.after)
+    bits = width + 2
+
+    def at(term: Any, values: list[Any]) -> Any:
+        narrow = z3.Extract(width - 1, 0, z3.substitute(term, *zip(it.before, values)))
+        return z3.SignExt(2, narrow) if signed else z3.ZeroExt(2, narrow)
+
+    x0, y0, x1, y1 = at(x, it.before), at(y, it.before), at(x, it.after), at(y, it.after)
     f0 = y0 - x0 if up else x0 - y0
     f1 = y1 - x1 if up else x1 - y1
     invariants: list[tuple[Any, Any]] = [(z3.BoolVal(True), z3.BoolVal(True))]

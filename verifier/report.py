@@ -377,6 +377,13 @@ def _program_size(f: dict[str, Any], alarm: Alarm, program: Program) -> str:
             "tail-called programs")
 
 
+def _complexity(f: dict[str, Any], alarm: Alarm, program: Program) -> str:
+    loops = "; ".join(f"the loop at insn {head} runs up to {visits:,} times" for head, visits in f["loops"])
+    return (f"a run may execute up to {f['worst']:,} instructions{' (' + loops + ')' if loops else ''}; "
+            f"{f['profile']} processes at most {f['limit']:,} and refuses the program as too complex: run fewer "
+            "iterations, or use bpf_loop")
+
+
 def _kern_version(f: dict[str, Any], alarm: Alarm, program: Program) -> str:
     have = "no version section" if f["have"] is None else f"kern_version {f['have']:#x}"
     return (f"the program declares {have}, but {f['profile']} requires kern_version {f['target']:#x} (the target's "
@@ -429,7 +436,7 @@ MESSAGES: dict[Kind, Render] = {
     Kind.TERMINATES: _terminates, Kind.NO_BACK_EDGE: _no_back_edge, Kind.REACHABLE: _reachable,
     Kind.PROGRAM_SIZE: _program_size, Kind.KERN_VERSION: _kern_version, Kind.PROGRAM_TYPE: _program_type,
     Kind.RELOCATIONS_RESOLVED: _relocation, Kind.VALID_CONTROL_FLOW: _text, Kind.VALID_ENCODING: _valid_encoding,
-    Kind.COMBINED_STACK: _combined_stack,
+    Kind.COMBINED_STACK: _combined_stack, Kind.COMPLEXITY: _complexity,
 }
 
 
