@@ -339,6 +339,9 @@ def _terminates(f: dict[str, Any], alarm: Alarm, program: Program) -> str:
     why = f["why"]
     if why == "shape":
         reason = "its blocks do not form a loop the analysis can follow"
+    elif why == "forever":
+        reason = ("a run reaches it in a state from which it goes round for ever (no exit test can become true, or "
+                  "an iteration comes back with every register its tests depend on unchanged)")
     elif why == "repeat":
         reason = (f"iteration {f['iterations']} comes back to the loop head in a state it had before, so nothing in "
                   "the state bounds the number of iterations")

@@ -69,18 +69,38 @@ def check_termination(run: "FunctionRun") -> None:
         if proved is not None:
             note_bound(run, head, proved.visits, "proved")
             continue
-        iterations, facts = loop_bound(run, head)
+        back = [tail for tail, h in fn.back_edges if h == head]
+        jump_pc = fn.blocks[back[0]].end if back else head
+        ob = Obligation(Kind.TERMINATES, jump_pc, detail=head)
+        run.a.loop_runs[(context, head)] = run
+        if endless(run, ob, context):  # a run that goes round for ever: no need to follow the loop
+            iterations, facts = 0, {"why": "forever"}
+        else:
+            iterations, facts = loop_bound(run, head)
         if facts is None:
             note_bound(run, head, iterations, "followed")
         else:
             note_bound(run, head, None, "unbounded")
-            run.a.loop_runs[(context, head)] = run
-            back = [tail for tail, h in fn.back_edges if h == head]
-            jump_pc = fn.blocks[back[0]].end if back else head
-            ob = Obligation(Kind.TERMINATES, jump_pc, detail=head)
             state = run.inputs[head].single()
             run.a.alarms.append(Alarm(ob, jump_pc, run.a.context_of(run.entry_state), state,
                                       {"head": head, **facts}, definite=False))
+
+
+def endless(run: "FunctionRun", ob: Obligation, context: tuple[int, ...]) -> bool:
+    """Whether z3 finds a run that reaches the loop in a state from which it goes round for ever,
+    and the interpreter confirms it (its budget runs out in the loop); the judgement is kept for
+    the report."""
+    from .smt import loop_witness
+    from .symbolic.search import SearchLimits
+
+    a = run.a
+    if not a.limits.solver:
+        return False
+    limits = SearchLimits(steps=a.limits.solver_steps, rlimit=a.limits.solver_rlimit,
+                          timeout_ms=int(a.limits.solver_timeout_s * 1000), deadline=a.deadline)
+    judgement = loop_witness(a, ob, context, limits)
+    a.loop_judgements[(context, ob.detail)] = judgement
+    return judgement.confirmed
 
 
 def bounded_by_may_goto(run: "FunctionRun", head: int) -> bool:

@@ -49,6 +49,7 @@ EXPECTED: dict[str, dict[Kind, FaultKind | str]] = {
                              Kind.TAIL_CALL_RELEASED: POLICY},
     "back-edge": {Kind.NO_BACK_EDGE: POLICY},
     "unbounded-loop": {Kind.TERMINATES: F.BUDGET_EXHAUSTED},
+    "too-complex": {Kind.COMPLEXITY: POLICY},
     "unreachable-instruction": {Kind.REACHABLE: POLICY},
     "program-too-large": {Kind.PROGRAM_SIZE: POLICY},
     "kern-version-mismatch": {Kind.KERN_VERSION: POLICY},
