@@ -165,6 +165,9 @@ def iteration(run: "FunctionRun", head: int, before: list[Any] | None = None) ->
     for h, body in inner.items():
         for b in body:
             rep[b] = h
+    for b in loop:
+        if b != head and any(p not in loop for p in fn.graph.predecessors(b)):
+            raise NotModelled("a loop entered other than through its head")  # its entry states would be missed
     names: dict[str, int] = {}
     dag = nx.DiGraph()
     dag.add_nodes_from(set(rep.values()))
@@ -178,6 +181,7 @@ def iteration(run: "FunctionRun", head: int, before: list[Any] | None = None) ->
         raise NotModelled("an irreducible loop")
     if before is None:
         before = [z3.BitVec(f"head{n}", 64) for n in range(NREGS)]
+    before = list(before[:NREGS]) + [z3.BitVec("fp", 64)]  # r10: a frame's address, the same all along
     facts: list[Any] = []
     incoming: dict[int, list[tuple[Any, list[Any]]]] = {head: [(z3.BoolVal(True), list(before))]}
     rounds: list[tuple[Any, list[Any]]] = []
@@ -269,9 +273,7 @@ def _inner_loop(run: "FunctionRun", head: int, body: set[int], reach: Any, value
 def _step(op: Any, values: list[Any], names: dict[str, int]) -> None:
     """`values` after the straight-line instruction `op`."""
     if isinstance(op, Alu):
-        src = values[op.src.n] if isinstance(op.src, Reg) and op.src.n < NREGS else None
-        if isinstance(op.src, Reg) and op.src.n >= NREGS:
-            src = _fresh(names, "r10")
+        src = values[op.src.n] if isinstance(op.src, Reg) else None
         if op.dst < NREGS:
             values[op.dst] = semantics.alu(Z3, op, values[op.dst], src)
     elif isinstance(op, (Neg, Swap)):
@@ -331,6 +333,17 @@ class _Prover:
 
     def extreme(self, term: Any, constraints: list[Any], bits: int, maximise: bool) -> int | None:
         """The largest (smallest) value of the signed `bits`-bit `term` under `constraints`."""
+        # first a model and whether any other does better: most often none does (a constant)
+        solver = z3.Solver()
+        solver.set("rlimit", self.rlimit)
+        solver.add(*constraints)
+        if solver.check() != z3.sat:
+            return None
+        value = solver.model().eval(term, model_completion=True)
+        if z3.is_bv_value(value):
+            solver.add(term > value if maximise else term < value)
+            if solver.check() == z3.unsat:
+                return value.as_signed_long()
         opt = z3.Optimize()
         opt.set("rlimit", self.rlimit)
         opt.add(*constraints)

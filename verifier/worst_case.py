@@ -44,7 +44,7 @@ class _Counter:
             raise _NoCount()
         self.active.add(entry)
         fn = self.a.cf.functions[entry]
-        cost = self.region(fn, set(fn.blocks), fn.entry, None)
+        cost = self.paths(fn, set(fn.blocks), fn.entry, None)[1]
         self.active.discard(entry)
         self.functions[entry] = cost
         return cost
@@ -65,11 +65,15 @@ class _Counter:
             return 0  # no analysed state reaches the loop
         if bound.visits is None:
             raise _NoCount()
-        return bound.visits * self.region(fn, fn.loops[head], head, head)
+        if bound.visits == 0:
+            return 0
+        # every visit but the last goes round; the last leaves the loop
+        rounds, last = self.paths(fn, fn.loops[head], head, head)
+        return (bound.visits - 1) * rounds + last
 
-    def region(self, fn: FunctionGraph, blocks: set[int], root: int, head: Any) -> int:
-        """The longest path from `root` through `blocks` (a loop's body when `head` is its head: the
-        edges back to it end the path)."""
+    def paths(self, fn: FunctionGraph, blocks: set[int], root: int, head: Any) -> tuple[int, int]:
+        """The longest paths from `root` through `blocks` (a loop's body when `head` is its head):
+        the one that goes back to the head, and the one that leaves `blocks` (or returns)."""
         inner = {h: body for h, body in fn.loops.items() if h in blocks and h != head}
         outermost = {h: body for h, body in inner.items()
                      if not any(h in other and body < other for g, other in inner.items() if g != h)}
@@ -89,13 +93,20 @@ class _Counter:
         if not nx.is_directed_acyclic_graph(dag):
             raise _NoCount()
         longest: dict[Any, int] = {}
+        rounds, leaves = 0, 0
         for node in nx.topological_sort(dag):
             before = [longest[p] for p in dag.predecessors(node) if p in longest]
             if node != root and not before:
                 continue
             weight = self.loop(fn, node) if node in outermost else self.block(fn, node)
             longest[node] = max(before, default=0) + weight
-        return max(longest.values(), default=0)
+            members = outermost.get(node, {node})
+            targets = {s for b in members for s in fn.graph.successors(b)}
+            if head is not None and head in targets:
+                rounds = max(rounds, longest[node])
+            if any(s not in blocks for s in targets):  # (EXIT_NODE is in no set of blocks)
+                leaves = max(leaves, longest[node])
+        return rounds, leaves
 
 
 __all__ = ["worst_case"]
