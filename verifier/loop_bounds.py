@@ -16,6 +16,7 @@ is reached at most (F0 - m) // d + 2 times per entry to the loop: that count is 
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Callable
 
@@ -76,9 +77,11 @@ class Iteration:
     tests: list[tuple[Any, Any, int]] = field(default_factory=list)
 
 
+_NAMES = itertools.count()  # every fresh value its own name, also across copies of an iteration
+
+
 def _fresh(names: dict[str, int], prefix: str) -> Any:
-    names[prefix] = names.get(prefix, 0) + 1
-    return z3.BitVec(f"{prefix}!{names[prefix]}", 64)
+    return z3.BitVec(f"{prefix}!{next(_NAMES)}", 64)
 
 
 def scalar_facts(x: Any, value: Scalar) -> list[Any]:
@@ -225,8 +228,7 @@ def iteration(run: "FunctionRun", head: int, before: list[Any] | None = None) ->
                 else:
                     send(reach, values, succ)
         elif isinstance(op, MayGoto):
-            choice = z3.Bool(f"may_goto{end}!{len(names)}")
-            names[f"choice{end}"] = 1
+            choice = z3.Bool(f"may_goto{end}!{next(_NAMES)}")
             for succ in successors:
                 send(z3.And(reach, choice if succ == op.target else z3.Not(choice)), values, succ)
         else:
@@ -262,8 +264,7 @@ def _inner_loop(run: "FunctionRun", head: int, body: set[int], reach: Any, value
             continue  # no run leaves the inner loop this way
         out = [_fresh(names, f"inner{head}r{n}") if n in changed else values[n] for n in range(NREGS)]
         facts.append(z3.Implies(reach, paths_facts(out, paths)) if changed else z3.BoolVal(True))
-        choice = z3.Bool(f"exit{b}to{succ}!{len(names)}")
-        names[f"exit{b}{succ}"] = 1
+        choice = z3.Bool(f"exit{b}to{succ}!{next(_NAMES)}")
         choices.append(choice)
         send(z3.And(reach, choice), out, succ)
     if len(choices) > 1:
@@ -324,6 +325,10 @@ class _Prover:
         self.inv_after = paths_facts(it.after, inv, relevant)
         self.entry = z3.Or(*[paths_facts(it.before, p, relevant) for p in entry_paths(run, head)])
         self.going_round = z3.And(self.inv, it.round, self.inv_after, *it.facts)
+        # the next iteration goes round too: only then must the invariant and the decrease hold
+        # (the last state of the sequence leaves, whatever it is)
+        again = iteration(run, head, it.after)
+        self.again = z3.And(again.round, paths_facts(again.after, inv, relevant), *again.facts)
 
     def unsat(self, *formulas: Any) -> bool:
         solver = z3.Solver()
@@ -412,17 +417,23 @@ def _try(prover: _Prover, x: Any, y: Any, width: int, signed: bool, up: bool) ->
     f1 = y1 - x1 if up else x1 - y1
     invariants: list[tuple[Any, Any]] = [(z3.BoolVal(True), z3.BoolVal(True))]
     invariants += [(x0 < y0, x1 < y1), (x0 <= y0, x1 <= y1)] if up else [(x0 > y0, x1 > y1), (x0 >= y0, x1 >= y1)]
+    raw = z3.simplify(z3.substitute(x, *zip(it.before, it.after)) - x)  # the counter's step, modulo 2^64
+    step = abs(raw.as_signed_long()) if z3.is_bv_value(raw) else None
+    if step is not None and step > 1 and step & (step - 1) == 0:
+        # a counter that must meet its limit exactly (an exit on ==) by steps of a power of two
+        mask = step - 1
+        invariants.append((z3.And(f0 >= 0, f0 & mask == 0), z3.And(f1 >= 0, f1 & mask == 0)))
     for before, after in invariants:
         if not prover.unsat(prover.entry, z3.Not(before)):
             continue
-        if not prover.unsat(prover.going_round, before, z3.Not(after)):
+        if not prover.unsat(prover.going_round, prover.again, before, z3.Not(after)):
             continue
-        round_under = [prover.going_round, before, after]
-        if not prover.unsat(*round_under, f1 > f0 - 1):
+        twice = [prover.going_round, prover.again, before, after]
+        if not prover.unsat(*twice, f1 > f0 - 1):
             continue
         top = prover.extreme(f0, [prover.entry, before], bits, maximise=True)
-        low = prover.extreme(f0, round_under, bits, maximise=False)
-        step = prover.extreme(f0 - f1, round_under, bits, maximise=False)
+        low = prover.extreme(f0, [prover.going_round, before], bits, maximise=False)
+        step = prover.extreme(f0 - f1, twice, bits, maximise=False)
         if top is None or low is None or step is None or step < 1:
             continue
         back_edges = 0 if top < low else (top - low) // step + 1
