@@ -1,7 +1,7 @@
 """Loops: how long checking takes and what it concludes, for clang-compiled loops of growing trip
 counts, a nested loop, and loops that never end.
 
-    python -m papers.loop_bench [--baseline DIR] [--no-corpus] [-o papers/results/loop_bench.tsv]
+    python -m papers.loop_bench [--baseline DIR] [--kernel] [--no-corpus] [-o papers/results/loop_bench.tsv]
 
 Each case is a C program compiled with `clang -O2 -target bpf -c` (a kprobe program summing a
 64-byte stack array through `for (i = 0; i < N; i++)`, N = 100, 10,000, 100,000 and 1,000,000;
@@ -11,7 +11,8 @@ checked in a fresh process, and the CPU seconds of `check_program` alone (loadin
 printed beside the verdict, each loop's bound and how it was found, the worst-case instruction
 count, and, for a refused loop, whether its counterexample was replayed to budget exhaustion.
 `--baseline DIR` runs the same cases with the verifier of another checkout of this project (its
-root directory) beside ours. Unless `--no-corpus`, every tracing program of the shared corpus is
+root directory) beside ours; `--kernel` loads each into the running kernel (needs `bpf()`) and
+gives its verdict and processed instructions instead of what it is known to do. Unless `--no-corpus`, every tracing program of the shared corpus is
 checked too and its loops counted by how their bound was found."""
 
 from __future__ import annotations
@@ -110,6 +111,16 @@ def check_in(checkout: Path, obj: Path) -> dict[str, Any]:
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
+def kernel_says(obj: Path) -> str:
+    from interp.kernel.load import kernel_verdict
+    from interp.sources import read_program
+
+    said = kernel_verdict(read_program(obj).programs[0], log_level=0)
+    processed = said.stats.processed_insns
+    words = said.verdict + (f" ({processed} insns)" if processed is not None else "")
+    return words + (f": {said.reason}" if said.verdict != "accepted" and said.reason else "")
+
+
 def describe_loops(row: dict[str, Any]) -> str:
     return ", ".join(f"insn {loop['head']}: {loop['bound'] if loop['bound'] is not None else 'none'} "
                      f"({loop['how']})" for loop in row["loops"]) or "-"
@@ -134,6 +145,7 @@ def corpus_loops() -> tuple[Counter[str], int, int]:
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--baseline", type=Path, help="another checkout's root, checked beside this one")
+    parser.add_argument("--kernel", action="store_true", help="ask the running kernel for its verdicts")
     parser.add_argument("--no-corpus", action="store_true", help="skip counting the corpus's loops")
     parser.add_argument("-o", "--output", type=Path, default=RESULTS)
     args = parser.parse_args()
@@ -149,6 +161,8 @@ def main() -> int:
             obj = Path(tmp) / f"case{n}.o"
             compile_case(code, obj)
             ours = check_in(ROOT, obj)
+            if args.kernel:
+                kernel = kernel_says(obj)
             row = {"case": name, "kernel": kernel, "verdict": ours["verdict"], "codes": ",".join(ours["codes"]) or "-",
                    "loops": describe_loops(ours), "worst_case": ours["worst_case"],
                    "confirmed": "yes" if ours["confirmed"] else "-", "cpu_s": f"{ours['cpu_s']:.2f}"}
