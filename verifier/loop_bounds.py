@@ -263,7 +263,9 @@ def _inner_loop(run: "FunctionRun", head: int, body: set[int], reach: Any, value
         if paths is None:
             continue  # no run leaves the inner loop this way
         out = [_fresh(names, f"inner{head}r{n}") if n in changed else values[n] for n in range(NREGS)]
-        facts.append(z3.Implies(reach, paths_facts(out, paths)) if changed else z3.BoolVal(True))
+        out.append(values[NREGS])  # r10
+        if changed:
+            facts.append(z3.Implies(reach, paths_facts(out, paths)))
         choice = z3.Bool(f"exit{b}to{succ}!{next(_NAMES)}")
         choices.append(choice)
         send(z3.And(reach, choice), out, succ)
@@ -369,9 +371,9 @@ def prove_bound(run: "FunctionRun", head: int, rlimit: int = 2_000_000) -> Bound
     """A proved bound on the head's visits per entry to the loop at `head`, or None."""
     try:
         it = iteration(run, head)
+        prover = _Prover(run, head, it, rlimit)
     except NotModelled:
         return None
-    prover = _Prover(run, head, it, rlimit)
     if prover.unsat(prover.going_round):
         return Bound(1, "", "no iteration goes round")
     best: Bound | None = None

@@ -87,6 +87,15 @@ def test_nested_loops_multiply() -> None:
     assert result.worst_case == executed(prog) == 2 + 300 * (1 + 300 * 3 + 2) + 1
 
 
+def test_an_inner_loop_is_a_summary_that_keeps_what_it_does_not_write() -> None:
+    """r3 and r4 take the frame pointer inside and after the inner loop; r1 passes through it."""
+    prog = program("r0 = 0\nr1 = 0\no: r2 = 0\ni: r0 += 1\nr3 = r10\nr2 += 1\nif r2 < 30 goto i\nr4 = r10\n"
+                   "r1 += 1\nif r1 < 30 goto o\nexit")
+    result = check_program(prog)
+    assert bounds(result) == [(2, 30, "proved"), (3, 30, "proved")]
+    assert result.worst_case == executed(prog)
+
+
 @pytest.mark.parametrize("iterations, verdict", [(100_000, "accepted"), (1_000_000, "rejected")])
 def test_too_complex_above_a_million_instructions(iterations: int, verdict: str) -> None:
     """As the kernel: a 4-instruction loop of 100,000 iterations loads, of 1,000,000 it does not."""
