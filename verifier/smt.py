@@ -76,6 +76,8 @@ def loop_witness(analysis: "Analysis", obligation: Obligation, context: tuple[in
     nothing bounds it."""
     head = obligation.detail
     outcome = search(analysis, head, context, obligation, limits)
+    if outcome.status == "refuted":  # every path was followed to its end: every run leaves the loop
+        return Judgement("refuted", None, steps=outcome.steps, queries=outcome.queries)
     if outcome.status != "witness":
         reason = outcome.reason or "no run reaches the loop in a state from which it goes round for ever"
         return Judgement("unknown", reason, steps=outcome.steps, queries=outcome.queries)

@@ -173,3 +173,10 @@ def test_check_reports_loops_in_json_and_verbose_text(tmp_path: Path, capsys: py
     assert cli_main(["check", str(source), "-v"]) == 0
     assert capsys.readouterr().out.splitlines()[1:] == ["  loop at insn 2: bound 10 (proved)",
                                                         "  worst case: 23 instructions"]
+
+
+def test_a_loop_with_two_entries_whose_back_edge_is_never_taken_is_accepted() -> None:
+    """No proof and nothing to follow, but z3 follows every path of the program to its end."""
+    result = check_program(program("r0 = 2\ncall f\nif r0 == 3 goto m\nif r0 == 2 goto m\nm: r4 = 0\nexit\n"
+                                   "f: r0 = 1\nif r0 == 0 goto f3\nf1: r4 = 0\nf3: if r0 == 0 goto f1\nexit"))
+    assert result.verdict == "accepted"
