@@ -26,6 +26,7 @@ from .errors import ERROR, WARNING, Finding, ResourceLimit
 from .evidence import proof_json
 from .fixpoint import Analysis, Limits
 from .linux41 import walk as linux41_walk
+from .obligations import Kind, Obligation
 from .profiles import PROFILES, Profile, helper_registry
 from .report import finding
 from .smt import Judgement, judge
@@ -38,6 +39,8 @@ from .structure import (
     stack_alarms,
 )
 from .symbolic.search import SearchLimits
+from .termination import LoopBound
+from .worst_case import worst_case
 
 SEED_KERNEL_VERSION = (4 << 16) | (1 << 8)  # LINUX_VERSION_CODE of 4.1.0
 
@@ -110,6 +113,8 @@ class ProgramResult:
     time_s: float = 0.0
     work: int = 0
     reason: str | None = None  # why the verdict is unknown
+    loops: list[LoopBound] = field(default_factory=list)  # each loop's bound and how it was found
+    worst_case: int | None = None  # the most instructions a run executes (None: some loop has no bound)
 
     @property
     def errors(self) -> list[Finding]:
@@ -124,7 +129,9 @@ class ProgramResult:
             "section": self.program.section, "name": self.program.name, "prog_type": self.program.prog_type,
             "verdict": self.verdict, "errors": [f.to_json() for f in self.errors],
             "warnings": [f.to_json() for f in self.warnings],
-            "stats": {"insns": self.program.slots, "time_s": round(self.time_s, 4), "steps": self.work},
+            "stats": {"insns": self.program.slots, "time_s": round(self.time_s, 4), "steps": self.work,
+                      "worst_case_insns": self.worst_case},
+            "loops": [loop.to_json() for loop in self.loops],
         }
         if self.reason:
             out["reason"] = self.reason
@@ -161,6 +168,9 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
                 try:
                     analysis.run()
                     analysis.alarms += stack_alarms(analysis)
+                    result.loops = sorted(analysis.loop_bounds.values(), key=lambda b: (b.function, b.head))
+                    result.worst_case = worst_case(analysis)
+                    analysis.alarms += complexity_alarms(result.loops, result.worst_case, prof)
                 except ResourceLimit as exc:
                     result.verdict, result.reason = "unknown", str(exc)
                 except (MemoryError, RecursionError):
@@ -264,6 +274,19 @@ def _findings(alarms: list[Alarm], exposed: list[int], judgements: dict[int, "Ju
                              proof=None if proof is None or listing is None
                              else proof_json(proof, alarms[first], program, listing)))
     return found, unfollowed
+
+
+def complexity_alarms(loops: list[LoopBound], worst: int | None, profile: Profile) -> list[Alarm]:
+    """`too-complex` where a run may execute more instructions than the profile's kernel processes:
+    it walks every iteration of a counted loop (not of a may_goto loop, whose states it joins)."""
+    limit = profile.complexity_limit
+    if limit is None or worst is None or worst <= limit or any(loop.how == "may_goto" for loop in loops):
+        return []
+    biggest = sorted((b for b in loops if b.visits and b.visits > 1), key=lambda b: -(b.visits or 0))[:3]
+    pc = biggest[0].head if biggest else 0
+    return [Alarm(Obligation(Kind.COMPLEXITY, pc), pc, (), None,
+                  {"worst": worst, "limit": limit, "profile": profile.name,
+                   "loops": [(b.head, b.visits) for b in biggest]}, definite=True)]
 
 
 def alarms_of(alarms: list[Alarm], kind: str) -> list[Alarm]:

@@ -111,6 +111,19 @@ def cmd_check(args: argparse.Namespace) -> int:
     return _check(args, source, started + args.timeout)
 
 
+def loop_lines(result: Any) -> list[str]:
+    """The text report's account of a program's loops (`check -v`)."""
+    lines = []
+    for loop in result.loops:
+        bound = "no bound" if loop.visits is None else f"bound {loop.visits:,}"
+        lines.append(f"  loop at insn {loop.head}: {bound} ({loop.how})")
+    if result.worst_case is not None:
+        lines.append(f"  worst case: {result.worst_case:,} instructions")
+    elif result.loops:
+        lines.append("  worst case: unknown (a loop has no bound)")
+    return lines
+
+
 def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
     import resource
 
@@ -179,6 +192,9 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
                     print(line)
             if result.reason:
                 print(f"  unknown: {result.reason}")
+            if args.verbose:
+                for line in loop_lines(result):
+                    print(line)
     if explain_dir is not None:
         written = write_explanations(explain_dir, results, args.arch, deadline)
         print(f"bpfverify: explained in {written}", file=sys.stderr)
@@ -373,6 +389,8 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--solver-timeout", type=float, default=5.0,
                        help="seconds one z3 query may take (default 5); z3's resource limit decides first, "
                             "the same on every machine")
+    check.add_argument("-v", "--verbose", action="store_true",
+                       help="also each loop's bound and how it was found, and the worst-case instruction count")
     check.add_argument("--explain", metavar="DIR",
                        help="write an HTML page per program into DIR: its graph, findings and the failing run replayed")
     check.set_defaults(func=cmd_check)

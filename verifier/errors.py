@@ -57,9 +57,11 @@ class Code:
     STACK_POINTER_ESCAPE = "stack-pointer-escape"
     TAIL_CALL_IN_SUBPROGRAM = "tail-call-in-subprogram"
     MISALIGNED_ATOMIC = "misaligned-atomic"
+    TOO_COMPLEX = "too-complex"
 
 
 RULES: dict[str, str] = {
+    Code.TOO_COMPLEX: "A run may execute at most the kernel's limit of processed instructions (1M), loops included.",
     Code.CTX_WRITE: "The context (struct pt_regs) is read-only.",
     Code.CTX_MISALIGNED: "Context loads must be aligned to their size.",
     Code.CTX_OUT_OF_BOUNDS: "Context loads must stay within the context structure.",

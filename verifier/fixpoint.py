@@ -96,6 +96,9 @@ class Analysis:
     unroll_work: int = 0
     stack_use: dict[int, int] = field(default_factory=dict)  # function entry -> deepest stack offset used
     access_kinds: dict[int, set[RegType]] = field(default_factory=dict)  # pc -> kinds of pointer it dereferenced
+    loop_bounds: dict[tuple[int, int], Any] = field(default_factory=dict)  # (function, head) -> termination.LoopBound
+    loop_runs: dict[tuple[tuple[int, ...], int], Any] = field(default_factory=dict)  # loops without a bound: their run
+    loop_judgements: dict[tuple[tuple[int, ...], int], Any] = field(default_factory=dict)  # their smt.Judgement
     recording: bool = False  # in the check pass: alarms are kept
     deadline: float = 0.0  # clock.now() when the check must end
     _memo: dict[tuple[int, State], State | None] = field(default_factory=dict)

@@ -113,6 +113,7 @@ class Kind(str, Enum):
     VALID_CONTROL_FLOW = "valid-control-flow"
     VALID_ENCODING = "valid-encoding"
     COMBINED_STACK = "combined-stack"
+    COMPLEXITY = "complexity"
 
 
 @dataclass(frozen=True)
@@ -193,6 +194,7 @@ RULES: dict[Kind, Rule] = {
     Kind.VALID_CONTROL_FLOW: Rule(Code.INVALID_JUMP, POLICY, "land jumps inside their function"),
     Kind.VALID_ENCODING: Rule(Code.INVALID_INSTRUCTION, POLICY, "encode instructions as RFC 9669 defines"),
     Kind.COMBINED_STACK: Rule(Code.STACK_DEPTH, POLICY, "keep a chain of calls within 512 bytes of stack"),
+    Kind.COMPLEXITY: Rule(Code.TOO_COMPLEX, POLICY, "run fewer iterations, or use bpf_loop"),
 }
 
 

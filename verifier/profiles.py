@@ -72,6 +72,7 @@ class Profile:
     may_goto: bool = False  # the may_goto instruction (Linux 6.9)
     helper_args: dict[str, tuple[ArgType, ...]] = field(default_factory=dict)  # overrides
     max_call_depth: int = 8
+    complexity_limit: int | None = None  # instructions the kernel's verifier processes before it refuses
     # findings that are warnings for the privileged programs the profile verifies (errors under --strict,
     # the rules for unprivileged programs): the kernel lets such programs read stack they did not write
     warnings: frozenset[str] = frozenset()
@@ -132,6 +133,7 @@ LINUX_6_18 = Profile(
         name: _probed(program_type) for name, program_type in PROGRAM_TYPES.items()
     },
     allow_loops=True,
+    complexity_limit=1_000_000,  # BPF_COMPLEXITY_LIMIT_INSNS
     allow_local_calls=True,
     v4_instructions=True,
     jmp32=True,

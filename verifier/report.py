@@ -339,6 +339,9 @@ def _terminates(f: dict[str, Any], alarm: Alarm, program: Program) -> str:
     why = f["why"]
     if why == "shape":
         reason = "its blocks do not form a loop the analysis can follow"
+    elif why == "forever":
+        reason = ("a run reaches it in a state from which it goes round for ever (no exit test can become true, or "
+                  "an iteration comes back with every register its tests depend on unchanged)")
     elif why == "repeat":
         reason = (f"iteration {f['iterations']} comes back to the loop head in a state it had before, so nothing in "
                   "the state bounds the number of iterations")
@@ -375,6 +378,13 @@ def _program_type(f: dict[str, Any], alarm: Alarm, program: Program) -> str:
 def _program_size(f: dict[str, Any], alarm: Alarm, program: Program) -> str:
     return (f"the program has {f['slots']} instructions; {f['profile']} loads at most {f['max']}; split it into "
             "tail-called programs")
+
+
+def _complexity(f: dict[str, Any], alarm: Alarm, program: Program) -> str:
+    loops = "; ".join(f"the loop at insn {head} runs up to {visits:,} times" for head, visits in f["loops"])
+    return (f"a run may execute up to {f['worst']:,} instructions{' (' + loops + ')' if loops else ''}; "
+            f"{f['profile']} processes at most {f['limit']:,} and refuses the program as too complex: run fewer "
+            "iterations, or use bpf_loop")
 
 
 def _kern_version(f: dict[str, Any], alarm: Alarm, program: Program) -> str:
@@ -430,7 +440,7 @@ MESSAGES: dict[Kind, Render] = {
     Kind.TERMINATES: _terminates, Kind.NO_BACK_EDGE: _no_back_edge, Kind.REACHABLE: _reachable,
     Kind.PROGRAM_SIZE: _program_size, Kind.KERN_VERSION: _kern_version, Kind.PROGRAM_TYPE: _program_type,
     Kind.RELOCATIONS_RESOLVED: _relocation, Kind.VALID_CONTROL_FLOW: _text, Kind.VALID_ENCODING: _valid_encoding,
-    Kind.COMBINED_STACK: _combined_stack,
+    Kind.COMBINED_STACK: _combined_stack, Kind.COMPLEXITY: _complexity,
 }
 
 

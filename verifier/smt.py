@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from .checker import Alarm
-from .obligations import POLICY, Kind
+from .obligations import POLICY, Kind, Obligation
 from .symbolic.search import SearchLimits, search
 from .witness import Counterexample, Replay, counterexample, fewer_registers, replay
 
@@ -53,10 +53,8 @@ def judge(analysis: "Analysis", alarms: list[Alarm], limits: SearchLimits,
     done: dict[tuple[Any, ...], Judgement] = {}
     for n, alarm in enumerate(alarms):
         rule = alarm.obligation.rule
-        if alarm.state is None or (rule.fault == POLICY and not rule.refutable) or alarm.kind == Kind.TERMINATES:
-            judgements[n] = Judgement("policy" if alarm.obligation.rule.fault == POLICY else "unknown",
-                                      None if alarm.obligation.rule.fault == POLICY
-                                      else "loops are decided by the termination analysis")
+        if alarm.state is None or (rule.fault == POLICY and not rule.refutable):
+            judgements[n] = Judgement("policy" if alarm.obligation.rule.fault == POLICY else "unknown")
             continue
         key = (alarm.pc, alarm.obligation, alarm.context)
         if key not in done:
@@ -65,7 +63,40 @@ def judge(analysis: "Analysis", alarms: list[Alarm], limits: SearchLimits,
     return judgements
 
 
+def _judge_loop(analysis: "Analysis", alarm: Alarm, limits: SearchLimits) -> Judgement:
+    known = analysis.loop_judgements.get((alarm.context, alarm.facts["head"]))
+    return known if known is not None else loop_witness(analysis, alarm.obligation, alarm.context, limits)
+
+
+def loop_witness(analysis: "Analysis", obligation: Obligation, context: tuple[int, ...],
+                 limits: SearchLimits) -> Judgement:
+    """A loop without a bound (its head is `obligation.detail`): a run that reaches its head in a
+    state from which it goes round for ever, replayed until the interpreter's budget runs out
+    inside the loop. No such run is no proof of termination: the loop stays refused (unknown), as
+    nothing bounds it."""
+    head = obligation.detail
+    outcome = search(analysis, head, context, obligation, limits)
+    if outcome.status == "refuted":  # every path was followed to its end: every run leaves the loop
+        return Judgement("refuted", None, steps=outcome.steps, queries=outcome.queries)
+    if outcome.status != "witness":
+        reason = outcome.reason or "no run reaches the loop in a state from which it goes round for ever"
+        return Judgement("unknown", reason, steps=outcome.steps, queries=outcome.queries)
+    assert outcome.found is not None
+    fn = next(f for f in analysis.cf.functions.values() if head in f.loops)
+    pcs = frozenset(pc for block in fn.loops[head] for pc in fn.blocks[block].pcs)
+    fault = obligation.rule.fault
+    run = None
+    for tidy in (True, False):
+        cx = counterexample(analysis, outcome.found, tidy=tidy)
+        run = replay(analysis.program, cx, obligation.pc, fault, analysis.arch, within=pcs)
+        if run.confirmed:
+            break
+    return Judgement("witnessed", None, cx, run, outcome.steps, outcome.queries)
+
+
 def _judge(analysis: "Analysis", alarm: Alarm, limits: SearchLimits) -> Judgement:
+    if alarm.kind == Kind.TERMINATES:
+        return _judge_loop(analysis, alarm, limits)
     outcome = search(analysis, alarm.pc, alarm.context, alarm.obligation, limits)
     if outcome.status != "witness":
         return Judgement(outcome.status, outcome.reason, steps=outcome.steps, queries=outcome.queries)
@@ -86,4 +117,4 @@ def _judge(analysis: "Analysis", alarm: Alarm, limits: SearchLimits) -> Judgemen
     return Judgement("witnessed", None, cx, run, outcome.steps, outcome.queries)
 
 
-__all__ = ["Judgement", "judge"]
+__all__ = ["Judgement", "judge", "loop_witness"]

@@ -1,19 +1,28 @@
-"""Termination (profiles with loops): each loop of a function is followed iteration by iteration
-from the state on entry, without joining at its head, until no path can go round again; a loop
-is refused when an iteration comes back in a state it had before (nothing bounds it) or when
-following it costs more than the budget. A loop whose every cycle passes a may_goto ends by the
-kernel's own budget."""
+"""Termination (profiles with loops). Each loop is first given a bound by proof
+(`loop_bounds.prove_bound`: z3 on one iteration, from the fixpoint's invariant at its head); the
+safety checks already hold for every iteration, as the fixpoint widened at the head, so a proved
+loop is not walked. Only a loop without a proof is followed iteration by iteration from the state
+on entry, without joining at its head, until no path can go round again (the number of
+iterations followed is then its bound); it is refused when an iteration comes back in a state it
+had before (nothing bounds it) or when following it costs more than the budget. A loop whose
+every cycle passes a may_goto ends by the kernel's own budget.
+
+Each loop's bound (the head's visits per entry to the loop, at most) and how it was found are
+kept in `Analysis.loop_bounds`, by (function entry, head), the largest over calling contexts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
+from interp.isa.opcodes import MAY_GOTO_BUDGET
 from interp.isa.ops import Branch, Reg, to_signed
 
 from .cfg import EXIT_NODE
 from .checker import Alarm
+from .loop_bounds import prove_bound
 from .obligations import Kind, Obligation
 from .paths import Paths
 
@@ -21,19 +30,77 @@ if TYPE_CHECKING:
     from .fixpoint import FunctionRun
 
 
+@dataclass
+class LoopBound:
+    """A loop's bound: the most times its head is reached per entry to the loop (None: no bound),
+    and how it was found: `proved` (z3), `followed` (iteration by iteration), `may_goto`."""
+
+    head: int
+    function: int
+    visits: int | None
+    how: str
+
+    def to_json(self) -> dict[str, Any]:
+        return {"head": self.head, "function": self.function, "bound": self.visits, "how": self.how}
+
+
+def note_bound(run: "FunctionRun", head: int, visits: int | None, how: str) -> None:
+    key = (run.fn.entry, head)
+    known = run.a.loop_bounds.get(key)
+    if known is not None:
+        if known.visits is None or visits is None:
+            visits, how = None, "unbounded"
+        else:
+            how = known.how if known.how == how else "followed"
+            visits = max(visits, known.visits)
+    run.a.loop_bounds[key] = LoopBound(head, run.fn.entry, visits, how)
+
+
 def check_termination(run: "FunctionRun") -> None:
     fn = run.fn
+    context = run.a.context_of(run.entry_state)
     for head in sorted(fn.loops):
-        if run.inputs.get(head) is None or bounded_by_may_goto(run, head):
+        if run.inputs.get(head) is None:
             continue
-        facts = loop_bound(run, head)
-        if facts is not None:
-            back = [tail for tail, h in fn.back_edges if h == head]
-            jump_pc = fn.blocks[back[0]].end if back else head
-            ob = Obligation(Kind.TERMINATES, jump_pc, detail=head)
+        if bounded_by_may_goto(run, head):
+            note_bound(run, head, MAY_GOTO_BUDGET + 1, "may_goto")
+            continue
+        proved = prove_bound(run, head, run.a.limits.solver_rlimit)
+        if proved is not None:
+            note_bound(run, head, proved.visits, "proved")
+            continue
+        back = [tail for tail, h in fn.back_edges if h == head]
+        jump_pc = fn.blocks[back[0]].end if back else head
+        ob = Obligation(Kind.TERMINATES, jump_pc, detail=head)
+        run.a.loop_runs[(context, head)] = run
+        if endless(run, ob, context):  # a run that goes round for ever: no need to follow the loop
+            iterations, facts = 0, {"why": "forever"}
+        else:
+            iterations, facts = loop_bound(run, head)
+        if facts is None:
+            note_bound(run, head, iterations, "followed")
+        else:
+            note_bound(run, head, None, "unbounded")
             state = run.inputs[head].single()
             run.a.alarms.append(Alarm(ob, jump_pc, run.a.context_of(run.entry_state), state,
                                       {"head": head, **facts}, definite=False))
+
+
+def endless(run: "FunctionRun", ob: Obligation, context: tuple[int, ...]) -> bool:
+    """Whether z3 finds a run that reaches the loop in a state from which it goes round for ever,
+    and the interpreter confirms it (its budget runs out in the loop); the judgement is kept for
+    the report."""
+    from .smt import loop_witness
+    from .symbolic.search import SearchLimits
+
+    a = run.a
+    if not a.limits.solver:
+        return False
+    limits = SearchLimits(steps=a.limits.solver_steps, rlimit=a.limits.solver_rlimit,
+                          timeout_ms=int(a.limits.solver_timeout_s * 1000), deadline=a.deadline)
+    judgement = loop_witness(a, ob, context, limits)
+    a.loop_judgements[(context, ob.detail)] = judgement
+    return judgement.confirmed
 
 
 def bounded_by_may_goto(run: "FunctionRun", head: int) -> bool:
@@ -57,8 +124,8 @@ def _find_component(elements: list[Any], head: int) -> list[Any] | None:
     return None
 
 
-def loop_bound(run: "FunctionRun", head: int) -> dict[str, Any] | None:
-    """None when every path leaves the loop after finitely many iterations, else why not (facts)."""
+def loop_bound(run: "FunctionRun", head: int) -> tuple[int, dict[str, Any] | None]:
+    """The iterations followed, and None when every path then left the loop, else why not (facts)."""
     from .fixpoint import FunctionRun
 
     a, fn = run.a, run.fn
@@ -66,7 +133,7 @@ def loop_bound(run: "FunctionRun", head: int) -> dict[str, Any] | None:
     live = run.live_at(head)
     component = _find_component(run.wto, head)
     if component is None:
-        return {"why": "shape"}
+        return 0, {"why": "shape"}
     entry: Paths | None = None
     for (src, dst), paths in run.edges.items():
         if dst == head and src not in loop:
@@ -74,7 +141,7 @@ def loop_bound(run: "FunctionRun", head: int) -> dict[str, Any] | None:
     if head == fn.entry:
         entry = Paths.of(run.entry_state) if entry is None else entry.join(Paths.of(run.entry_state), live)
     if entry is None:
-        return None
+        return 0, None
     current = entry
     seen: set[Paths] = set()
     outside = {k: v for k, v in run.edges.items() if k[0] not in loop and k[1] in loop and k[1] != head}
@@ -93,13 +160,13 @@ def loop_bound(run: "FunctionRun", head: int) -> dict[str, Any] | None:
                 back = paths if back is None else back.join(paths, live)
         iterations += 1
         if back is None:
-            return None
+            return iterations, None
         seen.add(current)
         if back in seen:
-            return {"why": "repeat", "iterations": iterations}
+            return iterations, {"why": "repeat", "iterations": iterations}
         if a.unroll_work > a.limits.max_unroll_work:
-            return {"why": "budget", "iterations": iterations, "budget": a.limits.max_unroll_work,
-                    **progress(run, loop, current, back)}
+            return iterations, {"why": "budget", "iterations": iterations, "budget": a.limits.max_unroll_work,
+                                **progress(run, loop, current, back)}
         current = back
 
 
@@ -124,4 +191,4 @@ def progress(run: "FunctionRun", loop: set[int], before: Paths, after: Paths) ->
     return {"steps": steps, "exits": exits}
 
 
-__all__ = ["bounded_by_may_goto", "check_termination", "loop_bound"]
+__all__ = ["LoopBound", "bounded_by_may_goto", "check_termination", "loop_bound", "note_bound"]

@@ -177,8 +177,10 @@ def counterexample(env: "Analysis", found: "Found", tidy: bool = False) -> Count
 
 
 def replay(program: Program, cx: Counterexample, pc: int, fault: FaultKind | str, arch: str = "x86_64",
-           budget: int = 1_000_000, trace: Callable[[int, tuple], None] | None = None) -> Replay:
-    """Run the program on the counterexample's inputs; confirmed when it faults at `pc` with `fault`.
+           budget: int = 1_000_000, trace: Callable[[int, tuple], None] | None = None,
+           within: frozenset[int] | None = None) -> Replay:
+    """Run the program on the counterexample's inputs; confirmed when it faults at `pc` (or at one
+    of the pcs `within`: a loop that uses up the budget may stop anywhere in it) with `fault`.
     `trace(pc, registers)` is called after each executed instruction (the interpreter's trace hook)."""
     try:
         environment = Environment.from_json(cx.env) if cx.env else Environment()
@@ -197,7 +199,7 @@ def replay(program: Program, cx: Counterexample, pc: int, fault: FaultKind | str
         if cx.unset:
             why += f"; it depends on {', '.join(cx.unset)}, which the replay cannot fix"
         return Replay(False, None, why)
-    if got.pc == pc and got.kind == fault:
+    if (got.pc == pc or (within is not None and got.pc in within)) and got.kind == fault:
         return Replay(True, got.to_json())
     return Replay(False, got.to_json(), f"the run faulted at insn {got.pc} ({got.kind.value}) instead")
 

@@ -120,9 +120,6 @@ KNOWN: list[Known] = [
           re.compile(r"call 158\n"),
           "the kernel lets a helper read a task_struct as memory (its BTF size bounds it); check does not model "
           "task_struct and gives it to helpers only where they take a task (README)", deliberate=True),
-    Known("irreducible loop never taken", "ours-stricter", ("function-boundaries",), re.compile(r"^unbounded-loop$"),
-          None, "a loop with two entries in a subprogram whose back-edge is never taken: the kernel walks it "
-          "once; check cannot follow such a loop and refuses it"),
     Known("bound after a nested loop", "ours-stricter", ("may-goto",), re.compile(r"^map-value-out-of-bounds$"),
           re.compile(r"\binner:"),
           "a counter of an outer loop (`r6 < r8`, r8 at most 255) that holds an inner loop: the kernel walks every "

@@ -81,9 +81,6 @@ CASES = [
                  "invalid-instruction"),
     Disagreement("task pointer as helper memory", Shape("helper-calls", "call 158\nr6 = r0\n*(u64 *)(r10 -8) = 0\n"
                  "r1 = r10\nr1 += -8\nr2 = 1\nr3 = r6\nr4 = 1\ncall 177\nr0 = 0\nexit"), "accepted", "helper-argument"),
-    Disagreement("irreducible loop never taken", Shape("function-boundaries", "r0 = 2\ncall f\nif r0 == 3 goto m\n"
-                 "if r0 == 2 goto m\nm: r4 = 0\nexit\nf: r0 = 1\nif r0 == 0 goto f3\nf1: r4 = 0\n"
-                 "f3: if r0 == 0 goto f1\nexit"), "accepted", "unbounded-loop", should="accepted"),
     Disagreement("bound after a nested loop", Shape("may-goto", "r8 = *(u64 *)(r9 +88)\nr8 &= 0xff\nr6 = 0\n"
                  "outer: r7 = 0\ninner: r7 += 1\nif r7 < 6 goto inner\nr6 += 1\nif r6 < r8 goto outer\n"
                  "*(u32 *)(r10 -4) = 0\n" + LOOKUP + "if r0 == 0 goto out\nr0 += r6\nr0 = *(u8 *)(r0 +0)\n" + OUT,

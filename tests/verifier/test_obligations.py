@@ -50,6 +50,7 @@ EXPECTED: dict[str, dict[Kind, FaultKind | str]] = {
                              Kind.TAIL_CALL_RELEASED: POLICY},
     "back-edge": {Kind.NO_BACK_EDGE: POLICY},
     "unbounded-loop": {Kind.TERMINATES: F.BUDGET_EXHAUSTED},
+    "too-complex": {Kind.COMPLEXITY: POLICY},
     "unreachable-instruction": {Kind.REACHABLE: POLICY},
     "program-too-large": {Kind.PROGRAM_SIZE: POLICY},
     "kern-version-mismatch": {Kind.KERN_VERSION: POLICY},
@@ -125,7 +126,8 @@ BREACHES = [
     Breach(Kind.HELPER_MEMORY_WRITABLE, KEY0 + "r1 = r0\nr2 = 8\nr3 = 0\ncall 113\nr0 = 0\nexit", 9, (READ_ONLY,)),
     Breach(Kind.CALL_DEPTH, "\n".join(["call f1", "exit"] + [f"f{i}: call f{i + 1}\nexit" for i in range(1, 8)]
                                       + ["f8: r0 = 0", "exit"]), 14),
-    Breach(Kind.TERMINATES, "r0 = 0\nl: r0 += 1\nif r0 != 0 goto l\nexit", 2, fault_pc=1),
+    # odd, r0 is never 0: it wraps past it for ever
+    Breach(Kind.TERMINATES, "r0 = 1\nl: r0 += 2\nif r0 != 0 goto l\nexit", 2, fault_pc=1),
 ]
 
 

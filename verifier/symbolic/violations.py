@@ -222,7 +222,23 @@ def _buffer_writable(ob: Obligation, state: SymState, env: "Analysis") -> Any:
 def _call_depth(ob: Obligation, state: SymState, env: "Analysis") -> Any:
     return TRUE if state.depth + 1 >= 8 else FALSE
 
+def _goes_round_for_ever(ob: Obligation, state: SymState, env: "Analysis") -> Any:
+    """At a loop's head (`ob.detail`): the loop's registers are a state from which it goes round
+    for ever, as far as its z3 reading goes (`loop_bounds.forever`)."""
+    from ..loop_bounds import NREGS, forever
+
+    run = env.loop_runs.get((tuple(f.callsite for f in state.frames[1:]), ob.detail))
+    if run is None:
+        return None
+    regs = []
+    for n in range(NREGS):
+        found = state.reg(n)
+        regs.append(found.value if found is not None else state.new(f"unset{n}"))
+    return forever(run, ob.detail, regs, env.limits.solver_rlimit)
+
+
 VIOLATIONS: dict[Kind, Violation] = {
+    Kind.TERMINATES: _goes_round_for_ever,
     Kind.INITIALISED: _initialised,
     Kind.POINTER_ARITHMETIC: _pointer_arithmetic,
     Kind.R0_SET_AT_EXIT: lambda ob, s, e: TRUE if s.reg(0) is None else FALSE,
