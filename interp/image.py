@@ -46,7 +46,8 @@ class ProgramImage:
     def __init__(self, program: Program, helpers: HelperRegistry | None = None, *,
                  budget: int = DEFAULT_BUDGET, entry_args: int = 1, space: AddressSpace | None = None,
                  maps: list[MapState] | None = None, ncpus: int = 1,
-                 trace: Callable[[int, tuple], None] | None = None) -> None:
+                 trace: Callable[[int, tuple], None] | None = None,
+                 observe: Callable[[int, int, tuple], None] | None = None) -> None:
         self.program = program
         if program.invalid:
             pc = min(program.invalid)
@@ -54,7 +55,8 @@ class ProgramImage:
         self.space = space if space is not None else AddressSpace()
         self.maps = maps if maps is not None else create_maps(program.maps, self.space, ncpus)
         self.machine = Machine(program.insns, helpers, budget=budget, resolve_lddw=self._resolve,
-                               entry_args=entry_args, space=self.space, trace=trace)
+                               entry_args=entry_args, space=self.space, trace=trace,
+                               observe=observe)
 
     def _map(self, pc: int, index: int) -> MapState:
         if not 0 <= index < len(self.maps):

@@ -82,7 +82,9 @@ class KprobeSession:
 
     def __init__(self, programs: list[Program], *, arch: str = "x86_64", kmem: KernelMemory | None = None,
                  env: Environment | None = None, ncpus: int = 1, budget: int = DEFAULT_BUDGET,
-                 trace: Callable[[int, tuple], None] | None = None, space: AddressSpace | None = None) -> None:
+                 trace: Callable[[int, tuple], None] | None = None, space: AddressSpace | None = None,
+                 observe: Callable[[int, int, tuple], None] | None = None) -> None:
+        """`trace(pc, registers)` after each instruction; `observe(pc, depth, registers)` before it."""
         if not programs:
             raise ValueError("a session needs at least one program")
         if not 1 <= ncpus <= MAX_CPUS:
@@ -105,13 +107,15 @@ class KprobeSession:
         self._ringbufs: dict[int, RingBuffer] = {}
         self._ctx: Region | None = None
         self._trace = trace
+        self._observe = observe
 
     # -- running -----------------------------------------------------------------------
     def image(self, index: int) -> ProgramImage:
         image = self._images.get(index)
         if image is None:
             image = ProgramImage(self.programs[index], self.helpers, budget=self.budget, space=self.space,
-                                 maps=self.maps, trace=self._trace)
+                                 maps=self.maps, trace=self._trace,
+                                 observe=self._observe)
             image.machine.runtime = self
             self._images[index] = image
         return image

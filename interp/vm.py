@@ -132,6 +132,7 @@ class Machine:
         entry_args: int = 1,
         space: AddressSpace | None = None,
         trace: Callable[[int, tuple], None] | None = None,
+        observe: Callable[[int, int, tuple], None] | None = None,
     ) -> None:
         self.listing = Listing.of(insns)
         check_control_flow(self.listing)
@@ -140,6 +141,9 @@ class Machine:
         self.space = space if space is not None else AddressSpace()
         self.runtime: Any = None  # the runtime (maps, kernel memory, ...) helpers act on
         self._trace = trace
+        # called before each instruction with (pc, call depth, r0..r10): what a run looks like
+        # where the analysis states its invariant; nothing is emitted for it when None
+        self._observe = observe
         self._resolve_lddw = resolve_lddw
         self._frames: list[Region | None] = [None] * MAX_CALL_FRAMES
         self.entry_args = entry_args
@@ -161,6 +165,7 @@ class Machine:
             _budget_fault=self._budget_fault,
             _budget=budget,
             _trace=trace,
+            _observe=observe,
             _bisect=bisect.bisect_right,
             **_STACK_ACCESSORS,
         )
@@ -186,6 +191,10 @@ class Machine:
                 if frame is not None:
                     self._pop_frame(depth)
         return RunResult(r0, executed)
+
+    def stack_frame(self, depth: int) -> Region | None:
+        """The stack of the call `depth` frames deep, while that call runs."""
+        return self._frames[depth]
 
     # -- runtime services called by generated code -------------------------
     def _push_frame(self, pc: int, depth: int) -> int:
@@ -398,6 +407,8 @@ class Machine:
             out.append(f"{pad}if n > _budget:")
             out.append(f"{pad}    raise _budget_fault({leader}, n - {count})")
         for pc in pcs:
+            if self._observe is not None:
+                out.append(f"{pad}_observe({pc}, depth, ({', '.join(f'r{i}' for i in range(11))}))")
             out.extend(pad + line for line in self._uninit_checks(fn, pc))
             # a local call is traced as it is made, before the callee's instructions; every other
             # instruction once it has run, with the registers it left

@@ -54,16 +54,27 @@ class StatesView(Mapping[int, State]):
         self._cache: dict[int, State | None] = {}
 
     def _compute(self, pc: int) -> State | None:
+        joined: State | None = None
+        for _, state in self.paths(pc):
+            if joined is None:
+                joined = state
+            elif joined.depth == state.depth:
+                joined = joined.join(state)
+        return joined
+
+    def paths(self, pc: int, context: tuple[int, ...] | None = None) -> list[tuple[tuple[int, ...], State]]:
+        """The states before instruction pc, one per path the invariant keeps, with their calling
+        context (only `context`'s, when given): the invariant before pc is their union."""
         a = self._analysis
         if a is None:
-            return None
+            return []
         fn = next((f for f in a.cf.functions.values() if pc in f.block_of), None)
         if fn is None:
-            return None
+            return []
         block = fn.block_of[pc]
-        joined: State | None = None
-        for (_, start), paths in a.invariants.items():
-            if start != block:
+        found = []
+        for (ctx, start), paths in a.invariants.items():
+            if start != block or (context is not None and ctx != context):
                 continue
             for state in paths:
                 current: State | None = state
@@ -73,13 +84,9 @@ class StatesView(Mapping[int, State]):
                     current = check_all(a.obligations_at(at), current, a, None)
                     if current is not None:
                         current = a.transfer.step(at, a.cf.listing.ops[at], current, fn.entry, record=False)
-                if current is None:
-                    continue
-                if joined is None:
-                    joined = current
-                elif joined.depth == current.depth:
-                    joined = joined.join(current)
-        return joined
+                if current is not None:
+                    found.append((ctx, current))
+        return found
 
     def __getitem__(self, pc: int) -> State:
         if pc not in self._cache:

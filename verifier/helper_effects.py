@@ -56,7 +56,10 @@ def forget_id(state: State, pointer_id: int) -> State:
 
 def _written(state: State, buffer: Buffer, env: "Analysis") -> State:
     """Every stack byte the helper may write loses what was known of it (spilled registers,
-    constants), wherever in the range the pointer and the size put the write."""
+    constants), wherever in the range the pointer and the size put the write; the bytes it writes
+    whatever the offset and the size are are initialised, the others only may be (the kernel
+    initialises them all for privileged programs: a later read of one is the warning, not
+    silence)."""
     reg = state.reg(buffer.reg)
     extent = buffer_extent(state, buffer, env)
     if reg.type != RegType.PTR_TO_STACK or not extent:
@@ -65,7 +68,16 @@ def _written(state: State, buffer: Buffer, env: "Analysis") -> State:
     lo, hi = max(lo, -STACK_SIZE), min(hi, 0)
     if lo >= hi:
         return state
-    return state.with_frame(reg.frame, state.frames[reg.frame].mark_initialised(lo, hi))
+    least = extent
+    if buffer.size is None and buffer.map_arg is None and buffer.size_arg is not None:
+        least = state.reg(buffer.size_arg + 1).value.umin  # (a valid size: its obligation holds here)
+    sure_lo, sure_hi = max(reg.value.smax, -STACK_SIZE), min(reg.value.smin + least, 0)
+    frame = state.frames[reg.frame]
+    if (sure_lo, sure_hi) != (lo, hi):
+        frame = frame.blur(lo, hi)
+    if sure_lo < sure_hi:
+        frame = frame.mark_initialised(sure_lo, sure_hi)
+    return state.with_frame(reg.frame, frame)
 
 
 def call_effect(env: "Analysis", pc: int, helper: Helper, args: tuple[ArgType, ...], state: State) -> State:

@@ -6,6 +6,7 @@ program) and the environment (task name, random seed, CPU). The same seed gives 
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from interp.faults import VmFault
@@ -61,14 +62,16 @@ def random_context(rng: random.Random) -> bytes:
     return b"".join(_register_value(rng).to_bytes(8, "little") for _ in range(PT_REGS_SIZE // 8))
 
 
-def random_session(program: Program, rng: random.Random) -> KprobeSession:
+def random_session(program: Program, rng: random.Random, budget: int = RUN_BUDGET,
+                   observe: Callable[[int, int, tuple], None] | None = None) -> KprobeSession:
+    """`observe(pc, depth, registers)` is called before each instruction (see interp.vm.Machine)."""
     kmem = KernelMemory()
     kmem.add(KERNEL_CHUNK, rng.randbytes(CHUNK_SIZE))
     kmem.add(USER_CHUNK, rng.randbytes(CHUNK_SIZE))
     comm = bytes(rng.randrange(1, 256) for _ in range(rng.randrange(0, 16)))
     env = Environment(comm=comm, random_seed=rng.randrange(1, 1 << 32), pid=rng.randrange(1 << 22),
                       tgid=rng.randrange(1 << 22))
-    session = KprobeSession([program], kmem=kmem, env=env, ncpus=2, budget=RUN_BUDGET)
+    session = KprobeSession([program], kmem=kmem, env=env, ncpus=2, budget=budget, observe=observe)
     for state in session.maps:
         mdef = state.definition
         if mdef.frozen:  # user space cannot change it after loading
