@@ -167,6 +167,7 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
                 if not alarms:  # 4.1 walks the program only once loading and its control-flow check pass
                     try:
                         linux41_walk.run(analysis)
+                        result.worst_case = worst_case(analysis)  # no loops under 4.1: the longest path
                     except ResourceLimit as exc:
                         result.verdict, result.reason = "unknown", str(exc)
                     alarms += analysis.alarms

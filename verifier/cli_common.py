@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import argparse
 import signal
+import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -25,7 +26,8 @@ from interp.world import WorldError
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
 BAD_INPUT = (AsmError, DecodeError, ProgramError, SourceError, TestFileError, LoaderError, SidecarError,
-             CoreError, PerfEventError, JsonInputError, WorldError, MapError)
+             CoreError, PerfEventError, JsonInputError, WorldError, MapError,
+             zlib.error)  # a compressed ELF section that does not decompress (pyelftools raises it)
 # the time a command has beyond its --timeout to wind down and report, before it is cut short
 GRACE_S = 0.5
 
