@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
+from interp import semantics
 from interp.isa.opcodes import STACK_SIZE, AluOp, JmpOp, PseudoSrc
 from interp.isa.ops import (
     Alu,
@@ -71,6 +72,8 @@ from .helpers import (
 
 if TYPE_CHECKING:
     from ..fixpoint import Analysis
+
+_INT = semantics.IntBackend()  # the value of a moved immediate, as interp defines it
 
 MAX_PROCESSED = 32768  # do_check: "BPF program is too large"
 MAX_PENDING = 1024  # push_stack: "BPF program is too complex"
@@ -236,8 +239,7 @@ class Walk:
                 source = self.src(pc, state, op.src.n)
             self.dst(pc, state, op.dst)
             if isinstance(op.src, Imm):
-                value = op.src.value & (MASK64 if op.width == 64 else 0xFFFFFFFF)
-                return state.set(op.dst, const(op.src.value, value))
+                return state.set(op.dst, const(op.src.value, semantics.alu(_INT, op, 0)))
             return state.set(op.dst, source if op.width == 64 else UNKNOWN)
         if isinstance(op.src, Reg):
             self.src(pc, state, op.src.n)
