@@ -47,6 +47,8 @@ def main(argv: list[str] | None = None) -> int:
         chosen = [BY_NAME[n] for n in args.only.split(",")]
     if args.jobs < 1:
         parser.error("--jobs must be at least 1")
+    if args.out.exists() and not args.out.is_dir():
+        parser.error(f"--out {args.out} is not a directory")
     args.out.mkdir(parents=True, exist_ok=True)
     outcomes = []
     progress = tqdm(chosen, unit="experiment", file=sys.stderr)

@@ -9,6 +9,11 @@ from typing import Any, Callable, Iterable, Iterator
 from verifier.workers import WorkerPool
 
 Work = Callable[[Any, Any], Any]
+SCHEDULER_TIMEOUT_S = 30  # to reach the scheduler
+
+
+class SchedulerError(Exception):
+    """The Dask scheduler cannot be reached; the message says which and why."""
 
 
 def run_tasks(work: Work, tasks: Iterable[Any], *, jobs: int, on_lost: Callable[[Any, str], Any],
@@ -23,7 +28,11 @@ def run_tasks(work: Work, tasks: Iterable[Any], *, jobs: int, on_lost: Callable[
         return
     from distributed import Client, as_completed
 
-    with Client(scheduler) as client:
+    try:
+        client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)
+    except (OSError, ValueError) as exc:  # no scheduler there, or not an address
+        raise SchedulerError(f"--scheduler {scheduler}: {exc}") from None
+    with client:
         submitted = {client.submit(work, task, options, pure=False): task for task in tasks}
         for future in as_completed(submitted):
             task = submitted[future]

@@ -42,7 +42,7 @@ from soundness_oracle import KNOWN, judge  # noqa: E402
 
 from interp import kernel  # noqa: E402
 
-from .scale import run_tasks  # noqa: E402
+from .scale import SchedulerError, run_tasks  # noqa: E402
 
 RESULTS = HERE / "results"
 
@@ -282,7 +282,11 @@ def main() -> int:
     if args.resume and not args.out.is_file():
         parser.error(f"--resume: no earlier run at {args.out}")
     start = time.monotonic()
-    summary = run_campaign(args, classes, ask, args.scheduler)
+    try:
+        summary = run_campaign(args, classes, ask, args.scheduler)
+    except SchedulerError as exc:
+        print(f"soundness_campaign: {exc}", file=sys.stderr)
+        return 2
     elapsed = time.monotonic() - start
     command = "python -m papers.soundness_campaign " + " ".join(sys.argv[1:])
     report = {"command": command, "count": args.count, "seed": args.seed, "jobs": args.jobs, "runs": args.runs,

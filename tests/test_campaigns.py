@@ -51,3 +51,11 @@ def test_a_resumed_campaign_judges_only_what_is_missing(local: tuple[dict, Path]
     again = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(again) == len(records) and not any(r["ours"] == "lost" for r in again)
     assert sorted(r["key"] for r in again) == sorted(r["key"] for r in records)
+
+
+def test_a_scheduler_that_is_not_an_address_is_one_error(tmp_path: Path) -> None:
+    pytest.importorskip("distributed")
+    from papers.scale import SchedulerError
+
+    with pytest.raises(SchedulerError, match="^--scheduler nowhere: missing port number in address 'nowhere'$"):
+        run_campaign(options(tmp_path / "c.jsonl"), CLASSES, ask=False, scheduler="nowhere")

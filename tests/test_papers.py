@@ -73,3 +73,11 @@ def test_rerunning_one_experiment_keeps_the_others_on_the_page(quick_run: tuple[
     assert page.count("## ") == 5
     assert page.count("--only interpreter --out") == 1  # the rerun section says how it was made
     assert page.index("## Verdicts on the corpus") < page.index("## The interpreter")
+
+
+def test_an_out_that_is_a_file_is_one_line_of_usage(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("")
+    done = subprocess.run([sys.executable, "-m", "papers", "--out", str(tmp_path / "file")], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip().splitlines()[-1] == f"python -m papers: error: --out {tmp_path / 'file'} is not a directory"
