@@ -15,11 +15,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from interp.asm.kernel_syntax import assemble
+from interp.helper_ids import HELPER_NAMES
 from interp.isa.insn import encode
 from interp.kprobe import KprobeSession
 from interp.program import MapDef, Program
 from verifier.check import check_program
 from verifier.cli import main
+from verifier.linux41.helpers import PROTOS
+from verifier.profiles import LINUX_4_1
 
 HASH = MapDef("h", 1, 4, 8, 16)  # 4-byte keys, 8-byte values
 HASH8 = MapDef("h8", 1, 8, 8, 16)
@@ -481,3 +484,31 @@ def test_states_equal_as_4_1_prunes() -> None:
     spilled = State.entry().write_stack(-8, 8, Reg(RegType.PTR_TO_STACK, -16))
     assert not subsumes(spilled, State.entry().write_stack(-8, 8, Reg(RegType.PTR_TO_STACK, -24)))
     assert subsumes(spilled, spilled)
+
+
+FOUR_ONE_KPROBE_HELPERS = {1: "map_lookup_elem", 2: "map_update_elem", 3: "map_delete_elem", 4: "probe_read",
+                           5: "ktime_get_ns", 6: "trace_printk"}
+
+
+def test_the_4_1_kprobe_helper_set_is_kprobe_prog_func_proto_of_4_1() -> None:
+    """The profile's helper set, 4.1's prototypes and what the walk refuses are one set: the six ids
+    kprobe_prog_func_proto of 4.1 answers; every other id is refused with its name."""
+    assert {i: p.name for i, p in PROTOS.items()} == FOUR_ONE_KPROBE_HELPERS
+    assert LINUX_4_1.program_types["kprobe"].helpers == set(FOUR_ONE_KPROBE_HELPERS.values())
+    allowed = "ktime_get_ns, map_delete_elem, map_lookup_elem, map_update_elem, probe_read, trace_printk"
+    for helper_id, name in sorted(HELPER_NAMES.items()):
+        if helper_id in FOUR_ONE_KPROBE_HELPERS:
+            continue
+        case = Case("check_call", name, f"call {helper_id}\nexit", "unknown-helper")
+        result = check_program(program(case), "linux-4.1")
+        [error] = result.errors
+        assert (result.verdict, error.code) == ("rejected", "unknown-helper")
+        name = name if helper_id else "helper 0"
+        assert error.message.startswith(f"{name}: Linux 4.1 kprobe programs may call only {allowed}"), error.message
+        # ids past l4_csum_replace (11) are past 4.1's enum; the ones before it belong to other program types
+        assert error.kernel_message == (f"unknown func {helper_id}" if helper_id < 12 else f"invalid func {helper_id}")
+    refused = check_program(program(Case("check_call", "", "call 14\nexit", "unknown-helper")), "linux-4.1")
+    assert refused.errors[0].message.startswith("get_current_pid_tgid: ")
+    assert refused.errors[0].message.endswith("(get_current_pid_tgid arrived for kprobes in Linux 4.2)")
+    accepted = check_program(program(Case("check_call", "", "call 5\nr0 = 0\nexit", None)), "linux-4.1")
+    assert (accepted.verdict, accepted.findings) == ("accepted", [])

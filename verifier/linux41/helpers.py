@@ -33,6 +33,11 @@ class Proto:
     gpl_only: bool
 
 
+# exactly the ids kprobe_prog_func_proto (kernel/trace/bpf_trace.c of 4.1) answers: the three map helpers, whose
+# prototypes are kernel/bpf/helpers.c's bpf_map_{lookup,update,delete}_elem_proto, and bpf_trace.c's own
+# probe_read, ktime_get_ns and trace_printk (GPL-only all three). helpers.c of 4.1 also defines
+# get_prandom_u32 (7) and get_smp_processor_id (8), but only socket filters and tc programs are offered them
+# (net/core/filter.c): for a kprobe program check_call finds no prototype, "unknown func 7"
 PROTOS: dict[int, Proto] = {
     1: Proto("map_lookup_elem", Ret.MAP_VALUE_OR_NULL, (Arg.CONST_MAP_PTR, Arg.PTR_TO_MAP_KEY), False),
     2: Proto("map_update_elem", Ret.INTEGER,
