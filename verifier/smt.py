@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 from .checker import Alarm
 from .obligations import POLICY, Kind, Obligation
 from .symbolic.search import SearchLimits, search
+from .symbolic.violations import VIOLATIONS
 from .witness import Counterexample, Replay, counterexample, fewer_registers, replay
 
 if TYPE_CHECKING:
@@ -53,7 +54,10 @@ def judge(analysis: "Analysis", alarms: list[Alarm], limits: SearchLimits,
     done: dict[tuple[Any, ...], Judgement] = {}
     for n, alarm in enumerate(alarms):
         rule = alarm.obligation.rule
-        if alarm.state is None or (rule.fault == POLICY and not rule.refutable):
+        # (an alarm without a state is about the whole program unless it is one a run can break: those of
+        # the linux-4.1 walk, which keeps no state of ours)
+        whole_program = alarm.state is None and alarm.kind not in VIOLATIONS
+        if whole_program or (rule.fault == POLICY and not rule.refutable):
             judgements[n] = Judgement("policy" if alarm.obligation.rule.fault == POLICY else "unknown")
             continue
         key = (alarm.pc, alarm.obligation, alarm.context)

@@ -21,6 +21,8 @@ from interp.kprobe import KprobeSession
 from interp.program import MapDef, Program
 from verifier.check import check_program
 from verifier.cli import main
+from verifier.evidence import verdict_line
+from verifier.fixpoint import Limits
 from verifier.linux41.helpers import PROTOS
 from verifier.profiles import LINUX_4_1
 
@@ -512,3 +514,56 @@ def test_the_4_1_kprobe_helper_set_is_kprobe_prog_func_proto_of_4_1() -> None:
     assert refused.errors[0].message.endswith("(get_current_pid_tgid arrived for kprobes in Linux 4.2)")
     accepted = check_program(program(Case("check_call", "", "call 5\nr0 = 0\nexit", None)), "linux-4.1")
     assert (accepted.verdict, accepted.findings) == ("accepted", [])
+
+
+def _case(name: str) -> Case:
+    return next(c for c in CASES if c.name == name)
+
+
+def test_a_4_1_finding_a_run_breaks_has_its_counterexample_replayed(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    result = check_program(program(_case("read of a lookup's result unchecked")), "linux-4.1")
+    [error] = result.errors
+    assert error.proof is not None and error.proof["status"] == "witnessed" and error.proof["confirmed"]
+    assert error.proof["replay"]["fault"]["pc"] == 6 and error.proof["counterexample"]["absent"] == [
+        {"index": 0, "name": "h", "key": "00000000"}]
+    path = tmp_path / "p.bin"
+    path.write_bytes(encode(program(_case("read of a lookup's result unchecked")).insns))
+    maps = [{"name": "h", "type": 1, "key_size": 4, "value_size": 8, "max_entries": 16}]
+    path.with_suffix(".json").write_text(json.dumps({"prog_type": "kprobe", "license": "GPL", "maps": maps,
+                                                     "kern_version": 0x40100}))
+    assert main(["check", str(path), "--profile", "linux-4.1", "--explain", str(tmp_path / "pages")]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2:6] == ["    linux-4.1 kernel: R0 invalid mem access 'map_value_or_null'",
+                          "    confirmed: the run faults at insn 6 (out-of-bounds)", "    counterexample:",
+                          "        registers: all zero"]
+    page = (tmp_path / "pages" / "p.html").read_text()
+    assert "<h2>The counterexample replayed</h2>" in page and "keeps no states of this analysis" in page
+    assert main(["check", str(path), "--profile", "linux-4.1", "--no-solver"]) == 1  # z3 only explains
+    assert not any("confirmed" in line for line in capsys.readouterr().out.splitlines())
+
+
+@pytest.mark.parametrize("name, line", [
+    # 4.1 forbids dereferencing a moved map value pointer: in bounds, no run faults
+    ("a map value pointer moved, then read", "not confirmed (policy: no run faults here (z3 followed every path to "
+                                             "it): a rule of the Linux 4.1 verifier, which refuses the program when "
+                                             "it loads it)"),
+    ("the NULL side is the constant 0", "confirmed: the run faults at insn 7 (out-of-bounds)"),
+    ("stack store at fp-520", "confirmed: the run faults at insn 0 (out-of-bounds)"),
+    ("unwritten stack read", "not confirmed (policy: a rule the kernel applies when it loads the program; no run "
+                                "breaks it by itself)"),
+    ("get_current_pid_tgid (Linux 4.2)", "not confirmed (policy: a rule the kernel applies when it loads the "
+                                         "program; no run breaks it by itself)"),
+])
+def test_what_z3_makes_of_4_1_findings(name: str, line: str) -> None:
+    [error] = check_program(program(_case(name)), "linux-4.1").errors
+    assert verdict_line(error.proof or {}) == line
+
+
+def test_z3_changes_no_4_1_verdict() -> None:
+    """The walk decides: with z3 and without it, every rule program has the same findings."""
+    for case in CASES:
+        with_z3 = check_program(program(case), "linux-4.1")
+        without = check_program(program(case), "linux-4.1", limits=Limits(solver=False))
+        assert (with_z3.verdict, [f.code for f in with_z3.findings]) == (
+            without.verdict, [f.code for f in without.findings]), case.name
