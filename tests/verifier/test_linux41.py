@@ -512,6 +512,8 @@ def test_the_4_1_kprobe_helper_set_is_kprobe_prog_func_proto_of_4_1() -> None:
     refused = check_program(program(Case("check_call", "", "call 14\nexit", "unknown-helper")), "linux-4.1")
     assert refused.errors[0].message.startswith("get_current_pid_tgid: ")
     assert refused.errors[0].message.endswith("(get_current_pid_tgid arrived for kprobes in Linux 4.2)")
+    refused = check_program(program(Case("check_call", "", "call 7\nexit", "unknown-helper")), "linux-4.1")
+    assert refused.errors[0].message.endswith("(get_prandom_u32 arrived for kprobes in Linux 4.10)")
     accepted = check_program(program(Case("check_call", "", "call 5\nr0 = 0\nexit", None)), "linux-4.1")
     assert (accepted.verdict, accepted.findings) == ("accepted", [])
 
