@@ -541,6 +541,10 @@ def test_a_4_1_finding_a_run_breaks_has_its_counterexample_replayed(tmp_path: Pa
                           "        registers: all zero"]
     page = (tmp_path / "pages" / "p.html").read_text()
     assert "<h2>The counterexample replayed</h2>" in page and "keeps no states of this analysis" in page
+    assert main(["check", str(path), "--profile", "linux-4.1", "--format", "json"]) == 1
+    (tmp_path / "report.json").write_text(capsys.readouterr().out)
+    assert main(["replay", str(tmp_path / "report.json")]) == 0  # the saved report's run, replayed again
+    assert "    matches the report (a fault at insn 6, out-of-bounds)" in capsys.readouterr().out.splitlines()
     assert main(["check", str(path), "--profile", "linux-4.1", "--no-solver"]) == 1  # z3 only explains
     assert not any("confirmed" in line for line in capsys.readouterr().out.splitlines())
 
