@@ -96,10 +96,10 @@ def _check_row(task: Task, program: Program, options: CorpusOptions) -> Row:
     row: Row = {"file": task.shown, "section": describe(program), "type": program.prog_type, "insns": program.slots}
     before = process_memory()[1]
     try:
+        limits = Limits(timeout_s=options.timeout_s, max_work=options.max_work, max_unroll_work=options.max_unroll,
+                        max_memory_mb=options.max_memory_mb)
         result = check_program(program, options.profile, kern_version=kern_version_target(program, options.kern_version),
-                               limits=Limits(
-            timeout_s=options.timeout_s, max_work=options.max_work, max_unroll_work=options.max_unroll,
-            max_memory_mb=options.max_memory_mb))
+                               limits=limits)
     except Exception as exc:
         row.update(verdict="error", error="internal-error", detail=f"{type(exc).__name__}: {exc}")
         return row

@@ -12,8 +12,10 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from ..checker import Alarm
+from ..obligations import POLICY
 from ..smt import Judgement, judge
 from ..symbolic.search import SearchLimits
+from ..symbolic.violations import VIOLATIONS
 
 if TYPE_CHECKING:
     from ..fixpoint import Analysis
@@ -23,21 +25,34 @@ NO_FAULTING_RUN = ("no run faults here (z3 followed every path to it): a rule of
                    "refuses the program when it loads it")
 
 
-def run_question(analysis: "Analysis", alarm: Alarm) -> Alarm:
+def run_question(analysis: "Analysis", alarm: Alarm) -> Alarm | None:
     """The walk's alarm with the analysis' obligation of the same kind at its instruction (on the same
-    register where both name one); the alarm as it stands where the analysis has none."""
+    register where both name one); the alarm itself for a load-time rule, which z3 is not asked about;
+    None where a rule about runs has no such obligation (no question to ask)."""
+    rule = alarm.obligation.rule
+    if (rule.fault == POLICY and not rule.refutable) or alarm.kind not in VIOLATIONS:
+        return alarm
     candidates = [ob for ob in analysis.obligations_at(alarm.pc) if ob.kind == alarm.kind]
     same_reg = [ob for ob in candidates if alarm.obligation.reg is None or ob.reg == alarm.obligation.reg]
     same_access = [ob for ob in same_reg if (ob.off, ob.size) == (alarm.obligation.off, alarm.obligation.size)]
     chosen = (same_access or same_reg or [None])[0]
-    return alarm if chosen is None else replace(alarm, obligation=chosen)
+    return None if chosen is None else replace(alarm, obligation=chosen)
 
 
 def judge_findings(analysis: "Analysis", alarms: list[Alarm], ask: list[int], limits: SearchLimits,
                    judgements: dict[int, Judgement]) -> None:
     """Fill `judgements` (by index in `alarms`) for the alarms `ask`, as they come (a time limit may
     end the work: `ResourceLimit`)."""
-    questions = [run_question(analysis, alarms[n]) for n in ask]
+    questions: list[Alarm] = []
+    asking: list[int] = []  # the index in `alarms` of each question
+    for n in ask:
+        question = run_question(analysis, alarms[n])
+        if question is None:
+            judgements[n] = Judgement("unknown", "this analysis states no question about runs for this rule of "
+                                                 "Linux 4.1 at this instruction")
+        else:
+            questions.append(question)
+            asking.append(n)
     asked: dict[int, Judgement] = {}
     try:
         judge(analysis, questions, limits, asked)
@@ -45,7 +60,7 @@ def judge_findings(analysis: "Analysis", alarms: list[Alarm], ask: list[int], li
         for i, judgement in asked.items():
             if judgement.status == "refuted":  # (4.1 keeps the finding: its verifier cannot see the run is safe)
                 judgement = Judgement("policy", NO_FAULTING_RUN, steps=judgement.steps, queries=judgement.queries)
-            judgements[ask[i]] = judgement
+            judgements[asking[i]] = judgement
 
 
 __all__ = ["NO_FAULTING_RUN", "judge_findings", "run_question"]
