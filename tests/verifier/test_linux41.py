@@ -573,3 +573,24 @@ def test_z3_changes_no_4_1_verdict() -> None:
         without = check_program(program(case), "linux-4.1", limits=Limits(solver=False))
         assert (with_z3.verdict, [f.code for f in with_z3.findings]) == (
             without.verdict, [f.code for f in without.findings]), case.name
+
+
+def test_a_rule_about_runs_the_analysis_does_not_state_there_is_not_asked() -> None:
+    from verifier.checker import Alarm
+    from verifier.fixpoint import Analysis
+    from verifier.linux41.judge import judge_findings, run_question
+    from verifier.obligations import Kind, Obligation
+    from verifier.profiles import helper_registry
+    from verifier.symbolic.search import SearchLimits
+
+    ops = LINUX_4_1.program_types["kprobe"]
+    analysis = Analysis(program(_case("read of a lookup's result unchecked")), LINUX_4_1, "x86_64", ops,
+                        helper_registry(ops), Limits())
+    at_call = Alarm(Obligation(Kind.NOT_NULL, 6, 0, 0, 8), 6, (), None, definite=True)
+    assert run_question(analysis, at_call) == at_call  # the analysis' own obligation at insn 6
+    elsewhere = Alarm(Obligation(Kind.HELPER_MEMORY, 0, 1), 0, (), None, definite=True)  # insn 0 calls nothing
+    assert run_question(analysis, elsewhere) is None
+    judgements: dict = {}
+    judge_findings(analysis, [elsewhere, at_call], [0, 1], SearchLimits(), judgements)
+    assert judgements[0].status == "unknown" and judgements[0].reason.startswith("this analysis states no question")
+    assert judgements[1].status == "witnessed" and judgements[1].confirmed
