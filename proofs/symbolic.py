@@ -86,6 +86,9 @@ class Sym:
     def __neg__(self) -> "Sym":
         return Sym(-self.t)
 
+    def __abs__(self) -> "Sym":
+        return Sym(z3.If(self.t < 0, -self.t, self.t))
+
     def __lshift__(self, o: Any) -> "Sym":
         return Sym(self.t << term(o))
 
@@ -238,6 +241,7 @@ def symbolic_domains() -> Iterator[None]:
     for module in (scalar, tnum):
         patch(module, "min", sym_min)
         patch(module, "max", sym_max)
+    patch(tnum, "select", ite)
     patch(scalar, "to_signed", sym_to_signed)
     patch(scalar, "_synced", lambda s: s._sync())
     try:
@@ -272,16 +276,18 @@ class Explorer:
 
     current: "Explorer | None" = None
 
-    def __init__(self, assumptions: list[Any], max_paths: int = 4096, timeout_ms: int = 20_000) -> None:
+    def __init__(self, assumptions: list[Any], max_paths: int = 4096, rlimit: int = 50_000_000) -> None:
         self.assumptions = assumptions
         self.max_paths = max_paths
         self.solver = z3.Solver()
-        self.solver.set("timeout", timeout_ms)
+        self.solver.set("rlimit", rlimit)  # z3's work units: the same paths on any machine
         self.solver.add(*assumptions)
         self.prefix: list[bool] = []
         self.taken: list[bool] = []
         self.path: list[Any] = []
         self.pending: list[list[bool]] = []
+        self.counter = 0
+        self.requirements: list[tuple[str, Any]] = []
 
     def decide(self, c: Any) -> bool:
         c = z3.simplify(c)
@@ -306,6 +312,21 @@ class Explorer:
         self.solver.add(self.path[-1])
         return choice
 
+    def assume(self, c: Any) -> None:
+        """Add a fact to the current path (a lemma instance the code's contract gives)."""
+        self.path.append(c)
+        self.solver.push()
+        self.solver.add(c)
+
+    def require(self, label: str, c: Any) -> None:
+        """A goal of the current path besides the claim's own (a contract's precondition)."""
+        self.requirements.append((label, c))
+
+    def fresh(self, name: str) -> str:
+        """A variable name unique within the path and the same on every rerun of it."""
+        self.counter += 1
+        return f"{name}!{self.counter}"
+
     def _feasible(self, c: Any) -> bool:
         self.solver.push()
         self.solver.add(c)
@@ -319,7 +340,7 @@ class Explorer:
         count = 0
         while self.pending:
             self.prefix = self.pending.pop()
-            self.taken, self.path = [], []
+            self.taken, self.path, self.counter, self.requirements = [], [], 0, []
             count += 1
             if count > self.max_paths:
                 raise PathLimit(f"more than {self.max_paths} paths")

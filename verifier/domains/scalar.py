@@ -147,69 +147,20 @@ class Scalar:
         return _synced(self)
 
     def _sync(self) -> "Scalar | None":
-        if self.tnum.is_const:  # (the common case, settled at once: the loop below ends the same way)
+        if self.tnum.is_const:  # (the common case, settled at once: the rounds below end the same way)
             return Scalar.const(self.tnum.value) if self.contains(self.tnum.value) else None
-        t, umin, umax, smin, smax = self.tnum, self.umin, self.umax, self.smin, self.smax
-        u32min, u32max, s32min, s32max = self.u32min, self.u32max, self.s32min, self.s32max
+        fields: Fields | None = (self.tnum, self.umin, self.umax, self.smin, self.smax, self.u32min, self.u32max,
+                                 self.s32min, self.s32max)
         for _ in range(3):
-            before = (t, umin, umax, smin, smax, u32min, u32max, s32min, s32max)
-            # from the tnum
-            umin, umax = max(umin, t.value), min(umax, t.value | t.mask)
-            sign = 1 << 63
-            smin = max(smin, to_signed(t.value | (t.mask & sign), 64))
-            smax = min(smax, to_signed(t.value | (t.mask & (sign - 1)), 64))
-            low = t.trunc(32)
-            u32min, u32max = max(u32min, low.value), min(u32max, low.value | low.mask)
-            sign32 = 1 << 31
-            s32min = max(s32min, to_signed(low.value | (low.mask & sign32), 32))
-            s32max = min(s32max, to_signed(low.value | (low.mask & (sign32 - 1)), 32))
-            # signed and unsigned views of the same range, when it does not cross a sign boundary
-            if umin <= umax and (umax < 1 << 63 or umin >= 1 << 63):
-                smin, smax = max(smin, to_signed(umin, 64)), min(smax, to_signed(umax, 64))
-            if smin <= smax and (smin >= 0 or smax < 0):
-                umin, umax = max(umin, _u(smin, 64)), min(umax, _u(smax, 64))
-            if u32min <= u32max and (u32max < 1 << 31 or u32min >= 1 << 31):
-                s32min, s32max = max(s32min, to_signed(u32min, 32)), min(s32max, to_signed(u32max, 32))
-            if s32min <= s32max and (s32min >= 0 or s32max < 0):
-                u32min, u32max = max(u32min, _u(s32min, 32)), min(u32max, _u(s32max, 32))
-            # the low half of a 64-bit range that stays within one 2^32 block
-            if umin <= umax and umin >> 32 == umax >> 32:
-                u32min, u32max = max(u32min, umin & M32), min(u32max, umax & M32)
-            if smin <= smax and smin >> 32 == smax >> 32:
-                lo, hi = smin & M32, smax & M32
-                if lo <= hi:
-                    u32min, u32max = max(u32min, lo), min(u32max, hi)
-            # a 64-bit range from the low half when the upper half is known
-            if not t.mask >> 32:
-                upper = t.value & ~M32 & M64
-                umin, umax = max(umin, upper | u32min), min(umax, upper | u32max)
-            # the ends of the 64-bit ranges, with the low halves the 32-bit ranges allow (the
-            # kernel's __reg_deduce_mixed_bounds): a value above umin shares its upper half or is
-            # at least the next 2^32 block
-            umin, umax = max(umin, (umin & ~M32) | u32min), min(umax, (umax & ~M32) | u32max)
-            smin, smax = max(smin, (smin & ~M32) | u32min), min(smax, (smax & ~M32) | u32max)
-            if s32min & M32 <= s32max & M32:  # the signed 32-bit range is an unsigned one too
-                lo32, hi32 = s32min & M32, s32max & M32
-                umin, umax = max(umin, (umin & ~M32) | lo32), min(umax, (umax & ~M32) | hi32)
-                smin, smax = max(smin, (smin & ~M32) | lo32), min(smax, (smax & ~M32) | hi32)
-            if s32min >= 0 and smin >= S32_MIN and smax <= S32_MAX:
-                # a 64-bit value within the signed 32-bit range equals its low half, which is >= 0
-                smin, smax = max(smin, s32min), min(smax, s32max)
-            if umin > umax or smin > smax or u32min > u32max or s32min > s32max:
-                return None
-            # back into the tnum
-            narrowed = t.meet(Tnum.range(umin, umax))
+            narrowed = sync_round(fields)
             if narrowed is None:
                 return None
-            low_range = narrowed.trunc(32).meet(Tnum.range(u32min, u32max))
-            if low_range is None:
-                return None
-            t = narrowed.with_subreg(low_range)
-            if (t, umin, umax, smin, smax, u32min, u32max, s32min, s32max) == before:
+            if narrowed == fields:
                 break  # nothing more to learn: most values settle in one round
-        result = Scalar(t, umin, umax, smin, smax, u32min, u32max, s32min, s32max)
-        if t.is_const:
-            return Scalar.const(t.value) if result.contains(t.value) else None
+            fields = narrowed
+        result = Scalar(*fields)
+        if result.tnum.is_const:
+            return Scalar.const(result.tnum.value) if result.contains(result.tnum.value) else None
         return result
 
     # -- arithmetic ---------------------------------------------------------------------------------
@@ -444,6 +395,102 @@ class Scalar:
         s = Scalar(t, self.umin, self.umax, self.smin, self.smax, self.u32min, self.u32max,
                    self.s32min, self.s32max).sync()
         return None if s is None else (s, other)
+
+
+# -- the reduction, step by step -------------------------------------------------------------------
+# A scalar's components as a tuple: (tnum, umin, umax, smin, smax, u32min, u32max, s32min, s32max).
+# Each step narrows some components from what the others say, keeping every value they all allow;
+# proofs/ proves each step on its own, then the round and `sync` from the steps' contracts.
+Fields = tuple[Tnum, int, int, int, int, int, int, int, int]
+
+
+def sync_from_tnum(f: Fields) -> Fields:
+    """Bounds from the tnum's known bits."""
+    t, umin, umax, smin, smax, u32min, u32max, s32min, s32max = f
+    umin, umax = max(umin, t.value), min(umax, t.value | t.mask)
+    sign = 1 << 63
+    smin = max(smin, to_signed(t.value | (t.mask & sign), 64))
+    smax = min(smax, to_signed(t.value | (t.mask & (sign - 1)), 64))
+    low = t.trunc(32)
+    u32min, u32max = max(u32min, low.value), min(u32max, low.value | low.mask)
+    sign32 = 1 << 31
+    s32min = max(s32min, to_signed(low.value | (low.mask & sign32), 32))
+    s32max = min(s32max, to_signed(low.value | (low.mask & (sign32 - 1)), 32))
+    return t, umin, umax, smin, smax, u32min, u32max, s32min, s32max
+
+
+def sync_across_signs(f: Fields) -> Fields:
+    """Signed and unsigned views of the same range, when it does not cross a sign boundary."""
+    t, umin, umax, smin, smax, u32min, u32max, s32min, s32max = f
+    if umin <= umax and (umax < 1 << 63 or umin >= 1 << 63):
+        smin, smax = max(smin, to_signed(umin, 64)), min(smax, to_signed(umax, 64))
+    if smin <= smax and (smin >= 0 or smax < 0):
+        umin, umax = max(umin, _u(smin, 64)), min(umax, _u(smax, 64))
+    if u32min <= u32max and (u32max < 1 << 31 or u32min >= 1 << 31):
+        s32min, s32max = max(s32min, to_signed(u32min, 32)), min(s32max, to_signed(u32max, 32))
+    if s32min <= s32max and (s32min >= 0 or s32max < 0):
+        u32min, u32max = max(u32min, _u(s32min, 32)), min(u32max, _u(s32max, 32))
+    return t, umin, umax, smin, smax, u32min, u32max, s32min, s32max
+
+
+def sync_low_from_wide(f: Fields) -> Fields:
+    """The low half of a 64-bit range that stays within one 2^32 block."""
+    t, umin, umax, smin, smax, u32min, u32max, s32min, s32max = f
+    if umin <= umax and umin >> 32 == umax >> 32:
+        u32min, u32max = max(u32min, umin & M32), min(u32max, umax & M32)
+    if smin <= smax and smin >> 32 == smax >> 32:
+        lo, hi = smin & M32, smax & M32
+        if lo <= hi:
+            u32min, u32max = max(u32min, lo), min(u32max, hi)
+    return t, umin, umax, smin, smax, u32min, u32max, s32min, s32max
+
+
+def sync_wide_from_low(f: Fields) -> Fields:
+    """The 64-bit ranges from the low half's."""
+    t, umin, umax, smin, smax, u32min, u32max, s32min, s32max = f
+    if not t.mask >> 32:  # the upper half is known
+        upper = t.value & ~M32 & M64
+        umin, umax = max(umin, upper | u32min), min(umax, upper | u32max)
+    # the ends of the 64-bit ranges, with the low halves the 32-bit ranges allow (the kernel's
+    # __reg_deduce_mixed_bounds): a value above umin shares its upper half or is at least the
+    # next 2^32 block
+    umin, umax = max(umin, (umin & ~M32) | u32min), min(umax, (umax & ~M32) | u32max)
+    smin, smax = max(smin, (smin & ~M32) | u32min), min(smax, (smax & ~M32) | u32max)
+    if s32min & M32 <= s32max & M32:  # the signed 32-bit range is an unsigned one too
+        lo32, hi32 = s32min & M32, s32max & M32
+        umin, umax = max(umin, (umin & ~M32) | lo32), min(umax, (umax & ~M32) | hi32)
+        smin, smax = max(smin, (smin & ~M32) | lo32), min(smax, (smax & ~M32) | hi32)
+    if s32min >= 0 and smin >= S32_MIN and smax <= S32_MAX:
+        # a 64-bit value within the signed 32-bit range equals its low half, which is >= 0
+        smin, smax = max(smin, s32min), min(smax, s32max)
+    return t, umin, umax, smin, smax, u32min, u32max, s32min, s32max
+
+
+def sync_into_tnum(f: Fields) -> Fields | None:
+    """The tnum narrowed by the ranges; None when a range is empty or excludes the tnum."""
+    t, umin, umax, smin, smax, u32min, u32max, s32min, s32max = f
+    if umin > umax or smin > smax or u32min > u32max or s32min > s32max:
+        return None
+    narrowed = t.meet(Tnum.range(umin, umax))
+    if narrowed is None:
+        return None
+    low_range = narrowed.trunc(32).meet(Tnum.range(u32min, u32max))
+    if low_range is None:
+        return None
+    return narrowed.with_subreg(low_range), umin, umax, smin, smax, u32min, u32max, s32min, s32max
+
+
+SYNC_STEPS = (sync_from_tnum, sync_across_signs, sync_low_from_wide, sync_wide_from_low, sync_into_tnum)
+
+
+def sync_round(f: Fields) -> Fields | None:
+    """One round of every step, in order."""
+    result: Fields | None = f
+    for step in SYNC_STEPS:
+        result = step(result)
+        if result is None:
+            return None
+    return result
 
 
 # sync is a pure function of the scalar, asked again and again for the same values (paths and

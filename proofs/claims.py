@@ -1,0 +1,344 @@
+"""What `python -m proofs` proves: one claim per operation of the domains, width and property.
+
+Every claim runs the verifier's own domain code (`verifier.domains`) on symbolic inputs and
+compares it with the one definition of the instruction set (`interp.semantics` on z3):
+
+- `sound`: concrete operands inside the abstract operands give a concrete result inside the
+  abstract result (and the result is well formed), with `sync` taken by its proved contract
+  (`proofs.contracts`), so the whole operation is proved, the reduction included;
+- `sound in isolation`: the same with `sync` as the identity: the operator's own arithmetic,
+  before any reduction, loses no value;
+- `loses no value`: a reduction or meet keeps every value its inputs share;
+- `upper bound`: a join or widening holds every value of both inputs;
+- `keeps every pair`: a branch refinement keeps every pair of operands that takes the edge.
+
+Claims marked slow are left out of `--quick`."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import ExitStack
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from interp import semantics
+from interp.isa.opcodes import AluOp, JmpOp
+from interp.isa.ops import Alu, Neg, Reg, Swap, SwapKind
+
+from . import symbolic
+from .contracts import (
+    ROUND_CONTRACT,
+    STEP_CONTRACTS,
+    SYNC_CONTRACT,
+    Contract,
+    by_contract,
+    conjunction,
+)
+from .engine import Outcome, prove
+from .gamma import (
+    scalar_gamma,
+    scalar_gamma_parts,
+    scalar_var,
+    scalar_wellformed,
+    tnum_gamma,
+    tnum_var,
+    tnum_wellformed,
+)
+from .symbolic import Sym, symbolic_domains, sync_as_identity
+
+Z3 = semantics.Z3Backend()
+SOUND, ISOLATION = "sound", "sound in isolation"
+LOSES_NOTHING, UPPER_BOUND, KEEPS_PAIRS = "loses no value", "upper bound", "keeps every pair"
+
+# (assumptions, the domain code to run, the goals of its result)
+Problem = tuple[list[Any], Callable[[], Any], Callable[[Any], Iterable[tuple[str, Any]]]]
+
+
+@dataclass(frozen=True)
+class Claim:
+    domain: str  # tnum | scalar
+    operation: str
+    width: int  # the width of the concrete operation
+    prop: str
+    build: Callable[[], Problem]
+    wide: int = 72  # bits of the symbolic integers: 136 where products or shifts of bounds occur
+    slow: bool = False
+    # how the reduction is taken: `contract` (sync by its contract), `identity` (in isolation),
+    # `round` (the rounds by theirs: the proof of sync), `steps` (the proof of a round), `code`
+    sync: str = "contract"
+
+    @property
+    def name(self) -> str:
+        return f"{self.domain} {self.operation}"
+
+
+def check(claim: Claim, rlimit: int) -> Outcome:
+    symbolic.set_width(claim.wide)
+    with ExitStack() as stack:
+        stack.enter_context(symbolic_domains())
+        assumptions, run, goals = claim.build()
+        if claim.sync == "identity":
+            stack.enter_context(sync_as_identity())
+        elif claim.sync != "code":
+            contracts = {"contract": [SYNC_CONTRACT], "round": [ROUND_CONTRACT],
+                         "steps": list(STEP_CONTRACTS.values())}[claim.sync]
+            stack.enter_context(by_contract(contracts, list(_CONCRETE)))
+        return prove(assumptions, run, goals, rlimit=rlimit)
+
+
+# The concrete values of the claim being built: the instances of sync's contract.
+_CONCRETE: list[Any] = []
+
+
+def _concrete(*values: Any) -> None:
+    """The 64-bit values the claim's abstract values stand for, and their low halves (what a
+    32-bit operation's operands and results are)."""
+    _CONCRETE.clear()
+    for v in values:
+        _CONCRETE.extend([v, z3.ZeroExt(32, z3.Extract(31, 0, v))])
+
+
+def _bv(name: str) -> Any:
+    return z3.BitVec(name, 64)
+
+
+# -- tnum ------------------------------------------------------------------------------------------------
+def _tnum_goals(result: Any, concrete: Any) -> list[tuple[str, Any]]:
+    if result is None:
+        return [("not empty", z3.BoolVal(False))]
+    return [("member", tnum_gamma(result, concrete)), ("well formed", tnum_wellformed(result))]
+
+
+def _tnum_binary(method: str, op: AluOp, operand_bits: int = 64) -> Callable[[], Problem]:
+    """`operand_bits` below 64: both operands' tnums have their upper bits known 0 (the 64-bit
+    operation on narrow operands, the form in which multiplication is proved). The narrow
+    variables are zero-extended rather than constrained, so that z3 sees the constant zeros."""
+    def build() -> Problem:
+        a, b = _narrow_tnum("a", operand_bits), _narrow_tnum("b", operand_bits)
+        x, y = _narrow_bv("x", operand_bits), _narrow_bv("y", operand_bits)
+        assumptions = [tnum_wellformed(a), tnum_wellformed(b), tnum_gamma(a, x), tnum_gamma(b, y)]
+        concrete = semantics.alu(Z3, Alu(op, 64, 1, Reg(2)), x, y)
+        return assumptions, lambda: getattr(a, method)(b), lambda r: _tnum_goals(r, concrete)
+    return build
+
+
+def _narrow_bv(name: str, bits: int) -> Any:
+    return z3.ZeroExt(64 - bits, z3.BitVec(name, bits)) if bits < 64 else _bv(name)
+
+
+def _narrow_tnum(name: str, bits: int) -> Any:
+    from verifier.domains.tnum import Tnum
+
+    if bits == 64:
+        return tnum_var(name)
+    return Tnum(*(Sym(z3.ZeroExt(symbolic.WIDE - bits, z3.BitVec(f"{name}.{f}", bits))) for f in ("value", "mask")))
+
+
+def _tnum_shift(method: str, op: AluOp) -> Callable[[], Problem]:
+    def build() -> Problem:
+        a, x, k = tnum_var("a"), _bv("x"), _bv("k")
+        shift = Sym(z3.ZeroExt(symbolic.WIDE - 64, k))
+        assumptions = [tnum_wellformed(a), tnum_gamma(a, x), z3.ULT(k, 64)]
+        concrete = semantics.alu(Z3, Alu(op, 64, 1, Reg(2)), x, k)
+        return assumptions, lambda: getattr(a, method)(shift), lambda r: _tnum_goals(r, concrete)
+    return build
+
+
+def _tnum_unary(run: Callable[[Any], Any], concrete_of: Callable[[Any], Any]) -> Callable[[], Problem]:
+    def build() -> Problem:
+        a, x = tnum_var("a"), _bv("x")
+        concrete = concrete_of(x)
+        return [tnum_wellformed(a), tnum_gamma(a, x)], lambda: run(a), lambda r: _tnum_goals(r, concrete)
+    return build
+
+
+def _tnum_join() -> Problem:
+    a, b, x = tnum_var("a"), tnum_var("b"), _bv("x")
+    assumptions = [tnum_wellformed(a), tnum_wellformed(b), z3.Or(tnum_gamma(a, x), tnum_gamma(b, x))]
+    return assumptions, lambda: a.join(b), lambda r: _tnum_goals(r, x)
+
+
+def _tnum_meet() -> Problem:
+    a, b, x = tnum_var("a"), tnum_var("b"), _bv("x")
+    assumptions = [tnum_wellformed(a), tnum_wellformed(b), tnum_gamma(a, x), tnum_gamma(b, x)]
+    return assumptions, lambda: a.meet(b), lambda r: _tnum_goals(r, x)
+
+
+def _tnum_range() -> Problem:
+    from verifier.domains.tnum import Tnum
+
+    lo, hi, x = _bv("lo"), _bv("hi"), _bv("x")
+    wide = symbolic.WIDE - 64
+    assumptions = [z3.ULE(lo, x), z3.ULE(x, hi)]
+    return (assumptions, lambda: Tnum.range(Sym(z3.ZeroExt(wide, lo)), Sym(z3.ZeroExt(wide, hi))),
+            lambda r: _tnum_goals(r, x))
+
+
+def _tnum_claims() -> Iterator[Claim]:
+    for method, op in (("add", AluOp.ADD), ("sub", AluOp.SUB), ("and_", AluOp.AND), ("or_", AluOp.OR),
+                       ("xor", AluOp.XOR)):
+        yield Claim("tnum", method.rstrip("_"), 64, SOUND, _tnum_binary(method, op))
+    for bits in MUL_OPERAND_BITS:
+        yield Claim("tnum", f"mul ({bits}-bit operands)" if bits < 64 else "mul", 64, SOUND,
+                    _tnum_binary("mul", AluOp.MUL, bits), slow=bits > 8)
+    for method, op in (("lshift", AluOp.LSH), ("rshift", AluOp.RSH), ("arshift", AluOp.ARSH)):
+        yield Claim("tnum", method, 64, SOUND, _tnum_shift(method, op), wide=136)
+    yield Claim("tnum", "neg", 64, SOUND, _tnum_unary(lambda a: a.neg(), lambda x: semantics.alu(Z3, Neg(64, 1), x)))
+    for bits in (8, 16, 32):
+        yield Claim("tnum", f"sext{bits}", 64, SOUND, _tnum_unary(
+            lambda a, bits=bits: a.sext(bits),
+            lambda x, bits=bits: semantics.alu(Z3, Alu(AluOp.MOV, 64, 1, Reg(2), extend=bits), x, x)))
+    yield Claim("tnum", "trunc32", 32, SOUND, _tnum_unary(lambda a: a.trunc(32), lambda x: z3.ZeroExt(32, z3.Extract(31, 0, x))))
+    for bits in (16, 32, 64):
+        yield Claim("tnum", f"bswap{bits}", bits, SOUND, _tnum_unary(
+            lambda a, bits=bits: a.bswap(bits),
+            lambda x, bits=bits: semantics.alu(Z3, Swap(SwapKind.TO_BE, bits, 1), x)))
+    yield Claim("tnum", "join", 64, UPPER_BOUND, _tnum_join)
+    yield Claim("tnum", "meet", 64, LOSES_NOTHING, _tnum_meet)
+    yield Claim("tnum", "range", 64, UPPER_BOUND, _tnum_range, wide=136)
+
+
+# -- scalar ----------------------------------------------------------------------------------------------
+def _scalar_goals(result: Any, concrete: Any, well_formed: bool = True) -> list[tuple[str, Any]]:
+    """The concrete value is in the result, component by component; and the result is well
+    formed (not asked of an operator in isolation: the reduction that follows it makes it so)."""
+    if result is None:
+        return [("not empty", z3.BoolVal(False))]
+    names = ("tnum", "umin", "umax", "smin", "smax", "u32min", "u32max", "s32min", "s32max")
+    goals = list(zip(names, scalar_gamma_parts(result, concrete)))
+    return goals + [("well formed", scalar_wellformed(result))] if well_formed else goals
+
+
+def _scalar_inputs(*names: str) -> tuple[list[Any], list[Any], list[Any]]:
+    abstract = [scalar_var(n) for n in names]
+    concrete = [_bv(n) for n in ("x", "y")[: len(names)]]
+    assumptions = [c for a, x in zip(abstract, concrete) for c in (scalar_wellformed(a), scalar_gamma(a, x))]
+    return abstract, concrete, assumptions
+
+
+def _scalar_alu(insn: Alu | Neg | Swap, isolation: bool) -> Callable[[], Problem]:
+    def build() -> Problem:
+        (a, b), (x, y), assumptions = _scalar_inputs("a", "b")
+        concrete = semantics.alu(Z3, insn, x, y)
+        _concrete(x, y, concrete)
+
+        def goals(result: Any) -> list[tuple[str, Any]]:
+            return _scalar_goals(result, concrete, well_formed=not isolation)
+        if isinstance(insn, Alu):
+            return assumptions, lambda: a.alu(insn, b), goals
+        return assumptions, lambda: a.alu(insn), goals
+    return build
+
+
+def _scalar_contract(contract: Contract) -> Callable[[], Problem]:
+    """The contract of a part of the reduction, proved of its code (see proofs.contracts)."""
+    from verifier.domains import scalar as module
+
+    def build() -> Problem:
+        s, x = scalar_var("s"), _bv("x")
+        _concrete(x)
+        assumptions = [conjunction(contract.pre(s)), scalar_gamma(s, x)]
+        fields = (s.tnum, s.umin, s.umax, s.smin, s.smax, s.u32min, s.u32max, s.s32min, s.s32max)
+
+        def run() -> Any:
+            if contract is SYNC_CONTRACT:
+                return s._sync()
+            out = getattr(module, contract.name)(fields)
+            return None if out is None else module.Scalar(*out)
+
+        def goals(result: Any) -> list[tuple[str, Any]]:
+            if result is None:
+                return [("not empty", z3.BoolVal(False))]
+            return _scalar_goals(result, x, well_formed=False) + contract.post(result)
+        return assumptions, run, goals
+    return build
+
+
+def _scalar_lattice(method: str) -> Callable[[], Problem]:
+    def build() -> Problem:
+        (a, b), (x, _), assumptions = _scalar_inputs("a", "b")
+        _concrete(x)
+        if method == "meet":
+            assumptions = [scalar_wellformed(a), scalar_wellformed(b), scalar_gamma(a, x), scalar_gamma(b, x)]
+        else:
+            assumptions = [scalar_wellformed(a), scalar_wellformed(b), z3.Or(scalar_gamma(a, x), scalar_gamma(b, x))]
+        return assumptions, lambda: getattr(a, method)(b), lambda r: _scalar_goals(r, x)
+    return build
+
+
+def _scalar_refine(op: JmpOp, taken: bool, width: int) -> Callable[[], Problem]:
+    def build() -> Problem:
+        (a, b), (x, y), assumptions = _scalar_inputs("a", "b")
+        _concrete(x, y)
+        low = (lambda v: v) if width == 64 else (lambda v: z3.Extract(31, 0, v))
+        holds = semantics.jump_condition(Z3, op, width, low(x), low(y))
+        assumptions = assumptions + [holds if taken else z3.Not(holds)]
+
+        def goals(result: Any) -> list[tuple[str, Any]]:
+            if result is None:
+                return [("edge kept", z3.BoolVal(False))]
+            return [(f"dst {g}", f) for g, f in _scalar_goals(result[0], x)] + \
+                   [(f"src {g}", f) for g, f in _scalar_goals(result[1], y)]
+        return assumptions, lambda: a.refine(op, b, taken, width == 64), goals
+    return build
+
+
+def _scalar_truncate(bits: int) -> Problem:
+    (a,), (x,), assumptions = _scalar_inputs("a")
+    concrete = z3.ZeroExt(64 - bits, z3.Extract(bits - 1, 0, x))
+    _concrete(x, concrete)
+    return assumptions, lambda: a.truncate(bits), lambda r: _scalar_goals(r, concrete)
+
+
+MUL_OPERAND_BITS = (8, 16, 32, 64)
+SCALAR_OPS = (AluOp.ADD, AluOp.SUB, AluOp.MUL, AluOp.DIV, AluOp.MOD, AluOp.AND, AluOp.OR, AluOp.XOR,
+              AluOp.LSH, AluOp.RSH, AluOp.ARSH)
+WIDE_OPS = (AluOp.MUL, AluOp.LSH, AluOp.RSH, AluOp.ARSH, AluOp.DIV, AluOp.MOD)
+JUMPS = (JmpOp.JEQ, JmpOp.JNE, JmpOp.JSET, JmpOp.JGT, JmpOp.JGE, JmpOp.JLT, JmpOp.JLE, JmpOp.JSGT, JmpOp.JSGE,
+         JmpOp.JSLT, JmpOp.JSLE)
+
+
+def _scalar_insns() -> Iterator[tuple[str, int, Alu | Neg | Swap, int]]:
+    """(operation name, width, instruction, symbolic width)."""
+    for width in (64, 32):
+        for op in SCALAR_OPS:
+            yield op.name.lower(), width, Alu(op, width, 1, Reg(2)), 136 if op in WIDE_OPS else 72
+        for op in (AluOp.DIV, AluOp.MOD):
+            yield f"s{op.name.lower()}", width, Alu(op, width, 1, Reg(2), signed=True), 136
+        yield "neg", width, Neg(width, 1), 72
+        for bits in (8, 16, 32):
+            if bits < width:
+                yield f"movsx{bits}", width, Alu(AluOp.MOV, width, 1, Reg(2), extend=bits), 72
+    yield "mov", 32, Alu(AluOp.MOV, 32, 1, Reg(2)), 72
+    for kind in (SwapKind.TO_LE, SwapKind.TO_BE):
+        for bits in (16, 32, 64):
+            yield f"{kind.value}{bits}", bits, Swap(kind, bits, 1), 72
+
+
+def _scalar_claims() -> Iterator[Claim]:
+    for name, contract in STEP_CONTRACTS.items():
+        yield Claim("scalar", name.replace("_", " ", 1).replace("_", " "), 64, LOSES_NOTHING,
+                    _scalar_contract(contract), sync="code")
+    yield Claim("scalar", "sync round", 64, LOSES_NOTHING, _scalar_contract(ROUND_CONTRACT), sync="steps")
+    yield Claim("scalar", "sync", 64, LOSES_NOTHING, _scalar_contract(SYNC_CONTRACT), sync="round")
+    for name, width, insn, wide in _scalar_insns():
+        yield Claim("scalar", name, width, ISOLATION, _scalar_alu(insn, True), wide=wide, sync="identity")
+        yield Claim("scalar", name, width, SOUND, _scalar_alu(insn, False), wide=wide)
+    for method, prop in (("join", UPPER_BOUND), ("widen", UPPER_BOUND), ("meet", LOSES_NOTHING)):
+        yield Claim("scalar", method, 64, prop, _scalar_lattice(method))
+    for bits in (8, 16, 32):
+        yield Claim("scalar", f"truncate{bits}", bits, SOUND, lambda bits=bits: _scalar_truncate(bits))
+    for width in (64, 32):
+        for op in JUMPS:
+            for taken in (True, False):
+                name = f"{op.name.lower()} {'taken' if taken else 'not taken'}"
+                yield Claim("scalar", name, width, KEEPS_PAIRS, _scalar_refine(op, taken, width))
+
+
+def all_claims() -> list[Claim]:
+    return [*_tnum_claims(), *_scalar_claims()]
+
+
+__all__ = ["Claim", "all_claims", "check"]

@@ -1,0 +1,138 @@
+"""Functions of the scalar domain replaced by their contracts, so that each proof stays small.
+
+The reduction (`Scalar.sync`) has many branches: followed inside every operation that ends with
+it, the paths multiply and no proof finishes. So it is proved in layers. Each step of a round
+(`verifier.domains.scalar.SYNC_STEPS`) is proved on its own code; the round is proved with the
+steps replaced by their contracts; `sync` (up to three rounds) with the round replaced by its
+contract; and every operation with `sync` replaced by its contract.
+
+A contract says: given its precondition (required of the caller: a goal of the caller's proof,
+so the composition is proved, not assumed), the result is None only when no 64-bit value is in
+the input, and otherwise meets the postcondition and keeps every value of the input. In a
+caller's proof, a call gives a fresh symbolic result constrained by exactly that, instantiated
+on the concrete values of the claim (the lemma holds for every value, so any instance is sound).
+The claims that prove the contracts themselves are in `proofs.claims` (`scalar sync ...`)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from typing import Any
+
+import z3
+
+from verifier.domains import scalar as scalar_module
+from verifier.domains.scalar import M32, M64, S32_MAX, S32_MIN, S64_MAX, S64_MIN, Scalar
+
+from .gamma import (
+    SCALAR_FIELDS,
+    scalar_gamma,
+    scalar_var,
+    scalar_wellformed,
+    tnum_wellformed,
+)
+from .symbolic import Explorer, SymBool, term
+
+FIELD_LIMIT = 1 << 66  # bounds sync accepts: any sum, difference or end +-1 of 64-bit bounds
+NATURAL = {"umin": (0, M64), "umax": (0, M64), "smin": (S64_MIN, S64_MAX), "smax": (S64_MIN, S64_MAX),
+           "u32min": (0, M32), "u32max": (0, M32), "s32min": (S32_MIN, S32_MAX), "s32max": (S32_MIN, S32_MAX)}
+
+Labelled = list[tuple[str, Any]]
+
+
+def within_limits(s: Scalar) -> Labelled:
+    """What `sync` and the first step accept: a well-formed tnum, bounds within FIELD_LIMIT
+    (an operation may leave a bound one past its range, or a sum of two)."""
+    parts = [("tnum well formed", tnum_wellformed(s.tnum))]
+    for name in SCALAR_FIELDS:
+        bound = term(getattr(s, name))
+        parts.append((f"{name} within limits", z3.And(-FIELD_LIMIT <= bound, bound <= FIELD_LIMIT)))
+    return parts
+
+
+def tidy(s: Scalar) -> Labelled:
+    """What the later steps accept: a well-formed tnum, every bound within its type's range (the
+    ends may still be in the wrong order: that is the last step's to find)."""
+    parts = [("tnum well formed", tnum_wellformed(s.tnum))]
+    for name, (lo, hi) in NATURAL.items():
+        bound = term(getattr(s, name))
+        parts.append((f"{name} in range", z3.And(lo <= bound, bound <= hi)))
+    return parts
+
+
+def well_formed(s: Scalar) -> Labelled:
+    return [("well formed", scalar_wellformed(s))]
+
+
+def conjunction(parts: Labelled) -> Any:
+    return z3.And(*(formula for _, formula in parts))
+
+
+@dataclass(frozen=True)
+class Contract:
+    name: str  # the function of verifier.domains.scalar it stands for
+    pre: Callable[[Scalar], Labelled]
+    post: Callable[[Scalar], Labelled]  # of a result that is not None
+    on_fields: bool  # the function takes and gives a tuple of fields (a step, a round), not a Scalar
+
+
+STEP_CONTRACTS = {
+    "sync_from_tnum": Contract("sync_from_tnum", within_limits, tidy, True),
+    "sync_across_signs": Contract("sync_across_signs", tidy, tidy, True),
+    "sync_low_from_wide": Contract("sync_low_from_wide", tidy, tidy, True),
+    "sync_wide_from_low": Contract("sync_wide_from_low", tidy, tidy, True),
+    "sync_into_tnum": Contract("sync_into_tnum", tidy, well_formed, True),
+}
+ROUND_CONTRACT = Contract("sync_round", within_limits, well_formed, True)
+SYNC_CONTRACT = Contract("sync", within_limits, well_formed, False)
+
+
+def _fields(s: Scalar) -> tuple[Any, ...]:
+    return (s.tnum, *(getattr(s, name) for name in SCALAR_FIELDS))
+
+
+def _stand_in(contract: Contract, values: list[Any]) -> Callable[[Any], Any]:
+    """A function that takes the contract's word for the result."""
+    def call(argument: Any) -> Any:
+        explorer = Explorer.current
+        assert explorer is not None, "a contract is used inside an exploration"
+        given = Scalar(*argument) if contract.on_fields else argument
+        for label, part in contract.pre(given):
+            explorer.require(f"{contract.name}'s precondition: {label}", part)
+        empty = z3.Bool(explorer.fresh(f"{contract.name}.empty"))
+        result = scalar_var(explorer.fresh(contract.name))
+        for x in values:
+            explorer.assume(z3.Implies(empty, z3.Not(scalar_gamma(given, x))))
+            explorer.assume(z3.Implies(scalar_gamma(given, x), scalar_gamma(result, x)))
+        explorer.assume(z3.Implies(z3.Not(empty), conjunction(contract.post(result))))
+        if SymBool(empty):
+            return None
+        return _fields(result) if contract.on_fields else result
+    return call
+
+
+@contextmanager
+def by_contract(contracts: list[Contract], values: list[Any]) -> Iterator[None]:
+    """Within the block, the functions of `contracts` are their contracts instantiated on
+    `values` (64-bit z3 terms)."""
+    saved = {name: scalar_module.__dict__[name] for name in ("SYNC_STEPS", "sync_round", "_synced")}
+    for contract in contracts:
+        stand_in = _stand_in(contract, values)
+        if contract.name in STEP_CONTRACTS:
+            steps = list(scalar_module.SYNC_STEPS)
+            steps[[s.__name__ for s in saved["SYNC_STEPS"]].index(contract.name)] = stand_in
+            scalar_module.SYNC_STEPS = tuple(steps)  # type: ignore[assignment]
+        elif contract is ROUND_CONTRACT:
+            scalar_module.sync_round = stand_in  # type: ignore[assignment]
+        else:
+            scalar_module._synced = stand_in  # type: ignore[assignment]
+    try:
+        yield
+    finally:
+        for name, value in saved.items():
+            setattr(scalar_module, name, value)
+
+
+__all__ = ["Contract", "FIELD_LIMIT", "ROUND_CONTRACT", "STEP_CONTRACTS", "SYNC_CONTRACT", "by_contract", "tidy",
+           "well_formed", "within_limits"]
