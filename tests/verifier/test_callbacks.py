@@ -135,3 +135,35 @@ def test_an_unknown_count_runs_at_most_1_shl_23_times() -> None:
     result = check_program(prog, limits=Limits(max_unroll_work=2_000))
     assert result.verdict == "accepted", [str(f) for f in result.findings]
     assert bounds(result) == [(10, 1 << 23, "bpf_loop")]
+
+
+STORES_64 = ("r1 = 0\n*(u64 *)(r10 -8) = r1\nr1 = {n}\nr2 = func[pc+11] ll\nr3 = r10\nr3 += -8\nr4 = 0\ncall 181\n"
+             "r1 = *(u64 *)(r10 -8)\nr2 = r10\nr2 += -16\nr2 += r1\nr0 = *(u8 *)(r2 +0)\nexit\n"
+             "r1 = 64\n*(u64 *)(r2 +0) = r1\nr0 = 0\nexit")
+INDEXED = ("r1 = {n}\nr2 = func[pc+6] ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 0\nexit\n"
+           "if r1 > 7 goto +2\nr0 = 0\nexit\nr0 = *(u64 *)(r1 +0)\nexit")
+
+
+@pytest.mark.kernel
+@pytest.mark.parametrize("asm, kernel, ours", [
+    (SUM.format(n=10, flags=0, ret=0), "accepted", "accepted"),
+    (SUM.format(n=10, flags=1, ret=0), "accepted", "accepted"),  # -EINVAL at run time
+    (SUM.format(n=1 << 23, flags=0, ret=0), "accepted", "accepted"),
+    (SUM.format(n=10, flags=0, ret=2), "rejected", "rejected"),
+    (SUM.format(n=10, flags=0, ret=0).replace("r3 = r10\nr3 += -8", "r3 = 0\nr3 += 0"), "rejected", "rejected"),
+    ("r1 = 4\nr2 = 0\nr3 = 0\nr4 = 0\ncall 181\nr0 = 0\nexit", "rejected", "rejected"),
+    (STORES_64.format(n=3), "rejected", "rejected"),
+    (STORES_64.format(n=0), "accepted", "accepted"),  # no iteration
+    # the callback's index is a number to the kernel: it refuses what the index's bound keeps safe
+    (INDEXED.format(n=8), "rejected", "accepted"),
+    (INDEXED.format(n=9), "rejected", "rejected"),
+], ids=["sum", "flags", "most-iterations", "returns-2", "null-context", "no-function", "stores-64", "no-iteration",
+        "index-bounded", "index-unbounded"])
+def test_beside_the_kernel(asm: str, kernel: str, ours: str) -> None:
+    """The kernel's verdicts (its BTF func_info given, as callbacks need), and ours: never accepted
+    where the kernel refuses for a run that can go wrong."""
+    from interp.kernel.load import kernel_verdict
+
+    prog = program(asm)
+    assert kernel_verdict(prog).verdict == kernel
+    assert check_program(prog).verdict == ours
