@@ -414,9 +414,11 @@ class Machine:
         count = len(pcs)
         conditional = isinstance(last, (Branch, MayGoto))
         self_loop = conditional and last.target == leader
-        # A loop whose block calls no local function (which would read and return `n`) counts
-        # its iterations with `range`, so the budget costs nothing per iteration.
-        counted = self_loop and not any(isinstance(listing.ops[pc], LocalCall) for pc in pcs)
+        # A loop whose block calls no local function nor a helper calling one back (which would
+        # read and return `n`) counts its iterations with `range`, so the budget costs nothing per
+        # iteration.
+        counted = self_loop and not any(isinstance(listing.ops[pc], LocalCall) or self._calls_back(listing.ops[pc])
+                                        for pc in pcs)
         outer = "    " * level
         if counted:
             fn.counted_loops[leader] = (pcs, count)
@@ -537,11 +539,17 @@ class Machine:
             return [_raise(pc, FaultKind.UNSUPPORTED,
                            f"call of kernel function (kfunc) with BTF id {op.btf_id}: "
                            "kfuncs are not available to this program type")]
-        record = self.helpers.get(op.helper)
-        if record is not None and ArgType.PTR_TO_FUNC in record.args:
+        if self._calls_back(op):
             # the helper may run functions of the program, whose instructions count towards the budget
             return [f"r0, n = _helper_calling_back({pc}, {op.helper}, [r1, r2, r3, r4, r5], n, depth)", kill]
         return [f"r0 = _helper({pc}, {op.helper}, [r1, r2, r3, r4, r5])", kill]
+
+    def _calls_back(self, op: Op) -> bool:
+        """Whether `op` calls a helper that may run functions of the program."""
+        if not isinstance(op, Call):
+            return False
+        record = self.helpers.get(op.helper)
+        return record is not None and ArgType.PTR_TO_FUNC in record.args
 
     def _lddw_value(self, pc: int, op: LoadImm64 | LoadMapRef | LoadFuncRef | LoadBtfRef) -> int:
         if isinstance(op, LoadImm64):

@@ -167,3 +167,14 @@ def test_beside_the_kernel(asm: str, kernel: str, ours: str) -> None:
     prog = program(asm)
     assert kernel_verdict(prog).verdict == kernel
     assert check_program(prog).verdict == ours
+
+
+def test_a_loop_calling_bpf_loop_counts_the_callbacks_instructions() -> None:
+    """A block that jumps back to itself and calls bpf_loop: the run's count (and budget) takes in the
+    callback's instructions, and the worst case is that count."""
+    prog = program("r6 = 3\nl: r1 = 2\nr2 = func[pc+8] ll\nr3 = 0\nr4 = 0\ncall 181\nr6 += -1\n"
+                   "if r6 != 0 goto l\nr0 = 0\nexit\nr0 = 0\nexit")
+    outcome = run(prog)
+    assert outcome.fault is None and outcome.insns_executed == 1 + 3 * 7 + 2 + 3 * 2 * 2
+    result = check_program(prog)
+    assert result.verdict == "accepted" and result.worst_case == outcome.insns_executed
