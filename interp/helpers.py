@@ -22,6 +22,8 @@ class HelperContext(Protocol):
 
     space: "AddressSpace"
     runtime: Any
+    # (the interpreter's Machine also offers call_function(pc, entry, args) -> r0, for a helper
+    # that calls a function of the program back, as bpf_loop does)
 
 
 class ArgType(str, Enum):

@@ -763,6 +763,33 @@ def ringbuf_query(machine: HelperContext, pc: int, args: list) -> int:
     return {0: ring.used, 1: state.definition.max_entries, 2: 0, 3: ring.used}.get(args[1], 0)
 
 
+# -- callbacks ------------------------------------------------------------------------------
+
+BPF_MAX_LOOPS = 1 << 23  # the most iterations bpf_loop runs
+
+
+def loop(machine: HelperContext, pc: int, args: list) -> int:
+    """bpf_loop(nr_loops, callback_fn, callback_ctx, flags): the callback, a function of the
+    program, called with (index, callback_ctx) until it returns non-zero or nr_loops (a u32) calls
+    are made; the calls made. Flags other than 0 and more than BPF_MAX_LOOPS iterations are
+    refused without a call."""
+    from .image import CODE_BASE
+
+    nr_loops, callback, context, flags = args[0] & 0xFFFF_FFFF, args[1], args[2], args[3]
+    if flags:
+        return -EINVAL
+    if nr_loops > BPF_MAX_LOOPS:
+        return -E2BIG
+    offset = callback - CODE_BASE
+    if offset < 0 or offset % 8:
+        raise _fault(pc, "loop", f"r2 = {callback:#x} is not a function of the program")
+    for index in range(nr_loops):
+        # (r3-r5 are not arguments of the callback: unset, as the kernel's verifier has them)
+        if machine.call_function(pc, offset // 8, [index, context, None, None, None]):  # type: ignore[attr-defined]
+            return index + 1
+    return nr_loops
+
+
 # -- what cannot be emulated ------------------------------------------------------------------
 
 _CANNOT = {
@@ -772,7 +799,6 @@ _CANNOT = {
     "per_cpu_ptr": "per-CPU kernel variables (__ksym) are not part of the environment",
     "this_cpu_ptr": "per-CPU kernel variables (__ksym) are not part of the environment",
     "for_each_map_elem": "callbacks are not run by the interpreter",
-    "loop": "callbacks are not run by the interpreter",
     "find_vma": "callbacks are not run by the interpreter, and the task's memory map is not part of the environment",
     "user_ringbuf_drain": "callbacks are not run by the interpreter, and user ring buffers are not modelled",
     "timer_init": "timers run after the program, outside one firing",
@@ -891,7 +917,7 @@ _SPECS: list[tuple[str, Any, RetType, tuple[A, ...], bool]] = [
     ("trace_vprintk", trace_vprintk, RetType.INTEGER, (_MEM_RO, A.CONST_SIZE, A.PTR_TO_MEM_OR_NULL, _SIZE), True),
     ("find_vma", _cannot_emulate("find_vma"), RetType.INTEGER,
      (A.PTR_TO_BTF_TASK, A.ANYTHING, A.PTR_TO_FUNC, A.PTR_TO_STACK_OR_NULL, A.ANYTHING), False),
-    ("loop", _cannot_emulate("loop"), RetType.INTEGER, (A.ANYTHING, A.PTR_TO_FUNC, A.PTR_TO_STACK_OR_NULL, A.ANYTHING),
+    ("loop", loop, RetType.INTEGER, (A.ANYTHING, A.PTR_TO_FUNC, A.PTR_TO_STACK_OR_NULL, A.ANYTHING),
      False),
     ("strncmp", strncmp, RetType.INTEGER, (_MEM_RO, A.CONST_SIZE, A.PTR_TO_CONST_STR), False),
     ("kptr_xchg", _cannot_emulate("kptr_xchg"), RetType.PTR_TO_BTF_ID_OR_NULL,

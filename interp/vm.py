@@ -23,7 +23,7 @@ from .flow import (
     regs_read,
     successors,
 )
-from .helpers import HelperExit, HelperRegistry, conformance_helpers
+from .helpers import ArgType, HelperExit, HelperRegistry, conformance_helpers
 from .isa.insn import Insn
 from .isa.opcodes import MAY_GOTO_BUDGET, STACK_SIZE, PseudoSrc
 from .isa.ops import (
@@ -159,6 +159,7 @@ class Machine:
             _atomic=self._atomic,
             _ops=self.listing.ops,
             _helper=self._call_helper,
+            _helper_calling_back=self._call_helper_calling_back,
             _push=self._push_frame,
             _pop=self._pop_frame,
             _fault=_fault,
@@ -171,6 +172,9 @@ class Machine:
         )
         for unit in self._units:  # compiled apart: see SEGMENTED_FUNCTION
             exec(compile(unit, "<bpf-program>", "exec"), namespace)
+        self._functions = {entry: namespace[f"_fn_{entry}"] for entry in function_entries(self.listing)}
+        # (instructions executed, call depth) of each helper call running now that may call back
+        self._calling_back: list[list[int]] = []
         self._entry: Callable[..., tuple[int, int]] = namespace["_fn_0"]
 
     # -- running ----------------------------------------------------------
@@ -223,6 +227,27 @@ class Machine:
         except HelperExit as stop:
             stop.pc = pc
             raise
+
+    def _call_helper_calling_back(self, pc: int, helper_id: int, regs: list, executed: int,
+                                  depth: int) -> tuple[int, int]:
+        """A helper that may run functions of the program (`call_function`): its r0, and the
+        instructions executed so far, theirs included."""
+        self._calling_back.append([executed, depth])
+        try:
+            r0 = self._call_helper(pc, helper_id, regs)
+            return r0, self._calling_back[-1][0]
+        finally:
+            self._calling_back.pop()
+
+    def call_function(self, pc: int, entry: int, args: list) -> int:
+        """Run the program's function at `entry` for the helper called at `pc` (a callback), one
+        frame deeper than its caller, with r1..r5 = `args` (None: unset); its r0."""
+        function = self._functions.get(entry)
+        if function is None:
+            raise VmFault(pc, FaultKind.HELPER_ARGUMENT, f"the callback at {entry} is not a function of the program")
+        caller = self._calling_back[-1]
+        r0, caller[0] = function(*args, caller[0], caller[1] + 1, pc)
+        return r0
 
     def _atomic(self, pc: int, addr: int, op: Atomic, operand: int, r0: int | None) -> int:
         """Perform an atomic read-modify-write; returns the value the fetch gives."""
@@ -389,9 +414,11 @@ class Machine:
         count = len(pcs)
         conditional = isinstance(last, (Branch, MayGoto))
         self_loop = conditional and last.target == leader
-        # A loop whose block calls no local function (which would read and return `n`) counts
-        # its iterations with `range`, so the budget costs nothing per iteration.
-        counted = self_loop and not any(isinstance(listing.ops[pc], LocalCall) for pc in pcs)
+        # A loop whose block calls no local function nor a helper calling one back (which would
+        # read and return `n`) counts its iterations with `range`, so the budget costs nothing per
+        # iteration.
+        counted = self_loop and not any(isinstance(listing.ops[pc], LocalCall) or self._calls_back(listing.ops[pc])
+                                        for pc in pcs)
         outer = "    " * level
         if counted:
             fn.counted_loops[leader] = (pcs, count)
@@ -512,7 +539,17 @@ class Machine:
             return [_raise(pc, FaultKind.UNSUPPORTED,
                            f"call of kernel function (kfunc) with BTF id {op.btf_id}: "
                            "kfuncs are not available to this program type")]
+        if self._calls_back(op):
+            # the helper may run functions of the program, whose instructions count towards the budget
+            return [f"r0, n = _helper_calling_back({pc}, {op.helper}, [r1, r2, r3, r4, r5], n, depth)", kill]
         return [f"r0 = _helper({pc}, {op.helper}, [r1, r2, r3, r4, r5])", kill]
+
+    def _calls_back(self, op: Op) -> bool:
+        """Whether `op` calls a helper that may run functions of the program."""
+        if not isinstance(op, Call):
+            return False
+        record = self.helpers.get(op.helper)
+        return record is not None and ArgType.PTR_TO_FUNC in record.args
 
     def _lddw_value(self, pc: int, op: LoadImm64 | LoadMapRef | LoadFuncRef | LoadBtfRef) -> int:
         if isinstance(op, LoadImm64):

@@ -2,6 +2,7 @@
 counts, a nested loop, and loops that never end.
 
     python -m papers.loop_bench [--baseline DIR] [--kernel] [--no-corpus] [-o papers/results/loop_bench.tsv]
+    python -m papers.loop_bench --corpus DIR
 
 Each case is a C program compiled with `clang -O2 -target bpf -c` (a kprobe program summing a
 64-byte stack array through `for (i = 0; i < N; i++)`, N = 100, 10,000, 100,000 and 1,000,000;
@@ -13,17 +14,21 @@ count, and, for a refused loop, whether its counterexample was replayed to budge
 `--baseline DIR` runs the same cases with the verifier of another checkout of this project (its
 root directory) beside ours; `--kernel` loads each into the running kernel (needs `bpf()`) and
 gives its verdict and processed instructions instead of what it is known to do. Unless `--no-corpus`, every tracing program of the shared corpus is
-checked too and its loops counted by how their bound was found."""
+checked too and its loops counted by how their bound was found, with the programs with loops that
+the kernel accepts (the corpus's MANIFEST.tsv) and we do not. `--corpus DIR` does only that, for
+the corpus in DIR (a directory with MANIFEST.tsv, or whose ebpf-samples/ has one)."""
 
 from __future__ import annotations
 
 import argparse
+import csv
 import json
 import shutil
 import subprocess
 import sys
 import tempfile
 from collections import Counter
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -126,20 +131,88 @@ def describe_loops(row: dict[str, Any]) -> str:
                      f"({loop['how']})" for loop in row["loops"]) or "-"
 
 
-def corpus_loops() -> tuple[Counter[str], int, int]:
-    """How the bounds of the corpus's tracing programs' loops were found; programs, programs with loops."""
+TRACING = ("kprobe", "tracepoint", "raw_tracepoint", "perf_event")
+LOOP_CODES = frozenset({"unbounded-loop", "back-edge", "too-complex"})
+
+
+@dataclass
+class CorpusLoops:
+    """The loops of a corpus's tracing programs: how their bounds were found, and the programs with
+    loops that the kernel accepts (MANIFEST.tsv's `kernel_6_18`) and we do not."""
+
+    programs: int = 0
+    with_loops: int = 0
+    how: Counter[str] = field(default_factory=Counter)
+    kernel_accepts: int = 0  # programs with loops the kernel accepts
+    not_accepted: list[str] = field(default_factory=list)  # of those, ours: file section function verdict why
+    seconds: float = 0.0
+
+    def lines(self) -> list[str]:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(self.how.items())) or "none"
+        out = [f"corpus: {self.programs} tracing programs, {self.with_loops} with loops; loops by how their bound "
+               f"was found: {counts}",
+               f"programs with loops the kernel accepts: {self.kernel_accepts}, of which we do not accept "
+               f"{len(self.not_accepted)}"]
+        out += [f"  {row}" for row in self.not_accepted]
+        out.append(f"({self.seconds:.1f} s of CPU, loading and checking)")
+        return out
+
+
+def manifest_of(directory: Path) -> Path | None:
+    """The MANIFEST.tsv of a corpus directory (the samples directory itself, or the corpus above it)."""
+    for candidate in (directory / "MANIFEST.tsv", directory / "ebpf-samples" / "MANIFEST.tsv"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def has_loop(program: Any) -> bool:
+    from verifier.cfg import build_cfg
+
+    try:
+        cf = build_cfg(program.insns, dict(program.functions), program.unresolved_pcs)
+    except Exception:  # noqa: BLE001 - a program whose control flow is refused has no loop to count
+        return False
+    return any(fn.back_edges for fn in cf.functions.values())
+
+
+def corpus_loops(manifest: Path | None = None) -> CorpusLoops:
+    """Every tracing program of the corpus checked under linux-6.18 (a fresh analysis each)."""
+    from interp.loader import load_object
+    from verifier import clock
     from verifier.check import check_program
 
-    from .verdict_snapshot import tracing_corpus
+    from .verdict_snapshot import SAMPLES
 
-    how: Counter[str] = Counter()
-    subjects = tracing_corpus()
-    with_loops = 0
-    for subject in subjects.values():
-        result = check_program(subject.program, subject.profile, limits=subject.limits)
-        with_loops += bool(result.loops)
-        how.update(loop.how for loop in result.loops)
-    return how, len(subjects), with_loops
+    found = CorpusLoops()
+    manifest = manifest or SAMPLES / "MANIFEST.tsv"
+    if not manifest.is_file():
+        return found
+    start = clock.now()
+    with open(manifest, newline="") as handle:
+        rows = [r for r in csv.DictReader(handle, delimiter="\t") if r["prog_type"] in TRACING]
+    objects: dict[str, list[Any]] = {}
+    for row in rows:
+        if row["file"] not in objects:
+            objects[row["file"]] = load_object(manifest.parent / row["file"])
+        program = next(p for p in objects[row["file"]] if p.section == row["section"] and p.name == row["function"])
+        if not program.license:
+            program.license = "GPL"  # as the kernel's verdicts of the manifest were obtained
+        result = check_program(program, "linux-6.18")
+        found.programs += 1
+        codes = {f.code for f in result.findings}
+        looped = bool(result.loops) or has_loop(program) or bool(codes & LOOP_CODES)
+        found.with_loops += looped
+        found.how.update(loop.how for loop in result.loops)
+        if looped and row.get("kernel_6_18") == "accept":
+            found.kernel_accepts += 1
+            if result.verdict != "accepted":
+                why = result.findings[0] if result.findings else None
+                found.not_accepted.append(f"{row['file']} {row['section']} {row['function']}: {result.verdict}"
+                                          + (f" ({why.code} at insn {why.pc})" if why else
+                                             f" ({result.reason})" if result.reason else ""))
+    found.seconds = clock.now() - start
+    return found
 
 
 def main() -> int:
@@ -147,8 +220,18 @@ def main() -> int:
     parser.add_argument("--baseline", type=Path, help="another checkout's root, checked beside this one")
     parser.add_argument("--kernel", action="store_true", help="ask the running kernel for its verdicts")
     parser.add_argument("--no-corpus", action="store_true", help="skip counting the corpus's loops")
+    parser.add_argument("--corpus", type=Path, metavar="DIR",
+                        help="only the loops of the tracing programs of the corpus in DIR (its MANIFEST.tsv), "
+                             "and those the kernel accepts that we do not")
     parser.add_argument("-o", "--output", type=Path, default=RESULTS)
     args = parser.parse_args()
+    if args.corpus is not None:
+        manifest = manifest_of(args.corpus)
+        if manifest is None:
+            print(f"loop_bench: {args.corpus}: no MANIFEST.tsv there or in its ebpf-samples/", file=sys.stderr)
+            return 2
+        print("\n".join(corpus_loops(manifest).lines()))
+        return 0
     if shutil.which("clang") is None:
         print("loop_bench: clang is needed (apt-get install clang)", file=sys.stderr)
         return 2
@@ -179,10 +262,7 @@ def main() -> int:
             out.write("\t".join(str(row[c]) for c in columns) + "\n")
     print(f"written {args.output}")
     if not args.no_corpus:
-        how, programs, with_loops = corpus_loops()
-        counts = ", ".join(f"{k} {v}" for k, v in sorted(how.items())) or "none"
-        print(f"corpus: {programs} tracing programs, {with_loops} with loops; loops by how their bound was found: "
-              f"{counts}")
+        print("\n".join(corpus_loops().lines()))
     return 0
 
 

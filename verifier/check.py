@@ -177,9 +177,12 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
                 try:
                     analysis.run()
                     analysis.alarms += stack_alarms(analysis)
-                    result.loops = sorted(analysis.loop_bounds.values(), key=lambda b: (b.function, b.head))
+                    loops = list(analysis.loop_bounds.values()) + [
+                        LoopBound(pc, fn, most, "bpf_loop") for pc, (fn, _, most) in analysis.callback_bounds.items()]
+                    result.loops = sorted(loops, key=lambda b: (b.function, b.head))
                     result.worst_case = worst_case(analysis)
-                    analysis.alarms += complexity_alarms(result.loops, result.worst_case, prof)
+                    walked = worst_case(analysis, walked=True) if analysis.callback_bounds else result.worst_case
+                    analysis.alarms += complexity_alarms(result.loops, walked, prof)
                 except ResourceLimit as exc:
                     result.verdict, result.reason = "unknown", str(exc)
                 except (MemoryError, RecursionError):
@@ -291,11 +294,13 @@ def _findings(alarms: list[Alarm], exposed: list[int], judgements: dict[int, "Ju
 
 def complexity_alarms(loops: list[LoopBound], worst: int | None, profile: Profile) -> list[Alarm]:
     """`too-complex` where a run may execute more instructions than the profile's kernel processes:
-    it walks every iteration of a counted loop (not of a may_goto loop, whose states it joins)."""
+    it walks every iteration of a counted loop (not of a may_goto loop, whose states it joins, nor a
+    bpf_loop callback's, which `worst` counts once)."""
     limit = profile.complexity_limit
     if limit is None or worst is None or worst <= limit or any(loop.how == "may_goto" for loop in loops):
         return []
-    biggest = sorted((b for b in loops if b.visits and b.visits > 1), key=lambda b: -(b.visits or 0))[:3]
+    biggest = sorted((b for b in loops if b.visits and b.visits > 1 and b.how != "bpf_loop"),
+                     key=lambda b: -(b.visits or 0))[:3]
     pc = biggest[0].head if biggest else 0
     return [Alarm(Obligation(Kind.COMPLEXITY, pc), pc, (), None,
                   {"worst": worst, "limit": limit, "profile": profile.name,

@@ -118,7 +118,8 @@ def loop_lines(result: Any) -> list[str]:
     lines = []
     for loop in result.loops:
         bound = "no bound" if loop.visits is None else f"bound {loop.visits:,}"
-        lines.append(f"  loop at insn {loop.head}: {bound} ({loop.how})")
+        what = "bpf_loop call" if loop.how == "bpf_loop" else "loop"
+        lines.append(f"  {what} at insn {loop.head}: {bound} ({loop.how})")
     if result.worst_case is not None:
         lines.append(f"  worst case: {result.worst_case:,} instructions")
     elif result.loops:

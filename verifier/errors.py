@@ -33,6 +33,7 @@ class Code:
     HELPER_ARGUMENT = "helper-argument"
     HELPER_MEMORY = "helper-memory"
     UNSUPPORTED_HELPER = "unsupported-helper"
+    CALLBACK_RETURN = "callback-return"
     GPL_ONLY_HELPER = "gpl-only-helper"
     R0_UNINITIALISED = "r0-uninitialised-at-exit"
     RETURN_STACK_POINTER = "return-stack-pointer"
@@ -86,6 +87,7 @@ RULES: dict[str, str] = {
     Code.HELPER_MEMORY: "Memory passed to a helper must be valid for the size passed with it.",
     Code.UNSUPPORTED_HELPER: "A helper argument of a kind the verifier does not model (callbacks, dynptrs, timers, "
                              "spin locks, kptrs, per-CPU kernel variables, cgroup objects) is refused.",
+    Code.CALLBACK_RETURN: "A bpf_loop callback must return 0 (go on) or 1 (stop).",
     Code.GPL_ONLY_HELPER: "GPL-only helpers need a GPL-compatible license.",
     Code.R0_UNINITIALISED: "r0 must be set before exit.",
     Code.RETURN_STACK_POINTER: "A function may not return a pointer into its own stack frame.",

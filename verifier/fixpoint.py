@@ -99,6 +99,9 @@ class Analysis:
     loop_bounds: dict[tuple[int, int], Any] = field(default_factory=dict)  # (function, head) -> termination.LoopBound
     loop_runs: dict[tuple[tuple[int, ...], int], Any] = field(default_factory=dict)  # loops without a bound: their run
     loop_judgements: dict[tuple[tuple[int, ...], int], Any] = field(default_factory=dict)  # their smt.Judgement
+    callback_fixpoints: dict[tuple[int, State], Any] = field(default_factory=dict)  # callbacks.Iterations
+    # bpf_loop calls: pc -> (function, callback entry, most iterations)
+    callback_bounds: dict[int, tuple[int, int, int]] = field(default_factory=dict)
     recording: bool = False  # in the check pass: alarms are kept
     deadline: float = 0.0  # clock.now() when the check must end
     _memo: dict[tuple[int, State], State | None] = field(default_factory=dict)

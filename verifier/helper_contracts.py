@@ -28,7 +28,13 @@ from interp.maps import ARRAY_OF_MAPS, HASH_OF_MAPS
 
 from .checker import Breach, register
 from .domains.regs import RegState, RegType
-from .helper_kinds import LONG_SIZE, MAYBE_NULL, UNMODELLED, const_string
+from .helper_kinds import (
+    CALLBACK_HELPERS,
+    LONG_SIZE,
+    MAYBE_NULL,
+    UNMODELLED,
+    const_string,
+)
 from .obligations import Kind, Obligation
 from .profiles import allowed, map_helper_mismatch
 from .state import State
@@ -116,7 +122,7 @@ def call_obligations(pc: int, helper: Helper, args: tuple[ArgType, ...], gpl_req
             map_arg = i
         if kind == ArgType.ANYTHING:
             continue
-        if kind in UNMODELLED:
+        if kind in UNMODELLED and not (kind == ArgType.PTR_TO_FUNC and helper.name in CALLBACK_HELPERS):
             out.append(Obligation(Kind.HELPER_MODELLED, pc, arg.reg, detail=arg))
             continue
         out.append(Obligation(Kind.HELPER_ARGUMENTS, pc, arg.reg, detail=arg))
@@ -131,6 +137,9 @@ def call_obligations(pc: int, helper: Helper, args: tuple[ArgType, ...], gpl_req
             out += _buffer_obligations(pc, buffer)
     if helper.ret == RetType.PTR_TO_MEM_OR_NULL:
         out.append(Obligation(Kind.REFERENCES_BOUNDED, pc, detail=helper))
+    if helper.name in CALLBACK_HELPERS:  # the callback runs in a frame of its own
+        out.append(Obligation(Kind.CALL_DEPTH, pc, detail="callback"))
+        out.append(Obligation(Kind.CALLBACK_RETURN, pc, detail=helper))
     if helper.name == "snprintf":
         out.append(Obligation(Kind.HELPER_STATIC_ARGUMENTS, pc, 5, detail=("format", Arg(4, args[4], helper, args))))
     return out
@@ -255,12 +264,18 @@ def _helper_modelled(ob: Obligation, state: State, env: "Analysis") -> Breach | 
     return {"helper": arg.helper.name, "reg": arg.reg, "what": UNMODELLED[arg.type]}, True
 
 
+def _callback_return(ob: Obligation, state: State, env: "Analysis") -> Breach | None:
+    from .callbacks import return_breach
+
+    return return_breach(env, ob.pc, state)
+
+
 def _case(arg: Arg, case: str, definite: bool = True, **facts: Any) -> Breach:
     return {"helper": arg.helper.name, "reg": arg.reg, "case": case, **facts}, definite
 
 
 # the breaches of an argument's prototype that only the kernel's loader sees (a run does not break them)
-STATIC_CASES = frozenset({"maybe-null", "stack-or-null", "task", "const-str-kind", "const-str", "no-inner-map",
+STATIC_CASES = frozenset({"maybe-null", "stack-or-null", "func", "task", "const-str-kind", "const-str", "no-inner-map",
                           "size-const", "size-stack-const", "stack-only", "format-length-const",
                           "format-length-multiple", "format"})
 
@@ -292,6 +307,10 @@ def _argument_breach(ob: Obligation, state: State, env: "Analysis") -> Breach | 
         kind = MAYBE_NULL[kind]
         if kind == ArgType.PTR_TO_STACK and reg.type != RegType.PTR_TO_STACK:
             return _case(arg, "stack-or-null", value=reg.describe())
+    if kind == ArgType.PTR_TO_FUNC:
+        if reg.type != RegType.PTR_TO_FUNC or not reg.value.is_const:
+            return _case(arg, "func", value=reg.describe())
+        return None
     if kind == ArgType.PTR_TO_BTF_TASK:
         if reg.type != RegType.PTR_TO_BTF_TASK or not (reg.value.is_const and reg.value.value == 0):
             return _case(arg, "task", value=reg.describe())
@@ -506,7 +525,7 @@ def _what(ob: Obligation, state: State, env: "Analysis") -> str:
 
 for _kind, _check in ((Kind.HELPER_ALLOWED, _helper_allowed), (Kind.GPL_COMPATIBLE, _gpl_compatible), (Kind.TAIL_CALL_RELEASED, _tail_call_released),
                       (Kind.TAIL_CALL_FROM_MAIN, _tail_call_from_main), (Kind.REFERENCES_BOUNDED, _references_bounded),
-                      (Kind.HELPER_MODELLED, _helper_modelled), (Kind.HELPER_ARGUMENTS, _runtime_arguments),
+                      (Kind.HELPER_MODELLED, _helper_modelled), (Kind.CALLBACK_RETURN, _callback_return), (Kind.HELPER_ARGUMENTS, _runtime_arguments),
                       (Kind.HELPER_STATIC_ARGUMENTS, _static_arguments),
                       (Kind.HELPER_MEMORY, _helper_memory),
                       (Kind.HELPER_STACK_CONSTANT_OFFSET, _helper_stack_constant_offset),

@@ -25,6 +25,9 @@ UNMODELLED: dict[ArgType, str] = {
                                "this verifier models neither",
 }
 
+# helpers whose callback (ARG_PTR_TO_FUNC) is analysed (`verifier.callbacks`); the others are refused
+CALLBACK_HELPERS = frozenset({"loop"})
+
 # kinds that accept NULL (a known 0), and what a non-NULL argument must be
 MAYBE_NULL: dict[ArgType, ArgType] = {
     ArgType.PTR_TO_MEM_OR_NULL: ArgType.PTR_TO_MEM,

@@ -347,24 +347,35 @@ class _Prover:
         if solver.check() != z3.sat:
             return None
         value = solver.model().eval(term, model_completion=True)
-        if z3.is_bv_value(value):
-            solver.add(term > value if maximise else term < value)
-            if solver.check() == z3.unsat:
-                return value.as_signed_long()
-        opt = z3.Optimize()
-        opt.set("rlimit", self.rlimit)
-        opt.add(*constraints)
-        biased = term + z3.BitVecVal(1 << (bits - 1), bits)  # signed order as unsigned order
-        if maximise:
-            opt.maximize(biased)
-        else:
-            opt.minimize(biased)
-        if opt.check() != z3.sat:
-            return None
-        value = opt.model().eval(biased, model_completion=True)
         if not z3.is_bv_value(value):
             return None
-        return value.as_long() - (1 << (bits - 1))
+        found = value.as_signed_long()
+        solver.push()
+        solver.add(term > value if maximise else term < value)
+        better = solver.check()
+        solver.pop()
+        if better == z3.unsat:
+            return found
+        return self._bisect(solver, term, bits, found, maximise)
+
+    def _bisect(self, solver: Any, term: Any, bits: int, found: int, maximise: bool) -> int | None:
+        """The extreme by halving the range between a value reached (`found`) and the range's end,
+        one query per bit at most (z3's optimiser runs out of resources on a remainder)."""
+        reached, beyond = found, ((1 << (bits - 1)) if maximise else -(1 << (bits - 1)) - 1)
+        while abs(beyond - reached) > 1:
+            middle = (reached + beyond) // 2
+            solver.push()
+            solver.add(term >= middle if maximise else term <= middle)
+            answer = solver.check()
+            value = solver.model().eval(term, model_completion=True) if answer == z3.sat else None
+            solver.pop()
+            if answer == z3.unknown or (value is not None and not z3.is_bv_value(value)):
+                return None
+            if value is not None:
+                reached = value.as_signed_long()  # at least as far as the middle
+            else:
+                beyond = middle
+        return reached
 
 
 def prove_bound(run: "FunctionRun", head: int, rlimit: int = 2_000_000) -> Bound | None:
@@ -376,6 +387,9 @@ def prove_bound(run: "FunctionRun", head: int, rlimit: int = 2_000_000) -> Bound
         return None
     if prover.unsat(prover.going_round):
         return Bound(1, "", "no iteration goes round")
+    if prover.unsat(prover.going_round, prover.again):
+        # no iteration goes round to one that goes round again: the loop goes round once at most
+        return Bound(2, "", "no two iterations go round in a row")
     best: Bound | None = None
     heads = set(map(str, it.before))
     for left, right, width in it.tests:
@@ -422,9 +436,13 @@ def _try(prover: _Prover, x: Any, y: Any, width: int, signed: bool, up: bool) ->
     raw = z3.simplify(z3.substitute(x, *zip(it.before, it.after)) - x)  # the counter's step, modulo 2^64
     step = abs(raw.as_signed_long()) if z3.is_bv_value(raw) else None
     if step is not None and step > 1 and step & (step - 1) == 0:
-        # a counter that must meet its limit exactly (an exit on ==) by steps of a power of two
+        # a counter that must meet its limit exactly (an exit on != or ==) by steps of a power of two
         mask = step - 1
         invariants.append((z3.And(f0 >= 0, f0 & mask == 0), z3.And(f1 >= 0, f1 & mask == 0)))
+    elif step is not None and step > 1:
+        # the same by other steps (3, 6, ...): where the distance is not a multiple of the step the
+        # counter passes its limit and wraps, this fails on entry and no bound comes from it
+        invariants.append((z3.And(f0 >= 0, z3.URem(f0, step) == 0), z3.And(f1 >= 0, z3.URem(f1, step) == 0)))
     for before, after in invariants:
         if not prover.unsat(prover.entry, z3.Not(before)):
             continue
@@ -472,20 +490,27 @@ def deciding_registers(run: "FunctionRun", head: int) -> set[int]:
         wanted = more
 
 
+def closed(run: "FunctionRun", head: int, rlimit: int) -> bool:
+    """Whether no state of the head's invariant leaves the loop in one iteration. Asked of the
+    invariant's own free registers: a given state that does not leave now may leave later."""
+    it = iteration(run, head)
+    solver = z3.Solver()
+    solver.set("rlimit", rlimit)
+    solver.add(paths_facts(it.before, run.inputs[head]), it.leaves, *it.facts)
+    return solver.check() == z3.unsat
+
+
 def forever(run: "FunctionRun", head: int, before: list[Any], rlimit: int = 2_000_000) -> Any | None:
     """A condition on the head's registers `before` under which the loop goes round for ever (as
     far as its z3 reading goes), or None: either no state of the head's invariant leaves the loop,
     or one iteration comes back with every register the branches depend on unchanged."""
     try:
         it = iteration(run, head, before)
+        if closed(run, head, rlimit):
+            return paths_facts(before, run.inputs[head])
     except NotModelled:
         return None
     inv = paths_facts(before, run.inputs[head])
-    solver = z3.Solver()
-    solver.set("rlimit", rlimit)
-    solver.add(inv, it.leaves, *it.facts)
-    if solver.check() == z3.unsat:
-        return inv
     same = [it.after[r] == before[r] for r in sorted(deciding_registers(run, head))]
     return z3.And(inv, it.round, *it.facts, *same)
 

@@ -94,6 +94,7 @@ class Kind(str, Enum):
     HELPER_MAP_WRITABLE = "helper-map-writable"
     HELPER_STACK_CONSTANT_OFFSET = "helper-stack-constant-offset"
     HELPER_MODELLED = "helper-modelled"
+    CALLBACK_RETURN = "callback-return"
     REFERENCES_BOUNDED = "references-bounded"
     TAIL_CALL_RELEASED = "tail-call-released"
     TAIL_CALL_FROM_MAIN = "tail-call-from-main"
@@ -175,6 +176,7 @@ RULES: dict[Kind, Rule] = {
     Kind.HELPER_MAP_WRITABLE: Rule(Code.MAP_VALUE_READ_ONLY, POLICY, "change read-only maps from user space only"),
     Kind.HELPER_STACK_CONSTANT_OFFSET: Rule(Code.STACK_VARIABLE_OFFSET, POLICY,
                                             "pass stack buffers at constant offsets"),
+    Kind.CALLBACK_RETURN: Rule(Code.CALLBACK_RETURN, POLICY, "return 0 or 1 from a bpf_loop callback"),
     Kind.HELPER_MODELLED: Rule(Code.UNSUPPORTED_HELPER, POLICY, "use helpers whose arguments the verifier models"),
     Kind.REFERENCES_BOUNDED: Rule(Code.UNRELEASED_REFERENCE, POLICY, "release each record before the next"),
     Kind.TAIL_CALL_RELEASED: Rule(Code.UNRELEASED_REFERENCE, POLICY, "release records before a tail call"),

@@ -216,6 +216,7 @@ _ARGUMENTS: dict[str, str] = {
     "maybe-null": "r{reg} may be NULL ({value}); the helper takes NULL or a valid pointer, so compare it with 0 first "
                   "and pass 0 or the checked pointer",
     "stack-or-null": "r{reg} must point to the stack or be NULL, but it is {value}",
+    "func": "r{reg} must be a function of the program (lddw of the function, unchanged), but it is {value}",
     "task": "r{reg} must be a task pointer from bpf_get_current_task_btf (unmoved), but it is {value}",
     "const-str-kind": "r{reg} must point to a constant string at a constant offset in a read-only map (.rodata), but "
                       "it is {value}",
@@ -289,6 +290,11 @@ def _helper_memory_writable(f: dict[str, Any], alarm: Alarm, program: Program) -
                 f"BPF_F_RDONLY_PROG), and {f['helper']} writes it; change the map from user space, or use a "
                 "writable map")
     return f"{f['helper']}: r{f['reg']} ({f['what']}) points into read-only map {f['map']}; pass a writable buffer"
+
+
+def _callback_return(f: dict[str, Any], alarm: Alarm, program: Program) -> str:
+    return (f"bpf_loop: the callback at insn {f['callback']} must return 0 (go on) or 1 (stop), as the kernel "
+            f"requires, but it may return {f['value']}; return 0 or 1")
 
 
 def _helper_modelled(f: dict[str, Any], alarm: Alarm, program: Program) -> str:
@@ -434,6 +440,7 @@ MESSAGES: dict[Kind, Render] = {
     Kind.HELPER_STATIC_ARGUMENTS: _helper_arguments, Kind.HELPER_MEMORY: _helper_memory,
     Kind.HELPER_MEMORY_INITIALISED: _helper_memory_initialised, Kind.HELPER_MEMORY_WRITABLE: _helper_memory_writable,
     Kind.HELPER_MAP_WRITABLE: _helper_memory_writable, Kind.HELPER_STACK_CONSTANT_OFFSET: _helper_stack_constant_offset, Kind.HELPER_MODELLED: _helper_modelled,
+    Kind.CALLBACK_RETURN: _callback_return,
     Kind.REFERENCES_BOUNDED: _references_bounded, Kind.TAIL_CALL_RELEASED: _tail_call_released,
     Kind.TAIL_CALL_FROM_MAIN: _tail_call_from_main, Kind.CALL_DEPTH: _call_depth, Kind.NO_RECURSION: _no_recursion,
     Kind.REFERENCES_RELEASED: _references_released, Kind.NO_STACK_POINTER_RETURN: _no_stack_pointer_return,

@@ -29,6 +29,7 @@ class Judgement:
     replay: Replay | None = None
     steps: int = 0
     queries: int = 0
+    visits: int | None = None  # a loop refuted: the most times one path reached its head
 
     @property
     def confirmed(self) -> bool:
@@ -69,7 +70,14 @@ def judge(analysis: "Analysis", alarms: list[Alarm], limits: SearchLimits,
 
 def _judge_loop(analysis: "Analysis", alarm: Alarm, limits: SearchLimits) -> Judgement:
     known = analysis.loop_judgements.get((alarm.context, alarm.facts["head"]))
-    return known if known is not None else loop_witness(analysis, alarm.obligation, alarm.context, limits)
+    judgement = known if known is not None else loop_witness(analysis, alarm.obligation, alarm.context, limits)
+    if judgement.status == "refuted":
+        # termination turns a refuted search into the loop's bound before any alarm is raised; one
+        # refuted only now has no bound in the worst case, and dropping its alarm would accept a
+        # loop no bound was recorded for
+        return Judgement("unknown", "every run leaves the loop, but its bound was not recorded",
+                         steps=judgement.steps, queries=judgement.queries)
+    return judgement
 
 
 def loop_witness(analysis: "Analysis", obligation: Obligation, context: tuple[int, ...],
@@ -81,7 +89,8 @@ def loop_witness(analysis: "Analysis", obligation: Obligation, context: tuple[in
     head = obligation.detail
     outcome = search(analysis, head, context, obligation, limits)
     if outcome.status == "refuted":  # every path was followed to its end: every run leaves the loop
-        return Judgement("refuted", None, steps=outcome.steps, queries=outcome.queries)
+        return Judgement("refuted", None, steps=outcome.steps, queries=outcome.queries,
+                         visits=outcome.target_visits)
     if outcome.status != "witness":
         reason = outcome.reason or "no run reaches the loop in a state from which it goes round for ever"
         return Judgement("unknown", reason, steps=outcome.steps, queries=outcome.queries)

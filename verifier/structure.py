@@ -12,6 +12,7 @@ import networkx as nx
 from interp.faults import ProgramError
 from interp.flow import function_boundary_problems
 from interp.isa.insn import check_fields
+from interp.isa.ops import LoadFuncRef
 from interp.program import Program
 
 from .cfg import ControlFlow, trampoline
@@ -99,13 +100,17 @@ def stack_alarms(analysis: "Analysis") -> list[Alarm]:
     kernel build and the JIT allow it; the shared 512 bytes hold on every build."""
     cf = analysis.cf
     use = {entry: (-analysis.stack_use.get(entry, 0) + 31) // 32 * 32 for entry in cf.functions}
+    # a function a reference names (a callback) runs on top of the function holding the reference
+    ops = cf.listing.ops
+    named = {entry: {ops[pc].target for pc in fn.block_of if isinstance(ops[pc], LoadFuncRef)}
+             for entry, fn in cf.functions.items()}
     deepest: dict[int, int] = {}
 
     def depth(entry: int, path: frozenset[int]) -> Generator[Any, int, int]:
         if entry in deepest:
             return deepest[entry]
         below = 0
-        for callee in cf.call_graph.successors(entry):
+        for callee in sorted(set(cf.call_graph.successors(entry)) | named[entry]):
             if callee in path:
                 continue  # recursion is reported on its own
             below = max(below, (yield depth(callee, path | {entry})))

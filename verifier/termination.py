@@ -28,12 +28,15 @@ from .paths import Paths
 
 if TYPE_CHECKING:
     from .fixpoint import FunctionRun
+    from .smt import Judgement
 
 
 @dataclass
 class LoopBound:
     """A loop's bound: the most times its head is reached per entry to the loop (None: no bound),
-    and how it was found: `proved` (z3), `followed` (iteration by iteration), `may_goto`."""
+    and how it was found: `proved` (z3, from one iteration), `followed` (iteration by iteration),
+    `searched` (z3 followed every path of the program to its end: the most visits on one path),
+    `may_goto`."""
 
     head: int
     function: int
@@ -73,12 +76,16 @@ def check_termination(run: "FunctionRun") -> None:
         jump_pc = fn.blocks[back[0]].end if back else head
         ob = Obligation(Kind.TERMINATES, jump_pc, detail=head)
         run.a.loop_runs[(context, head)] = run
-        if endless(run, ob, context):  # a run that goes round for ever: no need to follow the loop
+        judgement = endless(run, ob, context)
+        if judgement is not None and judgement.confirmed:  # a run that goes round for ever: no need to follow
             iterations, facts = 0, {"why": "forever"}
         else:
             iterations, facts = loop_bound(run, head)
         if facts is None:
             note_bound(run, head, iterations, "followed")
+        elif judgement is not None and judgement.status == "refuted" and judgement.visits is not None:
+            # z3 followed every path of the program to its end, none passing the head more often
+            note_bound(run, head, judgement.visits, "searched")
         else:
             note_bound(run, head, None, "unbounded")
             state = run.inputs[head].single()
@@ -86,21 +93,22 @@ def check_termination(run: "FunctionRun") -> None:
                                       {"head": head, **facts}, definite=False))
 
 
-def endless(run: "FunctionRun", ob: Obligation, context: tuple[int, ...]) -> bool:
-    """Whether z3 finds a run that reaches the loop in a state from which it goes round for ever,
-    and the interpreter confirms it (its budget runs out in the loop); the judgement is kept for
-    the report."""
+def endless(run: "FunctionRun", ob: Obligation, context: tuple[int, ...]) -> "Judgement | None":
+    """What z3 makes of the loop (None without the solver): a run that reaches it in a state from
+    which it goes round for ever, confirmed when the interpreter's budget runs out in the loop; or
+    refuted, every path of the program followed to its end, with the most visits of the head on
+    one path. The judgement is kept for the report."""
     from .smt import loop_witness
     from .symbolic.search import SearchLimits
 
     a = run.a
     if not a.limits.solver:
-        return False
+        return None
     limits = SearchLimits(steps=a.limits.solver_steps, rlimit=a.limits.solver_rlimit,
                           timeout_ms=int(a.limits.solver_timeout_s * 1000), deadline=a.deadline)
     judgement = loop_witness(a, ob, context, limits)
     a.loop_judgements[(context, ob.detail)] = judgement
-    return judgement.confirmed
+    return judgement
 
 
 def bounded_by_may_goto(run: "FunctionRun", head: int) -> bool:

@@ -31,6 +31,7 @@ from interp.isa.ops import (
     to_signed,
 )
 
+from .callbacks import calls_back, state_after_loop
 from .cfg import EXIT_NODE
 from .domains.regs import NULLABLE, RegState, RegType
 from .domains.scalar import Scalar
@@ -149,7 +150,8 @@ class Transfer:
         if isinstance(op, LoadImm64):
             return RegState.const(op.value)
         if isinstance(op, LoadFuncRef):
-            return RegState(RegType.PTR_TO_FUNC, Scalar.const(0))
+            # (its value: the function's pc, so that a helper calling it back knows which it is)
+            return RegState(RegType.PTR_TO_FUNC, Scalar.const(op.target))
         if op.by_value:
             return RegState(RegType.PTR_TO_MAP_VALUE, Scalar.const(op.offset), maps=frozenset({op.index}))
         return RegState(RegType.CONST_PTR_TO_MAP, Scalar.const(0), maps=frozenset({op.index}))
@@ -225,6 +227,8 @@ class Transfer:
             return self.local_call(pc, op, state, record)
         assert isinstance(op, Call)
         helper, args = env.contract(op.helper)
+        if calls_back(helper):
+            return state_after_loop(env, pc, state, record)
         return state_after(env, pc, helper, args, state)
 
     def local_call(self, pc: int, op: LocalCall, state: State, record: bool) -> State | None:

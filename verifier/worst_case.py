@@ -1,7 +1,8 @@
 """The most instructions one run of a program can execute: the longest path through each
 function's blocks, where a loop is one node weighing its bound (visits per entry) times the
-longest path through one iteration of its body (inner loops again as nodes), and a call weighs
-its callee's own count. A function without a bound for one of its loops, an irreducible region
+longest path through one iteration of its body (inner loops again as nodes), a call weighs
+its callee's own count, and a bpf_loop call its callback's count times the most iterations it
+runs (once each, for `walked`: the kernel verifies a callback, not each of its iterations). A function without a bound for one of its loops, an irreducible region
 or recursion has no count (None). Without back-edges (linux-4.1) the count is the longest path."""
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import networkx as nx
 
-from interp.isa.ops import LocalCall
+from interp.isa.ops import Call, LocalCall
 
 from .cfg import FunctionGraph
 
@@ -22,18 +23,19 @@ class _NoCount(Exception):
     pass
 
 
-def worst_case(analysis: "Analysis") -> int | None:
+def worst_case(analysis: "Analysis", walked: bool = False) -> int | None:
     """The program's worst-case number of executed instructions, or None when some loop (or
-    callee) has no bound."""
+    callee) has no bound; with `walked`, each bpf_loop callback counted once."""
     try:
-        return _Counter(analysis).function(0)
+        return _Counter(analysis, walked).function(0)
     except _NoCount:
         return None
 
 
 class _Counter:
-    def __init__(self, analysis: "Analysis") -> None:
+    def __init__(self, analysis: "Analysis", walked: bool = False) -> None:
         self.a = analysis
+        self.walked = walked
         self.functions: dict[int, int] = {}
         self.active: set[int] = set()
 
@@ -57,6 +59,9 @@ class _Counter:
             op = ops[pc]
             if isinstance(op, LocalCall) and pc not in self.a.unresolved and op.target in self.a.cf.functions:
                 cost += self.function(op.target)
+            elif isinstance(op, Call) and pc in self.a.callback_bounds:
+                _, callback, most = self.a.callback_bounds[pc]
+                cost += (1 if self.walked else most) * self.function(callback)
         return cost
 
     def loop(self, fn: FunctionGraph, head: int) -> int:

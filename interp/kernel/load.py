@@ -24,6 +24,7 @@ from ..isa.insn import Insn, encode
 from ..isa.opcodes import PseudoSrc
 from ..program import Program
 from ..sections import PROG_TYPE_IDS
+from .func_info import FUNC_INFO_RECORD, func_info, load_btf, needs_func_info
 from .log import LogStats, first_reason, parse_stats
 from .maps import KernelMaps, MapSetupError, kernel_object_name
 from .syscalls import (
@@ -89,7 +90,7 @@ def unavailable_reason() -> str | None:
     if reason is not None:
         return reason
     code = encode([Insn(0xB7, 0, 0, 0, 0), Insn(0x95)])
-    fd, err, _ = _prog_load(code, PROG_TYPE_IDS["kprobe"], b"GPL", running_version_code(), b"probe", 0, None)
+    fd, err, _ = _prog_load(code, PROG_TYPE_IDS["kprobe"], b"GPL", running_version_code(), b"probe", None, 0, None)
     if fd is not None:
         os.close(fd)
         return None
@@ -107,13 +108,22 @@ def require_kernel() -> None:
         raise KernelUnavailable(reason)
 
 
-def _prog_load(code: bytes, prog_type: int, license: bytes, kern_version: int, name: bytes, log_level: int,
+FuncInfo = tuple[int, bytes]  # a loaded BTF's fd and the func_info records
+
+
+def _prog_load(code: bytes, prog_type: int, license: bytes, kern_version: int, name: bytes,
+               functions: FuncInfo | None, log_level: int,
                log: ctypes.Array[ctypes.c_char] | None) -> tuple[int | None, int, ProgLoadAttr]:
     """(fd or None, errno, the attributes as the kernel left them: it writes `log_true_size` back)."""
     insns = ctypes.create_string_buffer(code, len(code))
     license_buffer = ctypes.create_string_buffer(license)
     attr = ProgLoadAttr(prog_type=prog_type, insn_cnt=len(code) // 8, insns=address(insns),
                         license=address(license_buffer), kern_version=kern_version, prog_name=name)
+    if functions is not None:
+        btf_fd, records = functions
+        records_buffer = ctypes.create_string_buffer(records, len(records))
+        attr.prog_btf_fd, attr.func_info_rec_size = btf_fd, FUNC_INFO_RECORD
+        attr.func_info, attr.func_info_cnt = address(records_buffer), len(records) // FUNC_INFO_RECORD
     if log is not None:
         attr.log_level, attr.log_size, attr.log_buf = log_level, len(log), address(log)
     try:
@@ -190,15 +200,29 @@ def load_program(program: Program, *, log_level: int = DEFAULT_LOG_LEVEL) -> Loa
     except MapSetupError as exc:
         return LoadedProgram(program, KernelVerdict(SETUP_ERROR, exc.errno, reason=str(exc)), None, None)
     loaded = LoadedProgram(program, KernelVerdict(SETUP_ERROR), None, maps)
+    btf_fd = None
     try:
         code = bytecode_with_fds(program, maps.fds)
-        loaded.prog_fd, loaded.verdict = _load_growing_log(_load_arguments(program, code), log_level | BPF_LOG_STATS)
+        functions = None
+        if needs_func_info(program):  # the kernel wants BTF for functions named by reference
+            btf, records = func_info(program)
+            try:
+                btf_fd = load_btf(btf)
+            except SyscallError as exc:
+                loaded.close()
+                return LoadedProgram(program, KernelVerdict(SETUP_ERROR, exc.errno, reason=str(exc)), None, None)
+            functions = (btf_fd, records)
+        loaded.prog_fd, loaded.verdict = _load_growing_log(_load_arguments(program, code) + (functions,),
+                                                           log_level | BPF_LOG_STATS)
     except MapSetupError as exc:
         loaded.close()
         return LoadedProgram(program, KernelVerdict(SETUP_ERROR, reason=str(exc)), None, None)
     except BaseException:
         loaded.close()
         raise
+    finally:
+        if btf_fd is not None:
+            os.close(btf_fd)  # (a loaded program holds its own reference)
     return loaded
 
 
@@ -209,7 +233,7 @@ def _load_arguments(program: Program, code: bytes) -> tuple[bytes, int, bytes, i
             kernel_object_name(program.name))
 
 
-def _load_growing_log(arguments: tuple[bytes, int, bytes, int, bytes],
+def _load_growing_log(arguments: tuple[bytes, int, bytes, int, bytes, FuncInfo | None],
                       log_level: int) -> tuple[int | None, KernelVerdict]:
     size, loads = INITIAL_LOG_SIZE, 0
     while True:
@@ -228,7 +252,7 @@ def _load_growing_log(arguments: tuple[bytes, int, bytes, int, bytes],
             break  # ENOSPC for another reason than the log
         if size >= MAX_LOG_SIZE:  # the kernel kept the log's tail, where the judgement is
             start = time.perf_counter()
-            fd, err, _ = _prog_load(*arguments, 0, None)
+            fd, err, _ = _prog_load(*arguments, 0, None)  # (no log)
             verdict = _verdict(fd, err, text, time.perf_counter() - start, loads + 1)
             verdict.log_truncated = True
             return fd, verdict
@@ -256,8 +280,8 @@ def bytecode_verdict(code: bytes, prog_type: str = "kprobe", license: str = "GPL
     so an immediate that names a map is taken as the fd it is."""
     require_kernel()
     name = kernel_object_name("bytecode")
-    fd, verdict = _load_growing_log((code, PROG_TYPE_IDS[prog_type], license.encode(), running_version_code(), name),
-                                    log_level | BPF_LOG_STATS)
+    fd, verdict = _load_growing_log((code, PROG_TYPE_IDS[prog_type], license.encode(), running_version_code(), name,
+                                     None), log_level | BPF_LOG_STATS)
     if fd is not None:
         os.close(fd)
     return verdict

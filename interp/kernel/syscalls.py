@@ -24,13 +24,14 @@ BPF_MAP_UPDATE_ELEM = 2
 BPF_MAP_GET_NEXT_KEY = 4
 BPF_PROG_LOAD = 5
 BPF_OBJ_GET_INFO_BY_FD = 15
+BPF_BTF_LOAD = 18
 BPF_MAP_FREEZE = 22
 BPF_ENABLE_STATS = 32
 COMMAND_NAMES = {
     BPF_MAP_CREATE: "BPF_MAP_CREATE", BPF_MAP_LOOKUP_ELEM: "BPF_MAP_LOOKUP_ELEM",
     BPF_MAP_UPDATE_ELEM: "BPF_MAP_UPDATE_ELEM", BPF_MAP_GET_NEXT_KEY: "BPF_MAP_GET_NEXT_KEY",
     BPF_PROG_LOAD: "BPF_PROG_LOAD", BPF_OBJ_GET_INFO_BY_FD: "BPF_OBJ_GET_INFO_BY_FD",
-    BPF_MAP_FREEZE: "BPF_MAP_FREEZE", BPF_ENABLE_STATS: "BPF_ENABLE_STATS",
+    BPF_MAP_FREEZE: "BPF_MAP_FREEZE", BPF_ENABLE_STATS: "BPF_ENABLE_STATS", BPF_BTF_LOAD: "BPF_BTF_LOAD",
 }
 BPF_STATS_RUN_TIME = 0
 OBJ_NAME_LEN = 16  # BPF_OBJ_NAME_LEN
@@ -66,6 +67,11 @@ class ProgLoadAttr(ctypes.Structure):
         ("fd_array", ctypes.c_uint64), ("core_relos", ctypes.c_uint64), ("core_relo_rec_size", ctypes.c_uint32),
         ("log_true_size", ctypes.c_uint32),
     ]
+
+
+class BtfLoadAttr(ctypes.Structure):
+    _fields_ = [("btf", ctypes.c_uint64), ("btf_log_buf", ctypes.c_uint64), ("btf_size", ctypes.c_uint32),
+                ("btf_log_size", ctypes.c_uint32), ("btf_log_level", ctypes.c_uint32)]
 
 
 class MapCreateAttr(ctypes.Structure):

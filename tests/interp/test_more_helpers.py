@@ -195,7 +195,6 @@ def test_ringbuf_query() -> None:
 
 
 @pytest.mark.parametrize("asm, reason", [
-    ("r1 = 4\nr2 = 0\nr3 = 0\nr4 = 0\ncall 181\nexit", "loop: cannot emulate: callbacks are not run by the interpreter"),
     ("r1 = r10\nr1 += -8\ncall 93\nexit", "spin_lock: cannot emulate: a tracing program cannot hold a bpf_spin_lock"),
     ("r1 = 0\ncall 154\nexit", "this_cpu_ptr: cannot emulate: per-CPU kernel variables (__ksym) are not part of"),
     ("r1 = 0\nr2 = 0\nr3 = 0\nr4 = r10\nr4 += -16\ncall 197\nexit", "dynptr_from_mem: cannot emulate: dynptrs are"),

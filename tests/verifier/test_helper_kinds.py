@@ -126,12 +126,14 @@ CASES = [
     Case("read_branch_records NULL with a size", "r2 = 0\nr3 = 24\nr4 = 0\ncall 119\nexit", "reject",
          "helper-argument", prog_type="perf_event"),
     Case("ancestor cgroup and numa node", "r1 = 1\ncall 123\ncall 42\ncall 17\ncall 208\nexit", "accept"),
-    # not modelled: refused, though the kernel takes them
     # (the kernel needs BTF func_info for a callback: not asked)
     Case("bpf_loop callback", "r1 = 4\nr2 = func[pc+6] ll\nr3 = 0\nr4 = 0\ncall 181\nr0 = 0\nexit\n"
-         "r0 = 0\nexit", None, "unsupported-helper",
-         message="loop: r2 must be a callback, which the helper calls with arguments and effects on the caller's "
-                 "stack that this verifier does not analyse; the call is refused"),
+         "r0 = 0\nexit", None),
+    # not modelled: refused, though the kernel takes them
+    Case("for_each_map_elem callback", "r1 = map[idx:0] ll\nr2 = func[pc+6] ll\nr3 = 0\nr4 = 0\ncall 164\n"
+         "r0 = 0\nexit\nr0 = 0\nexit", None, "unsupported-helper",
+         message="for_each_map_elem: r2 must be a callback, which the helper calls with arguments and effects on "
+                 "the caller's stack that this verifier does not analyse; the call is refused", maps=(ARRAY,)),
     Case("dynptr from a map value", "*(u32 *)(r10 -4) = 0\nr1 = map[idx:0] ll\nr2 = r10\nr2 += -4\ncall 1\n"
          "if r0 == 0 goto +5\nr1 = r0\nr2 = 16\nr3 = 0\nr4 = r10\nr4 += -24\ncall 197\nr0 = 0\nexit", "accept",
          "unsupported-helper", maps=(ARRAY,)),

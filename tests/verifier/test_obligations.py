@@ -43,6 +43,7 @@ EXPECTED: dict[str, dict[Kind, FaultKind | str]] = {
     "helper-argument": {Kind.HELPER_ARGUMENTS: F.HELPER_ARGUMENT, Kind.HELPER_STATIC_ARGUMENTS: POLICY},
     "helper-memory": {Kind.HELPER_MEMORY: F.HELPER_ARGUMENT},
     "unsupported-helper": {Kind.HELPER_MODELLED: POLICY},
+    "callback-return": {Kind.CALLBACK_RETURN: POLICY},
     "gpl-only-helper": {Kind.GPL_COMPATIBLE: POLICY},
     "r0-uninitialised-at-exit": {Kind.R0_SET_AT_EXIT: F.UNINITIALISED_REGISTER},
     "return-stack-pointer": {Kind.NO_STACK_POINTER_RETURN: POLICY},

@@ -56,12 +56,7 @@ def test_bounds_of_counted_loops_are_the_runs_iterations(start: int, step: int, 
     assert result.verdict == "accepted"
     ran = executed(prog)
     [(head, visits, how)] = bounds(result)
-    # an exit on != met by steps other than powers of two needs a congruence the proof does not
-    # look for: such a loop is followed, as exactly
-    # a loop whose head runs only twice may fail the proof and be followed: a precision gap, not a
-    # soundness one (the bound and the worst case below are exact either way)
-    if not (cond == "!=" and step & (step - 1)) and visits > 2:
-        assert how == "proved"
+    assert how == "proved"
     assert visits == (ran - 3) // 2
     assert result.worst_case == ran
 
@@ -182,3 +177,74 @@ def test_a_loop_with_two_entries_whose_back_edge_is_never_taken_is_accepted() ->
     result = check_program(program("r0 = 2\ncall f\nif r0 == 3 goto m\nif r0 == 2 goto m\nm: r4 = 0\nexit\n"
                                    "f: r0 = 1\nif r0 == 0 goto f3\nf1: r4 = 0\nf3: if r0 == 0 goto f1\nexit"))
     assert result.verdict == "accepted"
+
+
+def test_a_tiny_loop_that_goes_round_once_is_proved() -> None:
+    """No iteration goes round to one that goes round again: the head runs twice at most."""
+    prog = program("r0 = 0\nr1 = 0\nl: r1 += 1\nif r1 < 2 goto l\nexit")
+    result = check_program(prog)
+    assert bounds(result) == [(2, 2, "proved")] and result.worst_case == executed(prog) == 7
+
+
+def test_an_exit_on_not_equal_met_by_a_step_of_three_is_proved_by_its_congruence() -> None:
+    prog = program("r0 = 0\nr1 = 0\nl: r1 += 3\nif r1 != 9 goto l\nexit")
+    result = check_program(prog)
+    assert bounds(result) == [(2, 3, "proved")] and result.worst_case == executed(prog) == 9
+
+
+@pytest.mark.parametrize("width, counter", [(64, "r1"), (32, "w1")])
+def test_a_counter_that_passes_its_limit_ends_only_after_wrapping_and_is_refused(width: int, counter: str) -> None:
+    """0, 3, 6, 9, 12, ...: never 10 before it wraps (after 2^width / 3 steps or so): no bound is
+    proved, and nothing claims the loop goes round for ever (it does not)."""
+    result = check_program(program(f"r0 = 0\n{counter} = 0\nl: {counter} += 3\nif {counter} != 10 goto l\nexit"),
+                           limits=Limits(max_unroll_work=20_000))
+    assert result.verdict == "rejected" and bounds(result) == [(2, None, "unbounded")]
+    [finding] = result.errors
+    assert finding.code == "unbounded-loop" and "goes round for ever" not in finding.message
+    assert finding.message.startswith("the loop at insn 2 may not terminate: no exit was found within ")
+
+
+def test_an_eight_bit_counter_that_wraps_before_meeting_its_limit_gets_its_whole_count() -> None:
+    """3k = 10 (mod 256) first at k = 174: the loop ends after wrapping, and its bound says so."""
+    prog = program("r0 = 0\nr1 = 0\nl: r1 += 3\nr1 &= 0xff\nif r1 != 10 goto l\nexit")
+    result = check_program(prog)
+    assert result.verdict == "accepted"
+    assert bounds(result) == [(2, 174, "followed")] and result.worst_case == executed(prog) == 2 + 174 * 3 + 1
+
+
+COLLATZ = ("r1 = *(u64 *)(r1 +112)\nr1 &= 7\nr1 |= 1\nr0 = 0\nl: if r1 == 1 goto out\nr0 += 1\n"
+           "if r1 & 1 goto odd\nr1 >>= 1\ngoto l\nodd: r1 *= 3\nr1 += 1\ngoto l\nout: exit")
+
+
+def test_a_loop_z3_follows_to_its_end_on_every_path_is_accepted_with_the_bound_it_saw() -> None:
+    """Collatz from 1, 3, 5 or 7: no decreasing measure and no fixed number of iterations, but
+    every run leaves the loop (from 7 after 16 steps). The bound is the most visits of the head on
+    one path, and the worst case covers every input."""
+    prog = program(COLLATZ)
+    result = check_program(prog, limits=Limits(max_unroll_work=2_000))
+    assert result.verdict == "accepted"
+    assert bounds(result) == [(4, 17, "searched")]
+    assert result.worst_case is not None
+    assert result.worst_case >= max(executed(prog, {"di": di}) for di in range(8))
+
+
+def test_a_loop_refuted_without_a_recorded_bound_is_not_accepted(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Were z3's search to refute the loop only after the analysis (no bound recorded), its alarm
+    stays: accepting would leave a loop without a bound."""
+    import verifier.termination as termination
+
+    monkeypatch.setattr(termination, "endless", lambda run, ob, context: None)
+    result = check_program(program(COLLATZ), limits=Limits(max_unroll_work=2_000))
+    assert result.verdict == "rejected"
+    [finding] = result.errors
+    assert finding.code == "unbounded-loop"
+    assert result.judgements[0].status == "unknown"
+    assert result.judgements[0].reason == "every run leaves the loop, but its bound was not recorded"
+
+
+def test_a_loop_that_alternates_between_two_states_for_ever_is_refused() -> None:
+    """r1 and r2 swap 0 and 1 on every iteration and are never equal: no iteration leaves, and
+    none comes back unchanged."""
+    result = check_program(program("r0 = 0\nr1 = 0\nr2 = 1\nl: r1 ^= 1\nr2 ^= 1\nif r1 == r2 goto +1\ngoto l\nexit"))
+    assert result.verdict == "rejected"
+    assert [f.code for f in result.errors] == ["unbounded-loop"] and bounds(result)[0][1:] == (None, "unbounded")

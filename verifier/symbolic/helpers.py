@@ -201,6 +201,8 @@ def call_helper(env: "Analysis", state: SymState, pc: int, op: Op, nxt: int) -> 
     if pc in env.unresolved or not isinstance(op, Call):
         raise Unmodelled("a call of a function outside the program")
     helper, args = env.contract(op.helper)
+    if ArgType.PTR_TO_FUNC in args:  # (its callback's effects on the caller's stack are not read here)
+        raise Unmodelled(f"{helper.name} runs a callback")
     written = writes(env, state, helper, args) if helper.name not in ("map_lookup_elem",) else []
     stack = [(p, n) for p, n in written if p.kind == Kind.STACK]
     cases = spill_splits(state, stack[0][0], stack[0][0].offset, stack[0][1]) if stack else [(state, None, {})]

@@ -53,6 +53,7 @@ class Outcome:
     reason: str | None = None  # why unknown
     steps: int = 0
     queries: int = 0
+    target_visits: int = 0  # the most times one path reached the alarm's pc (in any calling context)
 
 
 @dataclass
@@ -67,6 +68,7 @@ class _Search:
     steps: int = 0
     queries: int = 0
     paths: int = 0
+    target_visits: int = 0
     incomplete: str | None = None
 
     def __post_init__(self) -> None:
@@ -146,6 +148,8 @@ class _Search:
                     self.incomplete = f"a path passes insn {pc} more than {self.limits.unroll} times (a loop)"
                     break
                 state.path.append(pc)
+                if pc == self.pc:
+                    self.target_visits = max(self.target_visits, state.visits[key])
                 if pc == self.pc and tuple(f.callsite for f in state.frames[1:]) == self.context:
                     found = self.at_target(state)
                     if found is not None:
@@ -180,7 +184,8 @@ class _Search:
     def outcome(self, stopped: str | None) -> Outcome:
         reason = stopped or self.incomplete
         status = "unknown" if reason else "refuted"
-        return Outcome(status, reason=reason, steps=self.steps, queries=self.queries)
+        return Outcome(status, reason=reason, steps=self.steps, queries=self.queries,
+                       target_visits=self.target_visits)
 
 
 def search(env: "Analysis", pc: int, context: tuple[int, ...], obligation: Obligation,
