@@ -1,12 +1,14 @@
 """`python -m proofs`: prove the abstract domains sound with z3 and print the table.
 
     python -m proofs [--quick] [--only TEXT] [--jobs N] [--rlimit UNITS] [--json FILE] [--list]
+    python -m proofs --mutants [--only TEXT]
 
 Each row is one claim of `proofs.claims` (an operation of the tnum or scalar domain, a width, a
 property), checked by running the verifier's own domain code on z3 terms. The exit status is 1
 when a claim is refuted; under `--quick` (the claims not marked slow, for CI) also when one is
 not proved within its budget. A claim that reaches its budget is `unknown`: neither proved nor
-refuted, and the table says so."""
+refuted, and the table says so. `--mutants` seeds the typical bugs of `proofs.mutants` into the
+domain code instead and exits 1 unless every one is refuted."""
 
 from __future__ import annotations
 
@@ -33,6 +35,8 @@ def _parse(argv: list[str] | None) -> argparse.Namespace:
                         "the same budget gives the same table on any machine")
     p.add_argument("--json", metavar="FILE", help="also write the table as JSON")
     p.add_argument("--list", action="store_true", help="list the claims and exit")
+    p.add_argument("--mutants", action="store_true",
+                   help="refute each seeded bug of proofs.mutants instead (exit 1 unless all are)")
     args = p.parse_args(argv)
     if args.jobs < 1 or args.rlimit < 1:
         p.error("--jobs and --rlimit must be positive")
@@ -43,16 +47,18 @@ def _label(claim: Claim) -> str:
     return f"{claim.name} {claim.width} {claim.prop}"
 
 
-def selected(args: argparse.Namespace) -> list[Claim]:
-    claims = [c for c in all_claims() if not (args.quick and c.slow)]
-    if args.only:
-        claims = [c for c in claims if args.only in _label(c)]
-    return claims
+def _pool(quick: bool) -> list[Claim]:
+    return [c for c in all_claims() if not (quick and c.slow)]
+
+
+def selected(args: argparse.Namespace) -> list[tuple[int, Claim]]:
+    """The claims to prove, with their index in the pool (how a worker process finds its claim)."""
+    return [(i, c) for i, c in enumerate(_pool(args.quick)) if not args.only or args.only in _label(c)]
 
 
 def _prove_one(index_and_rlimit: tuple[int, int, bool]) -> dict[str, Any]:
     index, rlimit, quick = index_and_rlimit
-    claim = [c for c in all_claims() if not (quick and c.slow)][index]
+    claim = _pool(quick)[index]
     outcome = check(claim, rlimit)
     return {"domain": claim.domain, "operation": claim.operation, "width": claim.width, "property": claim.prop,
             "slow": claim.slow, "result": outcome.status, "seconds": round(outcome.seconds, 2),
@@ -73,18 +79,51 @@ def _row(r: dict[str, Any]) -> str:
     return line
 
 
+def run_mutants(args: argparse.Namespace) -> int:
+    from .mutants import MUTANTS, MutantDoesNotApply, killed, refute
+
+    chosen = [m for m in MUTANTS if not args.only or args.only in m.name]
+    if not chosen:
+        print(f"no mutant matches {args.only!r}", file=sys.stderr)
+        return 2
+    survivors = 0
+    for mutant in chosen:
+        try:
+            results = refute(mutant, args.rlimit)
+        except MutantDoesNotApply as e:
+            print(f"does not apply: {e}")
+            survivors += 1
+            continue
+        verdict = "refuted" if killed(results) else "SURVIVED"
+        survivors += verdict != "refuted"
+        print(f"{verdict:8} {mutant.name}")
+        for found in results:
+            outcome = found.outcome
+            print(f"         {_label(found.claim)}: {outcome.status} on {outcome.failed_goal or '-'} "
+                  f"({outcome.seconds:.1f} s)")
+            if outcome.model and ("x" in outcome.model or "y" in outcome.model):
+                print("         concrete: " + ", ".join(f"{k}={outcome.model[k]:#x}" for k in ("x", "y") if k in outcome.model))
+            if found.witness is not None:
+                print("         witness program (x in di, y in si):")
+                print("\n".join(f"             {line}" for line in found.witness.text.splitlines()))
+                print(f"         replayed: {found.witness.shown}", flush=True)
+    print(f"{len(chosen)} mutants: {len(chosen) - survivors} refuted, {survivors} not")
+    return 1 if survivors else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     args = _parse(argv)
-    pool = [c for c in all_claims() if not (args.quick and c.slow)]
+    if args.mutants:
+        return run_mutants(args)
     claims = selected(args)
     if not claims:
         print(f"no claim matches {args.only!r} (see --list)", file=sys.stderr)
         return 2
     if args.list:
-        for c in claims:
+        for _, c in claims:
             print(_label(c) + ("  (slow)" if c.slow else ""))
         return 0
-    work = [(pool.index(c), args.rlimit, args.quick) for c in claims]
+    work = [(index, args.rlimit, args.quick) for index, _ in claims]
     print(HEADER, flush=True)
     rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as executor:

@@ -68,6 +68,7 @@ class Claim:
     # how the reduction is taken: `contract` (sync by its contract), `identity` (in isolation),
     # `round` (the rounds by theirs: the proof of sync), `steps` (the proof of a round), `code`
     sync: str = "contract"
+    insn: Any = None  # the instruction (or (JmpOp, taken, width)) a witness program runs
 
     @property
     def name(self) -> str:
@@ -179,12 +180,12 @@ def _tnum_range() -> Problem:
 def _tnum_claims() -> Iterator[Claim]:
     for method, op in (("add", AluOp.ADD), ("sub", AluOp.SUB), ("and_", AluOp.AND), ("or_", AluOp.OR),
                        ("xor", AluOp.XOR)):
-        yield Claim("tnum", method.rstrip("_"), 64, SOUND, _tnum_binary(method, op))
+        yield Claim("tnum", method.rstrip("_"), 64, SOUND, _tnum_binary(method, op), insn=Alu(op, 64, 1, Reg(2)))
     for bits in MUL_OPERAND_BITS:
         yield Claim("tnum", f"mul ({bits}-bit operands)" if bits < 64 else "mul", 64, SOUND,
                     _tnum_binary("mul", AluOp.MUL, bits), slow=bits > 8)
     for method, op in (("lshift", AluOp.LSH), ("rshift", AluOp.RSH), ("arshift", AluOp.ARSH)):
-        yield Claim("tnum", method, 64, SOUND, _tnum_shift(method, op), wide=136)
+        yield Claim("tnum", method, 64, SOUND, _tnum_shift(method, op), wide=136, insn=Alu(op, 64, 1, Reg(2)))
     yield Claim("tnum", "neg", 64, SOUND, _tnum_unary(lambda a: a.neg(), lambda x: semantics.alu(Z3, Neg(64, 1), x)))
     for bits in (8, 16, 32):
         yield Claim("tnum", f"sext{bits}", 64, SOUND, _tnum_unary(
@@ -324,8 +325,9 @@ def _scalar_claims() -> Iterator[Claim]:
     yield Claim("scalar", "sync round", 64, LOSES_NOTHING, _scalar_contract(ROUND_CONTRACT), sync="steps")
     yield Claim("scalar", "sync", 64, LOSES_NOTHING, _scalar_contract(SYNC_CONTRACT), sync="round")
     for name, width, insn, wide in _scalar_insns():
-        yield Claim("scalar", name, width, ISOLATION, _scalar_alu(insn, True), wide=wide, sync="identity")
-        yield Claim("scalar", name, width, SOUND, _scalar_alu(insn, False), wide=wide)
+        yield Claim("scalar", name, width, ISOLATION, _scalar_alu(insn, True), wide=wide, sync="identity",
+                    insn=insn)
+        yield Claim("scalar", name, width, SOUND, _scalar_alu(insn, False), wide=wide, insn=insn)
     for method, prop in (("join", UPPER_BOUND), ("widen", UPPER_BOUND), ("meet", LOSES_NOTHING)):
         yield Claim("scalar", method, 64, prop, _scalar_lattice(method))
     for bits in (8, 16, 32):
@@ -334,7 +336,8 @@ def _scalar_claims() -> Iterator[Claim]:
         for op in JUMPS:
             for taken in (True, False):
                 name = f"{op.name.lower()} {'taken' if taken else 'not taken'}"
-                yield Claim("scalar", name, width, KEEPS_PAIRS, _scalar_refine(op, taken, width))
+                yield Claim("scalar", name, width, KEEPS_PAIRS, _scalar_refine(op, taken, width),
+                            insn=(op, taken, width))
 
 
 def all_claims() -> list[Claim]:

@@ -362,16 +362,25 @@ def check_runs(program: Program, seed: int, runs: int = 4, limits: Limits = LIMI
     return outcome
 
 
+def run_on_context(program: Program, result: ProgramResult, context: bytes, seed: int = 1) -> Violation | None:
+    """The first place one run on the given pt_regs leaves the analysis' invariants, if any."""
+    from verifier.profiles import PROFILES
+
+    stops = stopping_points(result, PROFILES[result.profile].warnings)
+    return _run(program, result, stops, {}, seed, poison_seed=seed, context=context)[0]
+
+
 def _run(program: Program, result: ProgramResult, stops: set[tuple[int, tuple[int, ...]]],
-         cache: dict[tuple[tuple[int, ...], int], list[State]], run_seed: int, poison_seed: int
-         ) -> tuple[Violation | None, Any, int]:
+         cache: dict[tuple[tuple[int, ...], int], list[State]], run_seed: int, poison_seed: int,
+         context: bytes | None = None) -> tuple[Violation | None, Any, int]:
     assert isinstance(result.states, StatesView)
     observer = Observer(result.states, stops, random.Random(poison_seed), cache)
     inputs = random.Random(run_seed)
     session = random_session(program, inputs, budget=RUN_BUDGET, observe=observer)
     observer.session = session
-    outcome = session.run_program(0, random_context(inputs), cpu=inputs.randrange(2))
+    registers = random_context(inputs)
+    outcome = session.run_program(0, context if context is not None else registers, cpu=inputs.randrange(2))
     return observer.violation, outcome.fault, observer.checked
 
 
-__all__ = ["LIMITS", "Observer", "Outcome", "Violation", "check_runs", "stopping_points"]
+__all__ = ["LIMITS", "Observer", "Outcome", "Violation", "check_runs", "run_on_context", "stopping_points"]

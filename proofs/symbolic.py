@@ -226,6 +226,14 @@ def sym_to_signed(value: Any, width: int) -> Any:
     return ite(SymBool(z3.Extract(width - 1, width - 1, low.t) == 1), low - (1 << width), low)
 
 
+def sym_settled(after: Any, before: Any) -> Any:
+    """`after == before` for two tuples of a scalar's fields, as one condition."""
+    def parts(fields: Any) -> list[Any]:
+        t, *bounds = fields
+        return [t.value, t.mask, *bounds]
+    return SymBool(z3.And(*(term(a) == term(b) for a, b in zip(parts(after), parts(before)))))
+
+
 @contextmanager
 def symbolic_domains() -> Iterator[None]:
     """The domain modules with `min`, `max` and `to_signed` that build terms instead of deciding,
@@ -242,6 +250,7 @@ def symbolic_domains() -> Iterator[None]:
         patch(module, "min", sym_min)
         patch(module, "max", sym_max)
     patch(tnum, "select", ite)
+    patch(scalar, "settled", sym_settled)
     patch(scalar, "to_signed", sym_to_signed)
     patch(scalar, "_synced", lambda s: s._sync())
     try:
