@@ -290,7 +290,12 @@ class Transfer:
 
 def sync_linked(state: State, reg: RegState, value: Scalar) -> State | None:
     """Carry what a branch learnt about `reg` (now `value`) to every scalar linked to it: each
-    holds the same hidden value plus its own delta. None when one of them can hold nothing."""
+    holds the same hidden value plus its own delta. None when one of them can hold nothing.
+
+    `value` is the whole 64-bit state of `reg` after the test, and copies differ by a 64-bit delta, so
+    the shift is exact. A 32-bit test narrows the 64-bit bounds in `value` only where its reduction
+    (`Scalar.sync`) allows, e.g. where the upper half is known: w7 <= 4 bounds r6 = r7 - 4 when r7 is
+    below 2^32, and nothing of it when r7 may lie above (tests/verifier/test_linked_scalars.py)."""
     if not reg.id:
         return state
     infeasible = False

@@ -99,6 +99,11 @@ KNOWN: list[Known] = [
           re.compile(r"\br\d = r[78]$|atomic64_fetch_add", re.M),
           "a copy of a register that is itself a copy plus a constant, or fetched from a spill of one: the kernel "
           "drops the link, check keeps it"),
+    Known("link dropped by a 32-bit copy", "kernel-stricter", ("linked-scalars",), BOUNDS,
+          re.compile(r"^r(\d) \+= -?\d+$(\n.*)*?\nw\d = w\1$", re.M),
+          "a 32-bit copy (w0 = w7) of a copy plus a constant (r7 = r6 + 4): the kernel gives the source a new id "
+          "(assign_scalar_id_before_mov), so a later test on r7 (32-bit or not) no longer bounds r6; check keeps "
+          "the link, and a 32-bit test bounds r6 wherever it bounds r7's 64-bit value"),
     Known("may_goto jumping to itself", "kernel-stricter", ("invalid-encoding", "may-goto"),
           re.compile(r"^infinite loop detected"), re.compile(r"e5 [0-9a-f]{2} ff ff|may_goto -1\b"),
           "a may_goto whose target is itself ends after BPF_MAX_LOOPS passes; the kernel sees the same state "

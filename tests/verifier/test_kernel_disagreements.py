@@ -65,6 +65,9 @@ CASES = [
     Disagreement("links the kernel drops", Shape("linked-scalars", VALUE4 + "r6 = *(u64 *)(r9 +112)\nr8 = r6\n"
                  "r8 += -4\nr7 = r8\nif r8 > 4 goto out\nr4 += r6\nr0 = *(u8 *)(r4 +0)\n" + OUT, (ARRAY,)), "rejected",
                  "accepted"),
+    Disagreement("link dropped by a 32-bit copy", Shape("linked-scalars", VALUE4 + "r6 = *(u64 *)(r9 +112)\n"
+                 "r6 &= 0xffff\nr7 = r6\nr7 += 4\nw0 = w7\nif w7 > 4 goto out\nr4 += r6\nr0 = *(u8 *)(r4 +0)\n" + OUT,
+                 (ARRAY,)), "rejected", "accepted"),
     Disagreement("may_goto jumping to itself", Shape("may-goto", "r0 = 0\nmay_goto -1\nexit"), "rejected", "accepted"),
     Disagreement("loop that skips its may_goto", Shape("may-goto", "r8 = *(u64 *)(r9 +0)\nr8 &= 0x7\nr0 = 0\n"
                  "r7 = *(u64 *)(r9 +0)\nl: r0 += 1\nif r7 == 1 goto skip\nmay_goto out\nskip: if r0 > r8 goto out\n"
