@@ -18,13 +18,6 @@ from interp.kernel import (
     unavailable_reason,
 )
 from interp.kernel.load import BPF_LOG_LEVEL1, BPF_LOG_LEVEL2
-from interp.kernel.probes import (
-    ProbeError,
-    RunStatistics,
-    attach_kprobe,
-    attach_uprobe,
-    run_count,
-)
 from interp.program import Program
 from interp.sources import ProgramSource, describe, read_program, select_programs
 
@@ -62,7 +55,7 @@ def _log_level(value: str) -> int:
 
 
 def cmd_kernel_check(args: argparse.Namespace) -> int:
-    source = read_program(Path(args.file), None, target_btf(args))
+    source = read_program(Path(args.file), None, target_btf(args), args.section)
     programs = _programs(source, args.section)
     try:
         verdicts = [kernel_verdict(program, log_level=args.log_level) for program in programs]
@@ -131,6 +124,13 @@ def _parse_uprobe(text: str) -> tuple[Path, str]:
 
 
 def cmd_kernel_attach(args: argparse.Namespace) -> int:
+    from interp.kernel.probes import (
+        ProbeError,
+        RunStatistics,
+        attach_kprobe,
+        attach_uprobe,
+    )
+
     from .check import check_program
     from .fixpoint import Limits
 
@@ -141,7 +141,7 @@ def cmd_kernel_attach(args: argparse.Namespace) -> int:
     if args.count is not None and args.count <= 0:
         raise UsageError(f"--count {args.count}: give a positive number of firings")
     uprobe = _parse_uprobe(args.uprobe) if args.uprobe else None
-    source = read_program(Path(args.file), None, target_btf(args))
+    source = read_program(Path(args.file), None, target_btf(args), args.section)
     program = source.select(args.section)
     if program.prog_type != "kprobe":
         raise UsageError(f"{describe(program)} is a {program.prog_type} program; only kprobe programs attach to "
@@ -203,6 +203,8 @@ def cmd_kernel_attach(args: argparse.Namespace) -> int:
 def _watch(prog_fd: int, counted: bool, duration: float | None, count: int | None) -> tuple[int | None, float]:
     """Wait for `duration` seconds, `count` firings or an interrupt, showing the firings so far."""
     from tqdm import tqdm
+
+    from interp.kernel.probes import run_count
 
     start = time.monotonic()
     firings = 0

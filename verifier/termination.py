@@ -22,7 +22,6 @@ from interp.isa.ops import Branch, Reg, to_signed
 
 from .cfg import EXIT_NODE
 from .checker import Alarm
-from .loop_bounds import prove_bound
 from .obligations import Kind, Obligation
 from .paths import Paths
 
@@ -65,6 +64,9 @@ def check_termination(run: "FunctionRun") -> None:
         if bounded_by_may_goto(run, head):
             note_bound(run, head, MAY_GOTO_BUDGET + 1, "may_goto")
             continue
+        # (z3: loaded only for a program with a loop)
+        from .loop_bounds import prove_bound
+
         proved = prove_bound(run, head, run.a.limits.solver_rlimit)
         if proved is not None:
             note_bound(run, head, proved.visits, "proved")
