@@ -202,9 +202,9 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
     # questions about runs for z3)
     if analysis is not None and limits.solver and result.verdict != "unknown" and prof.analysis == "fixpoint" \
             and any(alarms[n].code not in warnings for n in exposed):
-        # z3 (the slowest import of all) is loaded only when there is an alarm to judge
+        # (judged only where there is an alarm to judge; z3 itself is loaded by a search)
         from .smt import judge
-        from .symbolic.search import SearchLimits
+        from .symbolic.limits import SearchLimits
 
         search_limits = SearchLimits(steps=limits.solver_steps, rlimit=limits.solver_rlimit,
                                      timeout_ms=int(limits.solver_timeout_s * 1000),

@@ -10,11 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from .checker import Alarm
 from .obligations import POLICY, Kind, Obligation
-from .symbolic.search import SearchLimits, search
-from .witness import Counterexample, Replay, counterexample, fewer_registers, replay
+from .symbolic.limits import SearchLimits
 
 if TYPE_CHECKING:
     from .fixpoint import Analysis
+    from .witness import Counterexample, Replay
+
+# (the search and the replay, z3 and the kprobe runtime, are imported where an alarm is searched:
+# a program whose alarms are all the kernel's load-time rules is judged without them)
 
 
 @dataclass
@@ -74,6 +77,9 @@ def loop_witness(analysis: "Analysis", obligation: Obligation, context: tuple[in
     state from which it goes round for ever, replayed until the interpreter's budget runs out
     inside the loop. No such run is no proof of termination: the loop stays refused (unknown), as
     nothing bounds it."""
+    from .symbolic.search import search
+    from .witness import counterexample, replay
+
     head = obligation.detail
     outcome = search(analysis, head, context, obligation, limits)
     if outcome.status == "refuted":  # every path was followed to its end: every run leaves the loop
@@ -97,6 +103,9 @@ def loop_witness(analysis: "Analysis", obligation: Obligation, context: tuple[in
 def _judge(analysis: "Analysis", alarm: Alarm, limits: SearchLimits) -> Judgement:
     if alarm.kind == Kind.TERMINATES:
         return _judge_loop(analysis, alarm, limits)
+    from .symbolic.search import search
+    from .witness import counterexample, fewer_registers, replay
+
     outcome = search(analysis, alarm.pc, alarm.context, alarm.obligation, limits)
     if outcome.status != "witness":
         return Judgement(outcome.status, outcome.reason, steps=outcome.steps, queries=outcome.queries)

@@ -93,7 +93,7 @@ def endless(run: "FunctionRun", ob: Obligation, context: tuple[int, ...]) -> boo
     and the interpreter confirms it (its budget runs out in the loop); the judgement is kept for
     the report."""
     from .smt import loop_witness
-    from .symbolic.search import SearchLimits
+    from .symbolic.limits import SearchLimits
 
     a = run.a
     if not a.limits.solver:
