@@ -112,8 +112,8 @@ class _Loader:
     def __init__(self, path: Path, data: bytes, target_btf: Any, select: str | None = None) -> None:
         self.path = path
         self.name = path.name
+        self.data = data
         try:
-            self.data = data
             self.elf = ELFFile(io.BytesIO(data))
         except ELFError as exc:
             raise LoaderError(f"{self.name}: not an ELF object: {exc}") from None

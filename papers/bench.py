@@ -7,7 +7,8 @@ the wall clock), side by side in one run:
 - `check FILE --section S`, one process per program, for each kprobe program of the shared corpus
   (median and total: what a user waits for, start-up included);
 - `check --section S` on one program of `falco/probe.o` (95 programs; median of --repeat runs);
-- `bpfverify corpus` over the same kprobe programs, in one process (and its worker);
+- `bpfverify corpus` over the same kprobe programs, in one process (and its worker, whose time is
+  counted too: the bench adopts the processes a command leaves running);
 - straight-line programs of --sizes instructions (`papers.experiments.scaling`'s body) checked
   from a `.bin` file: CPU seconds, the child's peak memory (ru_maxrss) and the analysis' steps
   (`stats.steps` of `--format json`);
@@ -62,16 +63,45 @@ def child_env(root: Path) -> dict[str, str]:
     return env
 
 
+def adopt_orphans() -> bool:
+    """Make this process the reaper of its descendants' orphans (Linux' PR_SET_CHILD_SUBREAPER):
+    `bpfverify corpus` runs its checks in workers of a forkserver, which outlive the command by a
+    moment; adopted, their CPU time is counted too. False where the kernel refuses."""
+    import ctypes
+
+    try:
+        return ctypes.CDLL(None, use_errno=True).prctl(36, 1, 0, 0, 0) == 0  # PR_SET_CHILD_SUBREAPER
+    except (OSError, AttributeError):
+        return False
+
+
 def bpfverify(root: Path, args: list[str]) -> Run:
-    """`bpfverify ARGS` run from `root` in a fresh process, measured by its own rusage."""
+    """`bpfverify ARGS` run from `root` in a fresh process, measured by its own rusage and that of
+    every process it started (adopted when the command left them running)."""
     with tempfile.TemporaryFile() as out:
         child = subprocess.Popen([sys.executable, "-m", "verifier.cli", *args], cwd=root, env=child_env(root),
                                  stdout=out, stderr=subprocess.DEVNULL, stdin=subprocess.DEVNULL)
         _, status, usage = os.wait4(child.pid, 0)
         child.returncode = os.waitstatus_to_exitcode(status)
+        cpu, peak = usage.ru_utime + usage.ru_stime, usage.ru_maxrss
+        while True:  # the orphans it left, now ours
+            try:
+                _, _, usage = os.wait4(-1, 0)
+            except ChildProcessError:
+                break
+            cpu, peak = cpu + usage.ru_utime + usage.ru_stime, max(peak, usage.ru_maxrss)
         out.seek(0)
         text = out.read().decode("utf-8", "replace")
-    return Run(usage.ru_utime + usage.ru_stime, usage.ru_maxrss / 1024, child.returncode, text)
+    return Run(cpu, peak / 1024, child.returncode, text)
+
+
+def python_alone() -> float:
+    """CPU seconds of `python -c pass` with this environment: the interpreter's own start-up, the
+    floor under every command."""
+    child = subprocess.Popen([sys.executable, "-c", "pass"], stdin=subprocess.DEVNULL)
+    _, _, usage = os.wait4(child.pid, 0)
+    child.returncode = 0
+    return usage.ru_utime + usage.ru_stime
 
 
 def kprobe_programs(samples: Path, limit: int | None) -> list[tuple[Path, str]]:
@@ -126,39 +156,50 @@ def _median(values: list[float]) -> float:
     return statistics.median(values) if values else float("nan")
 
 
-def measure(root: Path, programs: list[tuple[Path, str]], falco: Path | None, falco_section: str,
-            sizes: list[int], repeat: int, work: Path) -> dict[str, Any]:
-    """Every measurement of one checkout."""
-    out: dict[str, Any] = {"root": str(root)}
+def measure(roots: dict[str, Path], programs: list[tuple[Path, str]], falco: Path | None, falco_section: str,
+            sizes: list[int], repeat: int, work: Path) -> dict[str, dict[str, Any]]:
+    """Every measurement of each checkout; the checkouts take turns run by run, so that a machine
+    growing busier or quieter weighs on them alike."""
+    out: dict[str, dict[str, Any]] = {name: {"root": str(root)} for name, root in roots.items()}
+
+    def each(args: list[str]) -> dict[str, Run]:
+        return {name: bpfverify(root, args) for name, root in roots.items()}
+
+    bare = [python_alone() for _ in range(5)]
+    for name in roots:
+        out[name]["python_alone_s"] = _median(bare)  # (the same interpreter for every checkout)
     if programs:
-        bpfverify(root, ["check", str(programs[0][0]), "--section", programs[0][1]])  # (untimed: bytecode cached)
-        runs = [bpfverify(root, ["check", str(path), "--section", section]) for path, section in programs]
-        out["check_each"] = {"programs": len(programs), "median_s": _median([r.cpu_s for r in runs]),
-                             "total_s": sum(r.cpu_s for r in runs), "max_s": max(r.cpu_s for r in runs),
-                             "exits": sorted({r.exit for r in runs})}
+        each(["check", str(programs[0][0]), "--section", programs[0][1]])  # (untimed: bytecode cached)
+        runs = [each(["check", str(path), "--section", section]) for path, section in programs]
+        for name in roots:
+            times = [r[name].cpu_s for r in runs]
+            out[name]["check_each"] = {"programs": len(programs), "median_s": _median(times), "total_s": sum(times),
+                                       "max_s": max(times), "exits": sorted({r[name].exit for r in runs})}
         files = sorted({str(path) for path, _ in programs})
-        csv_out = work / f"corpus_{abs(hash(str(root)))}.csv"
+        csv_out = work / "corpus.csv"
         args = ["corpus", *files, "--types", "kprobe", "--format", "csv", "-o", str(csv_out)]
-        bpfverify(root, args)  # (untimed)
-        run = bpfverify(root, args)
-        rows = max(len(csv_out.read_text().splitlines()) - 1, 0) if csv_out.exists() else 0
-        out["corpus"] = {"programs": len(programs), "rows": rows, "cpu_s": run.cpu_s, "exit": run.exit}
+        each(args)  # (untimed)
+        for name, root in roots.items():
+            run = bpfverify(root, args)
+            rows = max(len(csv_out.read_text().splitlines()) - 1, 0) if csv_out.exists() else 0
+            out[name]["corpus"] = {"programs": len(programs), "rows": rows, "cpu_s": run.cpu_s, "exit": run.exit}
     if falco is not None:
-        runs = [bpfverify(root, ["check", str(falco), "--section", falco_section]) for _ in range(repeat)]
-        out["falco_section"] = {"section": falco_section, "median_s": _median([r.cpu_s for r in runs]),
-                                "runs": [round(r.cpu_s, 3) for r in runs], "exit": runs[0].exit}
-    straight = []
+        runs = [each(["check", str(falco), "--section", falco_section]) for _ in range(repeat)]
+        for name in roots:
+            out[name]["falco_section"] = {"section": falco_section, "median_s": _median([r[name].cpu_s for r in runs]),
+                                          "runs": [round(r[name].cpu_s, 3) for r in runs], "exit": runs[0][name].exit}
+    for name in roots:
+        out[name]["straight_line"] = []
     for size in sizes:
         path = work / f"straight_{size}.bin"
-        run = bpfverify(root, ["check", str(path), "--format", "json", "--timeout", str(CHECK_TIMEOUT_S)])
-        try:
-            entry = json.loads(run.stdout)["programs"][0]
-            verdict, steps = entry["verdict"], entry["stats"].get("steps")
-        except (ValueError, KeyError, IndexError):
-            verdict, steps = f"exit {run.exit}", None
-        straight.append({"insns": size, "cpu_s": run.cpu_s, "peak_mb": run.peak_mb, "steps": steps,
-                         "verdict": verdict})
-    out["straight_line"] = straight
+        for name, run in each(["check", str(path), "--format", "json", "--timeout", str(CHECK_TIMEOUT_S)]).items():
+            try:
+                entry = json.loads(run.stdout)["programs"][0]
+                verdict, steps = entry["verdict"], entry["stats"].get("steps")
+            except (ValueError, KeyError, IndexError):
+                verdict, steps = f"exit {run.exit}", None
+            out[name]["straight_line"].append({"insns": size, "cpu_s": run.cpu_s, "peak_mb": run.peak_mb,
+                                               "steps": steps, "verdict": verdict})
     return out
 
 
@@ -184,6 +225,7 @@ def table(results: dict[str, dict[str, Any]], kernel: list[dict[str, Any] | None
         rows.append([label] + [pick(results[name]) for name in names])
 
     first = results[names[0]]
+    row("python -c pass (the interpreter alone): median of 5", lambda r: _cell(r["python_alone_s"]))
     if "check_each" in first:
         count = first["check_each"]["programs"]
         row(f"check --section, one process per kprobe program ({count}): median",
@@ -203,8 +245,9 @@ def table(results: dict[str, dict[str, Any]], kernel: list[dict[str, Any] | None
         theirs = kernel[n] if n < len(kernel) else None
         if theirs is not None:
             seconds = theirs["verification_s"]
+            verification = f"{seconds * 1e3:.2f} ms" if seconds is not None else "-"
             rows.append([f"  kernel: {theirs['verdict']}, {theirs['processed_insns']} processed, verification "
-                         f"{_cell(seconds)}, load CPU {_cell(theirs['load_cpu_s'])}"] + [""] * len(names))
+                         f"{verification}, load CPU {_cell(theirs['load_cpu_s'])}"] + [""] * len(names))
     return rows
 
 
@@ -262,12 +305,14 @@ def main(argv: list[str] | None = None) -> int:
     except BenchError as exc:
         print(f"papers.bench: {exc}", file=sys.stderr)
         return 2
+    if not adopt_orphans():
+        print("papers.bench: processes a command leaves running are not counted (no PR_SET_CHILD_SUBREAPER)",
+              file=sys.stderr)
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
         for size in args.sizes:
             straight_line_file(size, work)
-        results = {name: measure(root, programs, falco, args.falco_section, args.sizes, args.repeat, work)
-                   for name, root in roots.items()}
+        results = measure(roots, programs, falco, args.falco_section, args.sizes, args.repeat, work)
     kernel = [] if args.no_kernel else [kernel_straight_line(size) for size in args.sizes]
     if kernel and all(k is None for k in kernel):
         print("papers.bench: the running kernel was not asked (bpf() is not permitted here)", file=sys.stderr)
