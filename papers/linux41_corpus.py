@@ -16,6 +16,7 @@ from pathlib import Path
 
 from interp.loader import load_object
 from verifier.check import check_program
+from verifier.structure import kern_version_target
 
 HERE = Path(__file__).resolve().parent
 SAMPLES = HERE.parent.parent / "shared" / "corpus" / "ebpf-samples"
@@ -36,7 +37,7 @@ def main(argv: list[str] | None = None) -> int:
             for program in load_object(path):
                 if program.prog_type != "kprobe":
                     continue
-                result = check_program(program, "linux-4.1", kern_version=program.kern_version)
+                result = check_program(program, "linux-4.1", kern_version=kern_version_target(program, None))
                 counts[(directory, result.verdict)] += 1
                 first = result.errors[0] if result.errors else None
                 print(f"{directory}/{path.name}\t{program.section}\tkern_version {program.kern_version or 0:#x}\t"

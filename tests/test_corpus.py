@@ -76,6 +76,56 @@ def test_bad_options_are_one_line(capsys: pytest.CaptureFixture[str], argv: list
     assert run_cli(capsys, "corpus", EXAMPLES, *argv) == (2, "", message + "\n")
 
 
+SAMPLES = PROJECT.parent / "shared" / "corpus" / "ebpf-samples"
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="ebpf-samples corpus not found")
+def test_linux_4_1_profile_checks_each_object_against_its_own_version(capsys: pytest.CaptureFixture[str],
+                                                                       tmp_path: Path) -> None:
+    # the samples built with a version section (0x41300) and their siblings built for 5.15: the kern_version
+    # each 4.1 loader passed is the object's own, so only the features 4.1 lacks refuse them
+    (tmp_path / "linux").mkdir()
+    (tmp_path / "new_linux").mkdir()
+    for name in ("linux/tracex2_kern.o", "linux/tracex4_kern.o", "new_linux/tracex1_kern.o"):
+        (tmp_path / name).write_bytes((SAMPLES / name).read_bytes())
+    paths = [str(tmp_path / "linux"), str(tmp_path / "new_linux")]
+    code, out, _ = run_cli(capsys, "corpus", *paths, "--profile", "linux-4.1", "--format", "csv")
+    rows = {(r["file"], r["section"]): r for r in csv_rows(out)}
+    assert code == 0
+    assert {key: (r["verdict"], r["error"]) for key, r in rows.items()} == {
+        ("linux/tracex2_kern.o", "kprobe/kfree_skb"): ("accepted", ""),
+        ("linux/tracex2_kern.o", "kprobe/sys_write"): ("rejected", "unknown-helper"),
+        ("linux/tracex4_kern.o", "kprobe/kmem_cache_free"): ("accepted", ""),
+        ("linux/tracex4_kern.o", "kretprobe/kmem_cache_alloc_node"): ("accepted", ""),
+        ("new_linux/tracex1_kern.o", "kprobe/__netif_receive_skb_core:bpf_prog1"): ("rejected", "unknown-helper"),
+    }
+    assert "(get_current_pid_tgid arrived for kprobes in Linux 4.2)" in rows[
+        ("linux/tracex2_kern.o", "kprobe/sys_write")]["detail"]
+    assert rows[("new_linux/tracex1_kern.o", "kprobe/__netif_receive_skb_core:bpf_prog1")]["detail"].startswith(
+        "probe_read_kernel: Linux 4.1 kprobe programs may call only ")
+    # check agrees, program by program
+    code, out, _ = run_cli(capsys, "check", str(tmp_path / "linux" / "tracex4_kern.o"), "--profile", "linux-4.1")
+    assert code == 0 and out.count(": accepted") == 2
+    # a target named on the command line is what every object must match
+    code, out, _ = run_cli(capsys, "corpus", paths[0], "--profile", "linux-4.1", "--format", "csv",
+                           "--kern-version", "0x40100")
+    assert code == 0 and {r["error"] for r in csv_rows(out)} == {"kern-version-mismatch"}
+    code, out, _ = run_cli(capsys, "check", str(tmp_path / "linux" / "tracex4_kern.o"), "--profile", "linux-4.1",
+                           "--kern-version", "0x41300")
+    assert code == 0
+
+
+@pytest.mark.parametrize("command", ["corpus", "check"])
+@pytest.mark.parametrize("value, message", [
+    ("4.1", "--kern-version 4.1 is not an integer (e.g. 0x40100 for 4.1.0)"),
+    ("0x100000000", "--kern-version 0x100000000 is out of range: a LINUX_VERSION_CODE is from 0 to 0xffffffff"),
+])
+def test_bad_kern_version_is_one_line(capsys: pytest.CaptureFixture[str], command: str, value: str,
+                                      message: str) -> None:
+    assert run_cli(capsys, command, str(PROJECT / "examples" / "count_writes.o"), "--profile", "linux-4.1",
+                   "--kern-version", value) == (2, "", f"bpfverify: usage error: {message}\n")
+
+
 def test_missing_paths_and_empty_directories(capsys: pytest.CaptureFixture[str], tmp_path: Path) -> None:
     assert run_cli(capsys, "corpus", str(tmp_path / "nothing")) == (
         2, "", f"bpfverify: corpus: {tmp_path / 'nothing'}: no such file or directory\n")

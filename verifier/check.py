@@ -35,6 +35,7 @@ from .structure import (
     program_alarms,
     stack_alarms,
 )
+from .symbolic.limits import SearchLimits
 from .termination import LoopBound
 from .worst_case import worst_case
 
@@ -198,17 +199,23 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
     judgements: dict[int, Judgement] = {}
     exposed = _exposed(alarms, judgements, warnings, prof.solver_refutes)
     cut_short = None  # why z3 could not judge every alarm (the time limit)
-    # (the linux-4.1 walk decides by 4.1's own rules alone: its alarms are the kernel's refusals, not
-    # questions about runs for z3)
-    if analysis is not None and limits.solver and result.verdict != "unknown" and prof.analysis == "fixpoint" \
+    search_limits = SearchLimits(steps=limits.solver_steps, rlimit=limits.solver_rlimit,
+                                 timeout_ms=int(limits.solver_timeout_s * 1000),
+                                 deadline=analysis.deadline if analysis is not None else None)  # (the analysis' own)
+    if analysis is not None and limits.solver and result.verdict != "unknown" and prof.analysis == "linux-4.1":
+        # the walk decided by 4.1's own rules alone; z3 says only what each finding means for runs
+        # (z3 and the search: loaded for this profile's findings only)
+        from .linux41 import judge as linux41_judge
+
+        try:
+            linux41_judge.judge_findings(analysis, alarms, exposed, search_limits, judgements)
+        except ResourceLimit:
+            pass  # the findings z3 had no time for stand without its answer; no verdict rests on it
+    elif analysis is not None and limits.solver and result.verdict != "unknown" \
             and any(alarms[n].code not in warnings for n in exposed):
         # (judged only where there is an alarm to judge; z3 itself is loaded by a search)
         from .smt import judge
-        from .symbolic.limits import SearchLimits
 
-        search_limits = SearchLimits(steps=limits.solver_steps, rlimit=limits.solver_rlimit,
-                                     timeout_ms=int(limits.solver_timeout_s * 1000),
-                                     deadline=analysis.deadline)  # (the analysis' own)
         try:
             while True:  # an alarm behind one z3 drops is judged in its turn
                 ask = [n for n in exposed if n not in judgements and alarms[n].code not in warnings]

@@ -30,10 +30,12 @@ from .cli_common import (
     EXIT_OK,
     EXIT_UNKNOWN,
     GRACE_S,
+    KERN_VERSION_HELP,
     TimeLimit,
     UsageError,
     check_timeout,
     is_bad_input,
+    kern_version_option,
     one_line,
     positive,
     target_btf,
@@ -134,6 +136,7 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
 
     from verifier.check import ProgramResult, check_program
     from verifier.fixpoint import Limits, process_memory
+    from verifier.structure import kern_version_target
 
     if args.max_memory is not None:
         if args.max_memory <= 0:
@@ -154,10 +157,7 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
     if args.section is None:
         traced = [p for p in programs if p.prog_type not in ("unknown",)]
         programs = traced or programs
-    try:
-        kern_version = int(args.kern_version, 0) if args.kern_version else None
-    except ValueError:
-        raise UsageError(f"--kern-version {args.kern_version} is not an integer (e.g. 0x40100 for 4.1.0)") from None
+    kern_version = kern_version_option(args.kern_version)
     for name in ("max_work", "max_unroll"):
         if getattr(args, name) <= 0:
             raise UsageError(f"--{name.replace('_', '-')} {getattr(args, name)}: give a positive number of steps")
@@ -171,7 +171,8 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
         started = clock.now()
         try:
             with time_limit(max(deadline - started, 0) + GRACE_S, "the analysis", args.timeout):
-                results.append(check_program(program, args.profile, args.arch, kern_version, limits,
+                results.append(check_program(program, args.profile, args.arch,
+                                             kern_version_target(program, kern_version), limits,
                                              strict=args.strict))
         except TimeLimit as exc:
             results.append(ProgramResult(program, args.profile, "unknown", reason=str(exc),
@@ -390,7 +391,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--profile", choices=("linux-6.18", "linux-4.1"), default="linux-6.18",
                        help="the kernel whose rules apply (default: linux-6.18)")
     check.add_argument("--arch", choices=("x86_64", "arm64"), default="x86_64")
-    check.add_argument("--kern-version", help="linux-4.1: the target's LINUX_VERSION_CODE (default 0x40100)")
+    check.add_argument("--kern-version", help=KERN_VERSION_HELP)
     check.add_argument("--strict", action="store_true",
                        help="the rules for unprivileged programs: the profile's warnings are errors")
     check.add_argument("--format", choices=("text", "json", "sarif"), default="text",

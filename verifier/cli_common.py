@@ -39,6 +39,8 @@ def is_bad_input(exc: BaseException) -> bool:
 
 # the time a command has beyond its --timeout to wind down and report, before it is cut short
 GRACE_S = 0.5
+KERN_VERSION_HELP = ("linux-4.1: the target's LINUX_VERSION_CODE, which a kprobe program's kern_version must equal "
+                     "(e.g. 0x40100; default: each object's own version section, 0x40100 where it has none)")
 
 
 class UsageError(Exception):
@@ -115,6 +117,19 @@ def parse_hex(text: str, what: str) -> bytes:
 
 
 EXIT_UNKNOWN = 3  # a resource limit reached: the verdict is unknown
+
+
+def kern_version_option(text: str | None) -> int | None:
+    """--kern-version: the target's LINUX_VERSION_CODE (a 32-bit number), or None when not given."""
+    if not text:
+        return None
+    try:
+        value = int(text, 0)
+    except ValueError:
+        raise UsageError(f"--kern-version {text} is not an integer (e.g. 0x40100 for 4.1.0)") from None
+    if not 0 <= value <= 0xFFFFFFFF:
+        raise UsageError(f"--kern-version {text} is out of range: a LINUX_VERSION_CODE is from 0 to 0xffffffff")
+    return value
 
 
 def target_btf(args: argparse.Namespace) -> str | None:

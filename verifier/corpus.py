@@ -46,6 +46,7 @@ class CorpusOptions:
     max_unroll: int
     max_memory_mb: int
     compare_kernel: bool
+    kern_version: int | None = None  # --kern-version; None: each object's own version section
 
 
 @dataclass(frozen=True)
@@ -89,13 +90,15 @@ def _work(task: Task, options: CorpusOptions) -> Any:
 def _check_row(task: Task, program: Program, options: CorpusOptions) -> Row:
     from .check import check_program
     from .fixpoint import Limits, process_memory
+    from .structure import kern_version_target
 
     row: Row = {"file": task.shown, "section": describe(program), "type": program.prog_type, "insns": program.slots}
     before = process_memory()[1]
     try:
-        result = check_program(program, options.profile, limits=Limits(
-            timeout_s=options.timeout_s, max_work=options.max_work, max_unroll_work=options.max_unroll,
-            max_memory_mb=options.max_memory_mb))
+        limits = Limits(timeout_s=options.timeout_s, max_work=options.max_work, max_unroll_work=options.max_unroll,
+                        max_memory_mb=options.max_memory_mb)
+        result = check_program(program, options.profile, kern_version=kern_version_target(program, options.kern_version),
+                               limits=limits)
     except Exception as exc:
         row.update(verdict="error", error="internal-error", detail=f"{type(exc).__name__}: {exc}")
         return row
@@ -177,6 +180,9 @@ def cmd_corpus(args: argparse.Namespace) -> int:
 def _run(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
+    from .cli_common import kern_version_option
+
+    kern_version = kern_version_option(args.kern_version)
     for name in ("timeout", "max_work", "max_unroll", "max_memory", "jobs"):
         if getattr(args, name) <= 0:
             raise ReportError(f"--{name.replace('_', '-')} {getattr(args, name)}: give a positive number")
@@ -193,7 +199,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.sort:
         sort_rows([], args.sort, columns)  # a bad key is a usage error before the run, not after it
     options = CorpusOptions(args.profile, args.timeout, args.max_work, args.max_unroll, args.max_memory,
-                            compare_kernel)
+                            compare_kernel, kern_version)
     types = _types(args.types, args.profile)
     files = _files(args.paths)
     start = time.monotonic()
@@ -273,9 +279,12 @@ def _compare(args: argparse.Namespace) -> int:
 
 
 def register(sub: Any) -> None:
+    from .cli_common import KERN_VERSION_HELP
+
     corpus = sub.add_parser("corpus", help="check every program of many objects: one row each (veristat-like)")
     corpus.add_argument("paths", nargs="*", metavar="PATH", help="objects, or directories searched for .o files")
     corpus.add_argument("--profile", choices=sorted(PROFILES), default="linux-6.18")
+    corpus.add_argument("--kern-version", help=KERN_VERSION_HELP)
     corpus.add_argument("--types", help="comma-separated program types to check, or 'all' (default: the types "
                                         "the profile verifies)")
     corpus.add_argument("--compare-kernel", action="store_true",

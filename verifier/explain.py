@@ -28,6 +28,7 @@ from .check import ProgramResult
 from .domains.regs import RegType
 from .errors import Finding, ResourceLimit
 from .evidence import counterexample_lines
+from .profiles import PROFILES
 from .state import State
 from .witness import Counterexample, Replay, replay
 
@@ -292,7 +293,10 @@ def _abstract(state: State | None, reg: int) -> str:
 def _states_table(result: ProgramResult, texts: dict[int, str]) -> list[str]:
     out = ['<section id="states"><h2>Abstract state before each instruction</h2>']
     if not result.states:
-        return out + ["<p>none: the analysis did not run to the end</p></section>"]
+        why = ("the linux-4.1 profile decides by the Linux 4.1 verifier's own walk, which keeps no states of "
+               "this analysis" if PROFILES[result.profile].analysis == "linux-4.1"
+               else "the analysis did not run to the end")
+        return out + [f"<p>none: {why}</p></section>"]
     out += ['<table class="states">', _header("pc", "instruction", "source")]
     last_source = None
     errors = {f.pc for f in result.errors}

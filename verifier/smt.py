@@ -56,9 +56,17 @@ def judge(analysis: "Analysis", alarms: list[Alarm], limits: SearchLimits,
     done: dict[tuple[Any, ...], Judgement] = {}
     for n, alarm in enumerate(alarms):
         rule = alarm.obligation.rule
-        if alarm.state is None or (rule.fault == POLICY and not rule.refutable):
-            judgements[n] = Judgement("policy" if alarm.obligation.rule.fault == POLICY else "unknown")
+        if rule.fault == POLICY and not rule.refutable:
+            judgements[n] = Judgement("policy")
             continue
+        if alarm.state is None:
+            # an alarm without a state is about the whole program unless it is one a run can break:
+            # those of the linux-4.1 walk, which keeps no state of ours (the formulas are z3's)
+            from .symbolic.violations import VIOLATIONS
+
+            if alarm.kind not in VIOLATIONS:
+                judgements[n] = Judgement("policy" if rule.fault == POLICY else "unknown")
+                continue
         key = (alarm.pc, alarm.obligation, alarm.context)
         if key not in done:
             done[key] = _judge(analysis, alarm, limits)

@@ -30,6 +30,14 @@ def alarm(rule: Kind, pc: int, **facts: Any) -> Alarm:
     return Alarm(Obligation(rule, pc), pc, (), None, facts, definite=True)
 
 
+def kern_version_target(program: Program, given: int | None) -> int | None:
+    """The LINUX_VERSION_CODE a kprobe program's kern_version is compared with: the one given (--kern-version),
+    else the object's own `version` section, since the loader of a 4.1 kernel passed that section as the
+    program's kern_version and the object was built against the kernel it loads into; None where neither
+    says (4.1.0, which a program without a version section does not match)."""
+    return given if given is not None else program.kern_version
+
+
 def program_alarms(program: Program, profile: Profile, kern_version: int | None) -> list[Alarm]:
     """What the loader of the profile's kernel refuses before verifying anything."""
     out = []
@@ -108,4 +116,4 @@ def stack_alarms(analysis: "Analysis") -> list[Alarm]:
     return [alarm(Kind.COMBINED_STACK, 0, total=total)] if total > STACK_LIMIT else []
 
 
-__all__ = ["BLOCKING", "SEED_KERNEL_VERSION", "control_flow_error", "flow_alarms", "program_alarms", "stack_alarms"]
+__all__ = ["BLOCKING", "SEED_KERNEL_VERSION", "control_flow_error", "kern_version_target", "flow_alarms", "program_alarms", "stack_alarms"]

@@ -15,11 +15,16 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from interp.asm.kernel_syntax import assemble
+from interp.helper_ids import HELPER_NAMES
 from interp.isa.insn import encode
 from interp.kprobe import KprobeSession
 from interp.program import MapDef, Program
 from verifier.check import check_program
 from verifier.cli import main
+from verifier.evidence import verdict_line
+from verifier.fixpoint import Limits
+from verifier.linux41.helpers import PROTOS
+from verifier.profiles import LINUX_4_1
 
 HASH = MapDef("h", 1, 4, 8, 16)  # 4-byte keys, 8-byte values
 HASH8 = MapDef("h8", 1, 8, 8, 16)
@@ -481,3 +486,112 @@ def test_states_equal_as_4_1_prunes() -> None:
     spilled = State.entry().write_stack(-8, 8, Reg(RegType.PTR_TO_STACK, -16))
     assert not subsumes(spilled, State.entry().write_stack(-8, 8, Reg(RegType.PTR_TO_STACK, -24)))
     assert subsumes(spilled, spilled)
+
+
+FOUR_ONE_KPROBE_HELPERS = {1: "map_lookup_elem", 2: "map_update_elem", 3: "map_delete_elem", 4: "probe_read",
+                           5: "ktime_get_ns", 6: "trace_printk"}
+
+
+def test_the_4_1_kprobe_helper_set_is_kprobe_prog_func_proto_of_4_1() -> None:
+    """The profile's helper set, 4.1's prototypes and what the walk refuses are one set: the six ids
+    kprobe_prog_func_proto of 4.1 answers; every other id is refused with its name."""
+    assert {i: p.name for i, p in PROTOS.items()} == FOUR_ONE_KPROBE_HELPERS
+    assert LINUX_4_1.program_types["kprobe"].helpers == set(FOUR_ONE_KPROBE_HELPERS.values())
+    allowed = "ktime_get_ns, map_delete_elem, map_lookup_elem, map_update_elem, probe_read, trace_printk"
+    for helper_id, name in sorted(HELPER_NAMES.items()):
+        if helper_id in FOUR_ONE_KPROBE_HELPERS:
+            continue
+        case = Case("check_call", name, f"call {helper_id}\nexit", "unknown-helper")
+        result = check_program(program(case), "linux-4.1")
+        [error] = result.errors
+        assert (result.verdict, error.code) == ("rejected", "unknown-helper")
+        name = name if helper_id else "helper 0"
+        assert error.message.startswith(f"{name}: Linux 4.1 kprobe programs may call only {allowed}"), error.message
+        # ids past l4_csum_replace (11) are past 4.1's enum; the ones before it belong to other program types
+        assert error.kernel_message == (f"unknown func {helper_id}" if helper_id < 12 else f"invalid func {helper_id}")
+    refused = check_program(program(Case("check_call", "", "call 14\nexit", "unknown-helper")), "linux-4.1")
+    assert refused.errors[0].message.startswith("get_current_pid_tgid: ")
+    assert refused.errors[0].message.endswith("(get_current_pid_tgid arrived for kprobes in Linux 4.2)")
+    refused = check_program(program(Case("check_call", "", "call 7\nexit", "unknown-helper")), "linux-4.1")
+    assert refused.errors[0].message.endswith("(get_prandom_u32 arrived for kprobes in Linux 4.10)")
+    accepted = check_program(program(Case("check_call", "", "call 5\nr0 = 0\nexit", None)), "linux-4.1")
+    assert (accepted.verdict, accepted.findings) == ("accepted", [])
+
+
+def _case(name: str) -> Case:
+    return next(c for c in CASES if c.name == name)
+
+
+def test_a_4_1_finding_a_run_breaks_has_its_counterexample_replayed(tmp_path: Path,
+                                                                     capsys: pytest.CaptureFixture[str]) -> None:
+    result = check_program(program(_case("read of a lookup's result unchecked")), "linux-4.1")
+    [error] = result.errors
+    assert error.proof is not None and error.proof["status"] == "witnessed" and error.proof["confirmed"]
+    assert error.proof["replay"]["fault"]["pc"] == 6 and error.proof["counterexample"]["absent"] == [
+        {"index": 0, "name": "h", "key": "00000000"}]
+    path = tmp_path / "p.bin"
+    path.write_bytes(encode(program(_case("read of a lookup's result unchecked")).insns))
+    maps = [{"name": "h", "type": 1, "key_size": 4, "value_size": 8, "max_entries": 16}]
+    path.with_suffix(".json").write_text(json.dumps({"prog_type": "kprobe", "license": "GPL", "maps": maps,
+                                                     "kern_version": 0x40100}))
+    assert main(["check", str(path), "--profile", "linux-4.1", "--explain", str(tmp_path / "pages")]) == 1
+    lines = capsys.readouterr().out.splitlines()
+    assert lines[2:6] == ["    linux-4.1 kernel: R0 invalid mem access 'map_value_or_null'",
+                          "    confirmed: the run faults at insn 6 (out-of-bounds)", "    counterexample:",
+                          "        registers: all zero"]
+    page = (tmp_path / "pages" / "p.html").read_text()
+    assert "<h2>The counterexample replayed</h2>" in page and "keeps no states of this analysis" in page
+    assert main(["check", str(path), "--profile", "linux-4.1", "--format", "json"]) == 1
+    (tmp_path / "report.json").write_text(capsys.readouterr().out)
+    assert main(["replay", str(tmp_path / "report.json")]) == 0  # the saved report's run, replayed again
+    assert "    matches the report (a fault at insn 6, out-of-bounds)" in capsys.readouterr().out.splitlines()
+    assert main(["check", str(path), "--profile", "linux-4.1", "--no-solver"]) == 1  # z3 only explains
+    assert not any("confirmed" in line for line in capsys.readouterr().out.splitlines())
+
+
+@pytest.mark.parametrize("name, line", [
+    # 4.1 forbids dereferencing a moved map value pointer: in bounds, no run faults
+    ("a map value pointer moved, then read", "not confirmed (policy: no run faults here (z3 followed every path to "
+                                             "it): a rule of the Linux 4.1 verifier, which refuses the program when "
+                                             "it loads it)"),
+    ("the NULL side is the constant 0", "confirmed: the run faults at insn 7 (out-of-bounds)"),
+    ("stack store at fp-520", "confirmed: the run faults at insn 0 (out-of-bounds)"),
+    ("unwritten stack read", "not confirmed (policy: a rule the kernel applies when it loads the program; no run "
+                                "breaks it by itself)"),
+    ("get_current_pid_tgid (Linux 4.2)", "not confirmed (policy: a rule the kernel applies when it loads the "
+                                         "program; no run breaks it by itself)"),
+])
+def test_what_z3_makes_of_4_1_findings(name: str, line: str) -> None:
+    [error] = check_program(program(_case(name)), "linux-4.1").errors
+    assert verdict_line(error.proof or {}) == line
+
+
+def test_z3_changes_no_4_1_verdict() -> None:
+    """The walk decides: without z3 every rule program has the verdict and the error it has with z3
+    (test_linux41_rule)."""
+    for case in CASES:
+        without = check_program(program(case), "linux-4.1", limits=Limits(solver=False))
+        assert without.verdict == ("accepted" if case.code is None else "rejected"), case.name
+        assert [f.code for f in without.errors] == ([] if case.code is None else [case.code]), case.name
+        assert all(f.proof is None for f in without.findings)
+
+
+def test_a_rule_about_runs_the_analysis_does_not_state_there_is_not_asked() -> None:
+    from verifier.checker import Alarm
+    from verifier.fixpoint import Analysis
+    from verifier.linux41.judge import judge_findings, run_question
+    from verifier.obligations import Kind, Obligation
+    from verifier.profiles import helper_registry
+    from verifier.symbolic.search import SearchLimits
+
+    ops = LINUX_4_1.program_types["kprobe"]
+    analysis = Analysis(program(_case("read of a lookup's result unchecked")), LINUX_4_1, "x86_64", ops,
+                        helper_registry(ops), Limits())
+    at_call = Alarm(Obligation(Kind.NOT_NULL, 6, 0, 0, 8), 6, (), None, definite=True)
+    assert run_question(analysis, at_call) == at_call  # the analysis' own obligation at insn 6
+    elsewhere = Alarm(Obligation(Kind.HELPER_MEMORY, 0, 1), 0, (), None, definite=True)  # insn 0 calls nothing
+    assert run_question(analysis, elsewhere) is None
+    judgements: dict = {}
+    judge_findings(analysis, [elsewhere, at_call], [0, 1], SearchLimits(), judgements)
+    assert judgements[0].status == "unknown" and judgements[0].reason.startswith("this analysis states no question")
+    assert judgements[1].status == "witnessed" and judgements[1].confirmed

@@ -16,6 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from interp import semantics
+from interp.helper_ids import HELPER_NAMES
 from interp.isa.opcodes import STACK_SIZE, AluOp, JmpOp, PseudoSrc
 from interp.isa.ops import (
     Alu,
@@ -445,8 +446,9 @@ class Walk:
         helper = op.helper
         proto = PROTOS.get(helper)
         if proto is None:
-            known = self.a.registry.get(helper)
-            name = known.name if known is not None else f"helper {helper}"
+            # (named from the id table, helpers of other program types too; id 0 is no helper)
+            name = HELPER_NAMES.get(helper) if helper != 0 else None
+            name = name or f"helper {helper}"
             kernel = f"invalid func {helper}" if not 0 <= helper < FUNC_MAX_ID else f"unknown func {helper}"
             arrived = f" ({name} arrived for kprobes in Linux {HELPER_ARRIVED[helper]})" if helper in HELPER_ARRIVED else ""
             raise Refusal(Kind.HELPER_ALLOWED, pc, f"{name}: Linux 4.1 kprobe programs may call only "
