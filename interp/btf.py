@@ -6,6 +6,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import cache
 
 BTF_MAGIC = 0xEB9F
 
@@ -259,6 +260,8 @@ def parse_btf_ext(data: bytes, btf: Btf) -> BtfExt:
     if hdr_len >= 32 and len(data) >= 32:
         core_off, core_len = struct.unpack_from("<II", data, 24)
     ext = BtfExt()
+    # file names and source lines repeat from record to record: each is decoded once
+    string = cache(btf.string)
 
     def records(offset: int, length: int, min_size: int):
         if length == 0:
@@ -278,7 +281,7 @@ def parse_btf_ext(data: bytes, btf: Btf) -> BtfExt:
             pos += 8
             if pos + count * rec_size > end:
                 raise BtfError("BTF.ext records run past their section")
-            section = btf.string(sec_name_off)
+            section = string(sec_name_off)
             for i in range(count):
                 yield section, data, pos + i * rec_size
             pos += count * rec_size
@@ -289,7 +292,7 @@ def parse_btf_ext(data: bytes, btf: Btf) -> BtfExt:
     for section, raw, pos in records(line_off, line_len, 16):
         insn_off, file_off, text_off, line_col = struct.unpack_from("<IIII", raw, pos)
         ext.line_info.setdefault(section, []).append(
-            LineInfo(insn_off, btf.string(file_off), btf.string(text_off), line_col >> 10, line_col & 0x3FF)
+            LineInfo(insn_off, string(file_off), string(text_off), line_col >> 10, line_col & 0x3FF)
         )
     for section, raw, pos in records(core_off, core_len, 16):
         insn_off, type_id, access_off, kind = struct.unpack_from("<IIII", raw, pos)
@@ -297,5 +300,5 @@ def parse_btf_ext(data: bytes, btf: Btf) -> BtfExt:
             core_kind = CoreKind(kind)
         except ValueError:
             raise BtfError(f"unknown CO-RE relocation kind {kind}") from None
-        ext.core_relos.setdefault(section, []).append(CoreRelo(insn_off, type_id, btf.string(access_off), core_kind))
+        ext.core_relos.setdefault(section, []).append(CoreRelo(insn_off, type_id, string(access_off), core_kind))
     return ext

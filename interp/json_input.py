@@ -9,11 +9,12 @@ the map's `value_size`, overlapping memory chunks) is checked where those fields
 from __future__ import annotations
 
 import json
+from functools import cache
 from pathlib import Path
-from typing import Any, Mapping
+from typing import TYPE_CHECKING, Any, Mapping
 
-from jsonschema import Draft202012Validator, validators
-from jsonschema.exceptions import ValidationError
+if TYPE_CHECKING:
+    from jsonschema.exceptions import ValidationError
 
 U32_MAX = (1 << 32) - 1
 U64_MAX = (1 << 64) - 1
@@ -41,11 +42,17 @@ HEX_BYTES: dict[str, Any] = {"type": "string", "pattern": "^[0-9a-fA-F\\s]*$",
                              "description": "a string of hex bytes"}
 
 
-# JSON numbers with a fraction (1.0) are not integers here: every integer field is used as a count
-# or an address, and Python must see an int
-_TYPES = Draft202012Validator.TYPE_CHECKER.redefine(
-    "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
-Validator = validators.extend(Draft202012Validator, type_checker=_TYPES)
+@cache
+def validator_class() -> Any:
+    """The validator of every schema here. (jsonschema is imported on first use: it is slow to
+    import, and only commands that read a JSON input need it.)"""
+    from jsonschema import Draft202012Validator, validators
+
+    # JSON numbers with a fraction (1.0) are not integers here: every integer field is used as a
+    # count or an address, and Python must see an int
+    types = Draft202012Validator.TYPE_CHECKER.redefine(
+        "integer", lambda _checker, value: isinstance(value, int) and not isinstance(value, bool))
+    return validators.extend(Draft202012Validator, type_checker=types)
 
 
 class JsonInputError(ValueError):
@@ -97,7 +104,7 @@ def _first_error(validator: Any, document: Any) -> ValidationError | None:
 def validate(document: Any, schema: Mapping[str, Any], where: str) -> Any:
     """`document` if it fits `schema`; otherwise JsonInputError `where: <place> must be ...`."""
     try:
-        error = _first_error(Validator(schema), document)
+        error = _first_error(validator_class()(schema), document)
         if error is not None:
             raise JsonInputError(f"{where}: {_message(error)}")
     except RecursionError:
@@ -140,4 +147,6 @@ def to_bytes(value: str, where: str) -> bytes:
 
 
 def check_schema(schema: Mapping[str, Any]) -> None:
+    from jsonschema import Draft202012Validator
+
     Draft202012Validator.check_schema(schema)

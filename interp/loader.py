@@ -11,11 +11,13 @@ import io
 import struct
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from elftools.common.exceptions import ELFError
 from elftools.elf.constants import SH_FLAGS
 from elftools.elf.elffile import ELFFile
+from elftools.elf.enums import ENUM_ST_INFO_BIND, ENUM_ST_INFO_TYPE, ENUM_ST_SHNDX
+from elftools.elf.sections import StringTableSection, SymbolTableSection
 
 from .btf import Btf, BtfError, BtfExt, parse_btf_ext
 from .isa.insn import SLOT_BYTES, DecodeError, Insn, decode
@@ -23,11 +25,25 @@ from .isa.opcodes import CALL, LDDW, PseudoSrc
 from .map_limits import creation_error
 from .program import MapDef, Program, Relocation, SourceLine
 from .sections import section_type
+from .sources import select_programs
 
 MAX_ZERO_FILL = 64 << 20  # a .bss larger than this is a corrupted size, not a program's data
 EM_BPF = 247
 EM_NONE = 0
 SHN_UNDEF = 0
+# Elf64_Sym: st_name, st_info, st_other, st_shndx, st_value, st_size; its fields named as
+# pyelftools names them (an unnamed value stays a number)
+_SYMBOL = struct.Struct("<IBBHQQ")
+_SYMBOL_TYPES = {value: name for name, value in ENUM_ST_INFO_TYPE.items() if not name.startswith("_")}
+_SYMBOL_BINDINGS = {value: name for name, value in ENUM_ST_INFO_BIND.items() if not name.startswith("_")}
+_SPECIAL_SECTIONS = frozenset(value for name, value in ENUM_ST_SHNDX.items() if not name.startswith("_"))
+
+
+class _Named(NamedTuple):
+    """What `select_programs` reads of a program, before it is linked."""
+
+    section: str
+    name: str
 
 
 class LoaderError(ValueError):
@@ -68,17 +84,23 @@ class _CodeSection:
     invalid: dict[int, str] = field(default_factory=dict)  # slot -> why its encoding is invalid
 
 
-def load_object(path: Path | str, target_btf: "Btf | None | str" = "auto") -> list[Program]:
+def load_object(path: Path | str, target_btf: "Btf | None | str" = "auto",
+                select: str | None = None) -> list[Program]:
     """All programs of the object at `path`. `target_btf` is the kernel BTF that CO-RE
     relocations are resolved against: a `Btf`, a path, "auto" (the running kernel's, when it
-    exists) or None (leave them unresolved)."""
+    exists) or None (leave them unresolved).
+
+    `select` (a section, a function or `SECTION:FUNCTION`, as `interp.sources.select_programs`
+    matches them): only the programs it names, each the same as a whole load makes it; only
+    their sections, and those of the functions they call, are decoded, relocated and linked.
+    Where it names none, every program (so that the caller can say what there is)."""
     path = Path(path)
     try:
         data = path.read_bytes()
     except OSError as exc:
         raise LoaderError(f"cannot read {path}: {exc.strerror or exc}") from None
     try:
-        return _Loader(path, data, target_btf).programs()
+        return _Loader(path, data, target_btf, select).programs(select)
     except (ELFError, struct.error, UnicodeDecodeError, IndexError, KeyError, ValueError,
             AttributeError, TypeError, AssertionError, OverflowError, RecursionError) as exc:
         if isinstance(exc, LoaderError):
@@ -87,9 +109,10 @@ def load_object(path: Path | str, target_btf: "Btf | None | str" = "auto") -> li
 
 
 class _Loader:
-    def __init__(self, path: Path, data: bytes, target_btf: Any) -> None:
+    def __init__(self, path: Path, data: bytes, target_btf: Any, select: str | None = None) -> None:
         self.path = path
         self.name = path.name
+        self.data = data
         try:
             self.elf = ELFFile(io.BytesIO(data))
         except ELFError as exc:
@@ -115,7 +138,15 @@ class _Loader:
         self.license = self._string_section("license")
         version = self._section_bytes("version")
         self.kern_version = struct.unpack_from("<I", version)[0] if version and len(version) >= 4 else None
-        self.code = self._code_sections()
+        # executable sections that hold code, by index; each decoded and relocated when first
+        # needed (all of them at once, in order, unless one program is selected)
+        self.code_indices = [index for index, section in enumerate(self.sections)
+                             if section["sh_type"] == "SHT_PROGBITS" and section["sh_flags"] & SH_FLAGS.SHF_EXECINSTR
+                             and section.data()]
+        self.code: dict[int, _CodeSection] = {}
+        self._function_sections: dict[str, set[int]] | None = None  # function name -> sections
+        if select is None:
+            self._decode_all()
 
     # -- raw ELF -----------------------------------------------------------
     def _section_bytes(self, name: str) -> bytes | None:
@@ -138,12 +169,36 @@ class _Loader:
         table = self.elf.get_section_by_name(".symtab")
         if table is None:
             raise LoaderError(f"{self.name}: missing section .symtab; the object has no symbol table")
+        fast = self._read_symbols(table)
+        if fast is not None:
+            return fast
         out = []
         for sym in table.iter_symbols():
             shndx = sym["st_shndx"]
             section = shndx if isinstance(shndx, int) else 0
             out.append(_Symbol(sym.name, section, sym["st_value"], sym["st_size"],
                                sym["st_info"]["type"], sym["st_info"]["bind"]))
+        return out
+
+    def _read_symbols(self, table: Any) -> list[_Symbol] | None:
+        """The symbols of a well-formed 64-bit table, read with `struct` (pyelftools takes 30 us a
+        symbol, and an object may have 10,000), exactly as pyelftools reads them; None for any
+        other table, which pyelftools reads (and says what is wrong with it)."""
+        strings = getattr(table, "stringtable", None)
+        offset, size = table["sh_offset"], table["sh_size"]
+        if (not isinstance(table, SymbolTableSection) or not isinstance(strings, StringTableSection)
+                or table["sh_entsize"] != _SYMBOL.size or offset + size > len(self.data)):
+            return None
+        names_at = strings["sh_offset"]
+        out = []
+        for st_name, st_info, _other, shndx, value, sym_size in _SYMBOL.iter_unpack(self.data[offset:offset + size]):
+            start = names_at + st_name
+            end = self.data.find(b"\0", start)
+            # a name runs to the first NUL of the file; none: no name
+            name = self.data[start:end].decode("utf-8", errors="replace") if end >= 0 else ""
+            out.append(_Symbol(name, 0 if shndx in _SPECIAL_SECTIONS else shndx, value, sym_size,
+                               _SYMBOL_TYPES.get(st_info & 0xF, st_info & 0xF),
+                               _SYMBOL_BINDINGS.get(st_info >> 4, st_info >> 4)))
         return out
 
     def _btf(self) -> Btf | None:
@@ -263,29 +318,35 @@ class _Loader:
                                 frozen=section.name.startswith(".rodata")))
 
     # -- code ------------------------------------------------------------------
-    def _code_sections(self) -> dict[int, _CodeSection]:
-        code: dict[int, _CodeSection] = {}
-        for index, section in enumerate(self.sections):
-            if section["sh_type"] != "SHT_PROGBITS" or not section["sh_flags"] & SH_FLAGS.SHF_EXECINSTR:
-                continue
-            raw = section.data()
-            if not raw:
-                continue
-            invalid: dict[int, str] = {}  # an invalid instruction is the verifier's to refuse, at its pc
-            try:
-                insns = decode(raw, invalid=invalid)
-            except DecodeError as exc:
-                raise LoaderError(f"{self.name}: section {section.name}: {exc}") from None
-            slots: list[Insn | None] = []
-            for insn in insns:
-                slots.append(insn)
-                if insn.slots == 2:
-                    slots.append(None)
-            code[index] = _CodeSection(index, section.name, slots, self._functions(index, section.name, len(slots)),
-                                       invalid=invalid)
-        for index, sec in code.items():
+    def _decode_all(self) -> None:
+        decoded = {index: self._decode(index) for index in self.code_indices if index not in self.code}
+        self.code = {index: self.code.get(index) or decoded[index] for index in self.code_indices}
+        for sec in decoded.values():
             self._apply_relocations(sec)
-        return code
+
+    def _code_section(self, index: int) -> _CodeSection | None:
+        """The code of section `index`, decoded and relocated; None where it holds no code."""
+        sec = self.code.get(index)
+        if sec is None and index in self.code_indices:
+            sec = self.code[index] = self._decode(index)
+            self._apply_relocations(sec)
+        return sec
+
+    def _decode(self, index: int) -> _CodeSection:
+        section = self.sections[index]
+        raw = section.data()
+        invalid: dict[int, str] = {}  # an invalid instruction is the verifier's to refuse, at its pc
+        try:
+            insns = decode(raw, invalid=invalid)
+        except DecodeError as exc:
+            raise LoaderError(f"{self.name}: section {section.name}: {exc}") from None
+        slots: list[Insn | None] = []
+        for insn in insns:
+            slots.append(insn)
+            if insn.slots == 2:
+                slots.append(None)
+        return _CodeSection(index, section.name, slots, self._functions(index, section.name, len(slots)),
+                            invalid=invalid)
 
     def _functions(self, index: int, section_name: str, nslots: int) -> list[_Function]:
         syms = sorted((s for s in self.symbols if s.section == index and s.kind == "STT_FUNC"),
@@ -356,24 +417,48 @@ class _Loader:
         )
 
     # -- programs ----------------------------------------------------------------
-    def programs(self) -> list[Program]:
+    def programs(self, select: str | None = None) -> list[Program]:
         programs = []
-        text_index = next((i for i, s in self.code.items() if s.name == ".text"), None)
-        for index, sec in self.code.items():
-            if index == text_index and len(self.code) > 1:
+        text_index = next((i for i in self.code_indices if self.sections[i].name == ".text"), None)
+        for index in self.code_indices:
+            if index == text_index and len(self.code_indices) > 1:
                 continue  # .text holds subprograms when other programs exist
+            if select is not None and not self._may_hold(index, select):
+                continue
+            sec = self._code_section(index)
+            assert sec is not None
             # every function of a program section is a program, static ones included
             entries = list(sec.functions)
             if not entries:
                 entries = [_Function(index, sec.name, 0, len(sec.slots))]
             for entry in entries:
-                programs.append(self._link(sec, entry))
+                if select is None or select_programs([_Named(sec.name, entry.name)], select):
+                    programs.append(self._link(sec, entry))
+        if select is not None:
+            chosen = select_programs(programs, select)
+            if chosen:
+                return chosen
+            self._decode_all()  # none named: every program, for the caller to list
+            return self.programs()
         if not programs:
             raise LoaderError(f"{self.name}: no programs: the object has no executable section with code")
         return programs
 
+    def _may_hold(self, index: int, select: str) -> bool:
+        """Whether a program of section `index` may be the one `select` names: the section's
+        name, SECTION:FUNCTION, or a function of the section."""
+        name = self.sections[index].name
+        if select == name or select.startswith(name + ":"):
+            return True
+        if self._function_sections is None:
+            self._function_sections = {}
+            for sym in self.symbols:
+                if sym.kind == "STT_FUNC":
+                    self._function_sections.setdefault(sym.name, set()).add(sym.section)
+        return index in self._function_sections.get(select, ())
+
     def _function_at(self, section: int, slot: int) -> _Function:
-        sec = self.code.get(section)
+        sec = self._code_section(section)
         if sec is None:
             raise LoaderError(f"{self.name}: call into section {section}, which holds no code")
         for function in sec.functions:
@@ -443,13 +528,16 @@ class _Loader:
         where: dict[tuple[str, int], int] = {}
         for pc, (section, slot) in enumerate(origin):
             where[(self.sections[section].name, slot)] = pc
+        names = {name for name, _slot in where}
         for section_name, lines in self.btf_ext.line_info.items():
+            if section_name not in names:
+                continue  # (another program's section: its lines are not looked at)
             for info in lines:
                 pc = where.get((section_name, info.insn_off // SLOT_BYTES))
                 if pc is not None:
                     program.source_lines[pc] = SourceLine(info.file, info.line, info.column, info.line_text)
         core = [(where.get((name, relo.insn_off // SLOT_BYTES)), relo)
-                for name, relos in self.btf_ext.core_relos.items() for relo in relos]
+                for name, relos in self.btf_ext.core_relos.items() if name in names for relo in relos]
         core = [(pc, relo) for pc, relo in core if pc is not None]
         if core:
             from .core import apply_core_relocations

@@ -8,8 +8,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .asm import conformance_syntax, kernel_syntax
-from .asm.common import AsmError
 from .isa.insn import Insn
 from .program import Program
 
@@ -72,6 +70,9 @@ def detect_syntax(text: str) -> str:
 
 
 def assemble_text(text: str, syntax: str | None = None) -> tuple[list[Insn], str]:
+    # (the assemblers are imported for assembly input only: reading an object needs neither)
+    from .asm import conformance_syntax, kernel_syntax
+
     syntax = syntax or detect_syntax(text)
     if syntax == "conformance":
         return conformance_syntax.assemble(text), syntax
@@ -83,9 +84,12 @@ def _program(path: Path, insns: list[Insn], prog_type: str = "kprobe") -> Progra
                    attach_to=None, insns=insns, entry_slots=sum(i.slots for i in insns), path=path)
 
 
-def read_program(path: Path, syntax: str | None = None, target_btf: Any = "auto") -> ProgramSource:
+def read_program(path: Path, syntax: str | None = None, target_btf: Any = "auto",
+                 select: str | None = None) -> ProgramSource:
     """Read `path` by its suffix. Errors are `SourceError`, `AsmError`, `DecodeError`,
-    `LoaderError` or `SidecarError`, each naming the problem."""
+    `LoaderError` or `SidecarError`, each naming the problem. `select`: the caller wants only
+    the programs it names (`select_programs`); an object then loads only those (where it names
+    none, every program, so that `ProgramSource.select` can say what there is)."""
     try:
         data = path.read_bytes()
     except IsADirectoryError:
@@ -96,7 +100,7 @@ def read_program(path: Path, syntax: str | None = None, target_btf: Any = "auto"
     if suffix == ".o" or data[:4] == b"\x7fELF":
         from .loader import load_object
 
-        return ProgramSource(path, load_object(path, target_btf))
+        return ProgramSource(path, load_object(path, target_btf, select))
     if suffix == ".data":
         from .conformance import TestFileError, load_case_program, parse_test_file
 
@@ -127,5 +131,5 @@ def read_program(path: Path, syntax: str | None = None, target_btf: Any = "auto"
     )
 
 
-__all__ = ["AsmError", "ProgramSource", "SourceError", "assemble_text", "describe", "detect_syntax",
+__all__ = ["ProgramSource", "SourceError", "assemble_text", "describe", "detect_syntax",
            "read_program", "select_programs"]

@@ -7,8 +7,10 @@ which should keep behaviour does, and what it costs.
 The set: the rule suite (tests/verifier/test_rules.py), every tracing program of the shared
 corpus (license "GPL" where the object has none, as papers/corpus_verdicts.py), and --random
 programs of the general mix (tests/verifier/program_shapes.py) drawn with a fixed
-seed. For each program: the verdict and the findings as (pc, code, severity). CPU time
-(process time, loading excluded) is measured per group, --repeat times, keeping the median.
+seed (`--load-each`: each corpus program loaded by itself, as `check --section` loads it, so that
+a snapshot compares that loading with the whole object's). For each program: the verdict and
+the findings as (pc, code, severity). CPU time (process time, loading excluded) is measured per
+group, --repeat times, keeping the median.
 With --compare, prints every program whose verdict or findings differ and the time ratios;
 exit 1 when something differs."""
 
@@ -60,8 +62,9 @@ def rule_suite() -> dict[str, Subject]:
     return {f"rules/{case.name}": Subject(rules.program(case), case.profile) for case in rules.CASES + rules.SEED_CASES}
 
 
-def tracing_corpus() -> dict[str, Subject]:
-    """The corpus's tracing programs (empty where the shared corpus is absent)."""
+def tracing_corpus(load_each: bool = False) -> dict[str, Subject]:
+    """The corpus's tracing programs (empty where the shared corpus is absent). `load_each`: each
+    program loaded by itself, as `check --section SECTION:FUNCTION` loads it."""
     if not (SAMPLES / "MANIFEST.tsv").is_file():
         return {}
     with open(SAMPLES / "MANIFEST.tsv", newline="") as handle:
@@ -69,7 +72,9 @@ def tracing_corpus() -> dict[str, Subject]:
     objects: dict[str, list[Program]] = {}
     subjects: dict[str, Subject] = {}
     for row in rows:
-        if row["file"] not in objects:
+        if load_each:
+            objects[row["file"]] = load_object(SAMPLES / row["file"], select=f"{row['section']}:{row['function']}")
+        elif row["file"] not in objects:
             objects[row["file"]] = load_object(SAMPLES / row["file"])
         program = next(p for p in objects[row["file"]] if p.section == row["section"] and p.name == row["function"])
         if not program.license:
@@ -105,8 +110,9 @@ def _record(result: ProgramResult) -> dict[str, Any]:
             "findings": sorted([f.pc, f.code, f.severity] for f in result.findings)}
 
 
-def snapshot(random_count: int, rng_seed: int, repeat: int, solver: bool = True) -> dict[str, Any]:
-    groups = {"rules": rule_suite(), "corpus": tracing_corpus(), "random": random_programs(random_count, rng_seed)}
+def snapshot(random_count: int, rng_seed: int, repeat: int, solver: bool = True,
+             load_each: bool = False) -> dict[str, Any]:
+    groups = {"rules": rule_suite(), "corpus": tracing_corpus(load_each), "random": random_programs(random_count, rng_seed)}
     programs: dict[str, Any] = {}
     cpu: dict[str, float] = {}
     for group, checks in groups.items():
@@ -148,11 +154,13 @@ def main() -> int:
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--repeat", type=int, default=1, help="timing runs per group; the median is kept")
     parser.add_argument("--no-solver", action="store_true", help="the abstract analysis alone (check --no-solver)")
+    parser.add_argument("--load-each", action="store_true",
+                        help="load each corpus program by itself, as check --section does")
     args = parser.parse_args()
     if args.random < 0 or args.repeat < 1:
         parser.error("--random must be >= 0 and --repeat >= 1")
     random.seed(args.seed)
-    after = snapshot(args.random, args.seed, args.repeat, solver=not args.no_solver)
+    after = snapshot(args.random, args.seed, args.repeat, solver=not args.no_solver, load_each=args.load_each)
     args.output.write_text(json.dumps(after, indent=0))
     if args.compare is None:
         print(f"{len(after['programs'])} programs; CPU " +

@@ -384,3 +384,26 @@ def test_usage_errors_are_one_line(capsys: pytest.CaptureFixture[str], argv: lis
     code = main(argv)
     _, err = capsys.readouterr()
     assert code == 2 and len(err.splitlines()) == 1 and phrase in err
+
+
+def test_check_imports_only_what_checking_needs() -> None:
+    """`check` of an accepted object starts without z3 (no alarm to judge, no loop to bound), the
+    JSON Schema validator, the table printer, the assemblers, the kprobe runtime or the kernel probes:
+    those are the slowest imports, and each command that needs one imports it."""
+    script = ("import sys\nfrom verifier.cli import main\n"
+              f"code = main(['check', {str(PROJECT / 'examples' / 'count_writes.o')!r}])\n"
+              "heavy = ('z3', 'jsonschema', 'tabulate', 'interp.asm.kernel_syntax', 'interp.kprobe',\n"
+              "         'interp.kernel.probes', 'verifier.smt', 'verifier.linux41.walk', 'verifier.explain')\n"
+              "print(code, [m for m in heavy if m in sys.modules])\n")
+    done = subprocess.run([sys.executable, "-c", script], cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert done.stdout.splitlines()[-1] == "0 []", done.stderr
+
+
+def test_check_section_of_an_object_with_a_bad_section_is_bad_input(tmp_path: Path) -> None:
+    """An error of a module loaded on the way (the loader's) is still bad input: one line, exit 2."""
+    broken = tmp_path / "broken.o"
+    broken.write_bytes(b"\x7fELF" + bytes(60))
+    done = subprocess.run([sys.executable, "-m", "verifier.cli", "check", str(broken), "--section", "kprobe/x"],
+                          cwd=PROJECT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2
+    assert done.stderr.startswith("bpfverify: error: ") and done.stderr.count("\n") == 1

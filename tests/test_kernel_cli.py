@@ -13,7 +13,7 @@ from typing import Callable
 
 import pytest
 
-import verifier.kernel_cli
+import interp.kernel
 from interp.kernel import load as kernel_load
 from interp.kernel.probes import PMU_ROOT, TRACEFS_ROOTS
 from verifier.cli import main
@@ -88,7 +88,7 @@ def test_kernel_check_refused_bpf_is_one_line(capsys: pytest.CaptureFixture[str]
                                               uninitialised_read: str) -> None:
     reason = "bpf() is not permitted here (BPF_PROG_LOAD: Operation not permitted (EPERM))"
     monkeypatch.setattr(kernel_load, "unavailable_reason", lambda: reason)
-    monkeypatch.setattr(verifier.kernel_cli, "unavailable_reason", lambda: reason)
+    monkeypatch.setattr(interp.kernel, "unavailable_reason", lambda: reason)
     assert run_cli(capsys, "kernel", "check", COUNT_WRITES) == (2, "", f"bpfverify: kernel: {reason}\n")
     code, out, err = run_cli(capsys, "check", "--strict", "--compare-kernel", uninitialised_read)
     assert code == 1 and out.startswith("stale: rejected") and err == f"bpfverify: kernel not asked: {reason}\n"

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import re
 import subprocess
 import sys
@@ -81,3 +82,33 @@ def test_an_out_that_is_a_file_is_one_line_of_usage(tmp_path: Path) -> None:
                           capture_output=True, text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == f"python -m papers: error: --out {tmp_path / 'file'} is not a directory"
+
+
+SAMPLES = ROOT.parent / "shared" / "corpus" / "ebpf-samples"
+
+
+@pytest.mark.skipif(not SAMPLES.is_dir(), reason="the shared corpus is not there")
+def test_the_startup_bench_measures_child_processes(tmp_path: Path) -> None:
+    """A tiny run of `python -m papers.bench`: one kprobe program, one straight line of 50 insns."""
+    done = subprocess.run([sys.executable, "-m", "papers.bench", "--limit", "1", "--sizes", "50", "--no-falco",
+                           "--no-kernel", "--out", str(tmp_path)], cwd=ROOT, capture_output=True, text=True,
+                          timeout=300)
+    assert done.returncode == 0, done.stderr[-2000:]
+    ours = json.loads((tmp_path / "startup_bench.json").read_text())["checkouts"]["this"]
+    assert ours["check_each"]["programs"] == 1 and ours["check_each"]["exits"] == [0]
+    assert 0 < ours["check_each"]["median_s"] < 30
+    assert ours["corpus"]["rows"] >= 1 and ours["corpus"]["exit"] == 0
+    [line] = ours["straight_line"]
+    assert (line["insns"], line["verdict"]) == (50, "accepted")
+    assert line["steps"] > 0 and line["peak_mb"] > 1
+    rows = (tmp_path / "startup_bench.tsv").read_text().splitlines()
+    assert rows[0] == "measure\tthis" and any(r.startswith("straight line 50 insns: CPU\t") for r in rows)
+    assert "check --section, one process per kprobe program (1): median" in done.stdout
+
+
+def test_the_startup_bench_refuses_a_baseline_that_is_no_checkout(tmp_path: Path) -> None:
+    done = subprocess.run([sys.executable, "-m", "papers.bench", "--baseline", str(tmp_path)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert done.stderr.strip() == (f"papers.bench: --baseline {tmp_path}: no checkout of this project there "
+                                   "(no verifier/cli.py)")

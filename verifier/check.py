@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field, replace
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from interp.faults import ProgramError
 from interp.flow import Listing
@@ -23,14 +23,10 @@ from interp.program import Program
 from . import clock
 from .checker import Alarm, check_all
 from .errors import ERROR, WARNING, Finding, ResourceLimit
-from .evidence import proof_json
 from .fixpoint import Analysis, Limits
-from .linux41 import judge as linux41_judge
-from .linux41 import walk as linux41_walk
 from .obligations import Kind, Obligation
 from .profiles import PROFILES, Profile, helper_registry
 from .report import finding
-from .smt import Judgement, judge
 from .state import State
 from .structure import (
     BLOCKING,
@@ -39,9 +35,12 @@ from .structure import (
     program_alarms,
     stack_alarms,
 )
-from .symbolic.search import SearchLimits
+from .symbolic.limits import SearchLimits
 from .termination import LoopBound
 from .worst_case import worst_case
+
+if TYPE_CHECKING:
+    from .smt import Judgement
 
 SEED_KERNEL_VERSION = (4 << 16) | (1 << 8)  # LINUX_VERSION_CODE of 4.1.0
 
@@ -165,6 +164,9 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
         if analysis is not None:
             alarms += flow_alarms(analysis.cf, program, prof)
             if prof.analysis == "linux-4.1":
+                # (its own analysis: loaded for its profile only)
+                from .linux41 import walk as linux41_walk
+
                 if not alarms:  # 4.1 walks the program only once loading and its control-flow check pass
                     try:
                         linux41_walk.run(analysis)
@@ -191,6 +193,8 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
                 result.states = StatesView(analysis)
                 result.work = analysis.work
     if prof.analysis == "linux-4.1":  # the refusals made before 4.1's walk, in its words too
+        from .linux41 import walk as linux41_walk
+
         for alarm in alarms:
             alarm.facts.setdefault("kernel", linux41_walk.kernel_words(alarm))
     limits = limits or Limits()
@@ -203,11 +207,18 @@ def check_program(program: Program, profile: str | Profile = "linux-6.18", arch:
                                  deadline=analysis.deadline if analysis is not None else None)  # (the analysis' own)
     if analysis is not None and limits.solver and result.verdict != "unknown" and prof.analysis == "linux-4.1":
         # the walk decided by 4.1's own rules alone; z3 says only what each finding means for runs
+        # (z3 and the search: loaded for this profile's findings only)
+        from .linux41 import judge as linux41_judge
+
         try:
             linux41_judge.judge_findings(analysis, alarms, exposed, search_limits, judgements)
         except ResourceLimit:
             pass  # the findings z3 had no time for stand without its answer; no verdict rests on it
-    elif analysis is not None and limits.solver and result.verdict != "unknown":
+    elif analysis is not None and limits.solver and result.verdict != "unknown" \
+            and any(alarms[n].code not in warnings for n in exposed):
+        # (judged only where there is an alarm to judge; z3 itself is loaded by a search)
+        from .smt import judge
+
         try:
             while True:  # an alarm behind one z3 drops is judged in its turn
                 ask = [n for n in exposed if n not in judgements and alarms[n].code not in warnings]
@@ -286,6 +297,9 @@ def _findings(alarms: list[Alarm], exposed: list[int], judgements: dict[int, "Ju
             continue
         first = next(n for n, j in zip(members, judged) if j is None or j.status != "refuted")
         proof = proofs.get(first)
+        if proof is not None:
+            # (what z3 found is shown: without a proof there is no slice to compute)
+            from .evidence import proof_json
         found.append(replace(finding(alarms[first], program),
                              proof=None if proof is None or listing is None
                              else proof_json(proof, alarms[first], program, listing)))

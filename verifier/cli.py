@@ -12,12 +12,7 @@ import time
 from pathlib import Path
 from typing import Any, NoReturn, Sequence
 
-from interp.conformance import (
-    judge,
-    run_with_memory,
-)
 from interp.isa.insn import encode
-from interp.listing import insn_texts, maps_text, program_json, program_text
 from interp.memory import DEFAULT_MEMORY_LIMIT, MemoryLimit
 from interp.sources import (
     SourceError,
@@ -30,7 +25,6 @@ from interp.vm import DEFAULT_BUDGET
 
 from . import clock
 from .cli_common import (
-    BAD_INPUT,
     EXIT_BAD_INPUT,
     EXIT_FAILED,
     EXIT_OK,
@@ -40,13 +34,22 @@ from .cli_common import (
     TimeLimit,
     UsageError,
     check_timeout,
+    is_bad_input,
     kern_version_option,
     one_line,
     positive,
     target_btf,
     time_limit,
 )
-from .run_cli import cmd_run
+
+# Each command imports what only it needs when it runs (the interpreter, the kernel interface, z3,
+# the table printer...): `bpfverify check` on one program starts in a fraction of a second.
+
+
+def cmd_run(args: argparse.Namespace) -> int:
+    from .run_cli import cmd_run as run
+
+    return run(args)
 
 
 def cmd_asm(args: argparse.Namespace) -> int:
@@ -64,6 +67,8 @@ def cmd_asm(args: argparse.Namespace) -> int:
 
 
 def cmd_disasm(args: argparse.Namespace) -> int:
+    from interp.listing import maps_text, program_json, program_text
+
     source = read_program(Path(args.file), None, target_btf(args))
     programs = select_programs(source.programs, args.section)
     if not programs:
@@ -106,7 +111,7 @@ def cmd_check(args: argparse.Namespace) -> int:
     check_timeout(args.timeout)
     try:
         with time_limit(args.timeout + GRACE_S, "loading the program", args.timeout):
-            source = read_program(Path(args.file), None, target_btf(args))
+            source = read_program(Path(args.file), None, target_btf(args), args.section)
     except TimeLimit as exc:
         print(f"bpfverify: {one_line(args.file)}: unknown: {exc}", file=sys.stderr)
         return EXIT_UNKNOWN
@@ -131,9 +136,6 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
     import resource
 
     from verifier.check import ProgramResult, check_program
-    from verifier.evidence import proof_lines
-    from verifier.explain import prepare as prepare_explain
-    from verifier.explain import write_pages as write_explanations
     from verifier.fixpoint import Limits, process_memory
     from verifier.structure import kern_version_target
 
@@ -144,7 +146,12 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
         # limit is a backstop well above it, for memory the analysis does not see coming
         limit = process_memory()[0] + (2 * args.max_memory + 512) * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, resource.getrlimit(resource.RLIMIT_AS)[1]))
-    explain_dir = prepare_explain(args.explain) if args.explain is not None else None
+    explain_dir = None
+    if args.explain is not None:
+        # (graphviz and the replay: for the pages only)
+        from verifier.explain import prepare as prepare_explain
+
+        explain_dir = prepare_explain(args.explain)
     programs = select_programs(source.programs, args.section)
     if not programs:
         source.select(args.section)
@@ -190,14 +197,19 @@ def _check(args: argparse.Namespace, source: Any, deadline: float) -> int:
                 print(f"  {finding}")
                 if finding.kernel_message is not None:  # the line a log of the profile's kernel shows
                     print(f"    {result.profile} kernel: {finding.kernel_message}")
-                for line in proof_lines(finding.proof):
-                    print(line)
+                if finding.proof:
+                    from verifier.evidence import proof_lines
+
+                    for line in proof_lines(finding.proof):
+                        print(line)
             if result.reason:
                 print(f"  unknown: {result.reason}")
             if args.verbose:
                 for line in loop_lines(result):
                     print(line)
     if explain_dir is not None:
+        from verifier.explain import write_pages as write_explanations
+
         written = write_explanations(explain_dir, results, args.arch, deadline)
         print(f"bpfverify: explained in {written}", file=sys.stderr)
     verdicts = {r.verdict for r in results}
@@ -218,7 +230,7 @@ def cmd_cfg(args: argparse.Namespace) -> int:
     check_timeout(args.timeout)
     try:
         with time_limit(args.timeout + GRACE_S, "building the control-flow graph", args.timeout):
-            source = read_program(Path(args.file), None, target_btf(args))
+            source = read_program(Path(args.file), None, target_btf(args), args.section)
             program = source.select(args.section)
             cf = build_cfg(program.insns, dict(program.functions), program.unresolved_pcs,
                            clock.now() + args.timeout)
@@ -228,6 +240,8 @@ def cmd_cfg(args: argparse.Namespace) -> int:
     if args.format == "json":
         print(json.dumps(to_json(cf)))
         return EXIT_OK
+    from interp.listing import insn_texts
+
     texts = insn_texts(program)
     dot = to_dot(cf, texts.__getitem__)
     if args.format == "dot":
@@ -263,6 +277,8 @@ def _conformance_files(paths: Sequence[str]) -> list[Path]:
 
 
 def cmd_conformance(args: argparse.Namespace) -> int:
+    from interp.conformance import judge
+
     files = _conformance_files(args.paths)
     passed = failed = 0
     for path in files:
@@ -284,6 +300,8 @@ def cmd_conformance(args: argparse.Namespace) -> int:
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    from interp.conformance import run_with_memory
+
     positive("--repeat", args.repeat, "runs")
     files = _conformance_files(args.paths)
     mismatches = 0
@@ -439,9 +457,6 @@ def main(argv: Sequence[str] | None = None) -> int:
         return exc.code if isinstance(exc.code, int) else EXIT_BAD_INPUT
     try:
         return int(args.func(args))
-    except BAD_INPUT as exc:
-        print(f"bpfverify: error: {one_line(str(exc))}", file=sys.stderr)
-        return EXIT_BAD_INPUT
     except UsageError as exc:
         print(f"bpfverify: usage error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_BAD_INPUT
@@ -458,6 +473,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return EXIT_OK
     except Exception as exc:  # never a traceback for users; BPFVERIFY_DEBUG=1 shows it
+        if is_bad_input(exc):
+            print(f"bpfverify: error: {one_line(str(exc))}", file=sys.stderr)
+            return EXIT_BAD_INPUT
         if isinstance(exc, SystemError) and resource_limited():
             # CPython reports some allocation failures under an address-space limit this way
             print("bpfverify: error: out of memory (raise --max-memory)", file=sys.stderr)

@@ -5,29 +5,38 @@ from __future__ import annotations
 
 import argparse
 import signal
+import sys
 import zlib
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from interp.asm.common import AsmError
-from interp.conformance import TestFileError
-from interp.core import CoreError
-from interp.faults import ProgramError
-from interp.isa.insn import DecodeError
-from interp.json_input import JsonInputError
-from interp.kprobe import PerfEventError
-from interp.loader import LoaderError
-from interp.maps import MapError
-from interp.rawload import SidecarError
 from interp.sources import SourceError
-from interp.world import WorldError
 
 EXIT_OK, EXIT_FAILED, EXIT_BAD_INPUT = 0, 1, 2
 
-BAD_INPUT = (AsmError, DecodeError, ProgramError, SourceError, TestFileError, LoaderError, SidecarError,
-             CoreError, PerfEventError, JsonInputError, WorldError, MapError,
-             zlib.error)  # a compressed ELF section that does not decompress (pyelftools raises it)
+# The errors that are bad input, by the module that defines each. A command imports only the
+# modules it needs (so that it starts fast), and an error of a module it never imported cannot
+# have been raised: `is_bad_input` looks only at the modules already loaded.
+BAD_INPUT_ERRORS = (("interp.asm.common", "AsmError"), ("interp.isa.insn", "DecodeError"),
+                    ("interp.faults", "ProgramError"), ("interp.sources", "SourceError"),
+                    ("interp.conformance", "TestFileError"), ("interp.loader", "LoaderError"),
+                    ("interp.rawload", "SidecarError"), ("interp.core", "CoreError"),
+                    ("interp.kprobe", "PerfEventError"), ("interp.json_input", "JsonInputError"),
+                    ("interp.world", "WorldError"), ("interp.maps", "MapError"))
+
+
+def is_bad_input(exc: BaseException) -> bool:
+    """Whether `exc` says the input cannot be used (one line, exit 2), rather than a fault of ours."""
+    if isinstance(exc, zlib.error):  # a compressed ELF section that does not decompress (pyelftools raises it)
+        return True
+    for module_name, class_name in BAD_INPUT_ERRORS:
+        module = sys.modules.get(module_name)
+        if module is not None and isinstance(exc, getattr(module, class_name)):
+            return True
+    return False
+
+
 # the time a command has beyond its --timeout to wind down and report, before it is cut short
 GRACE_S = 0.5
 KERN_VERSION_HELP = ("linux-4.1: the target's LINUX_VERSION_CODE, which a kprobe program's kern_version must equal "

@@ -33,7 +33,6 @@ from .corpus_report import (
     sort_rows,
 )
 from .profiles import PROFILES
-from .workers import WorkerPool
 
 OBJECT_SUFFIXES = (".o",)
 DEFAULT_MAX_MEMORY_MB = 1024
@@ -207,6 +206,9 @@ def _run(args: argparse.Namespace) -> int:
     rows: list[Row] = []
     skipped = 0
     deadline = 2 * args.timeout + 60  # past its own timeout and the kernel's verification: stuck
+    # (multiprocessing: for this command only)
+    from .workers import WorkerPool
+
     with WorkerPool(args.jobs, _work, options, setup=_setup, deadline_s=deadline, on_lost=_lost) as pool:
         checks: list[Task] = []
         with tqdm(total=len(files), desc="reading", unit=" files", file=sys.stderr, disable=None, leave=False) as bar:

@@ -13,8 +13,6 @@ import re
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
-from tabulate import tabulate
-
 Row = dict[str, Any]
 
 BASE_COLUMNS = ["file", "section", "type", "insns", "verdict", "error", "time_s", "mem_mb", "alarms"]
@@ -118,6 +116,9 @@ def render(rows: list[Row], columns: list[str], fmt: str, extra: dict[str, Any] 
     shown = [c for c in columns if c not in DETAIL_COLUMNS]
     body = [[_cell(c, row.get(c), TABLE_WIDTH.get(c)) for c in shown] for row in rows]
     align = ["right" if c in NUMERIC else "left" for c in shown]
+    # (slow to import: only tables need it)
+    from tabulate import tabulate
+
     return tabulate(body, headers=shown, tablefmt="simple", disable_numparse=True, colalign=align) + "\n"
 
 
@@ -166,6 +167,8 @@ def agreement_table(rows: Iterable[Row]) -> list[str]:
         return []
     pairs = collections.Counter((r["kernel"], r["verdict"]) for r in rows)
     body = [[kernel, ours, count] for (kernel, ours), count in sorted(pairs.items())]
+    from tabulate import tabulate
+
     lines = [f"agreement with the running kernel ({len(rows)} programs):"]
     lines += ["  " + line for line in tabulate(body, headers=["kernel", "ours", "programs"], tablefmt="simple",
                                                disable_numparse=True).splitlines()]

@@ -9,28 +9,18 @@ import sys
 import time
 from contextlib import ExitStack
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from interp.kernel import (
-    KernelUnavailable,
-    kernel_verdict,
-    load_program,
-    unavailable_reason,
-)
-from interp.kernel.load import BPF_LOG_LEVEL1, BPF_LOG_LEVEL2
-from interp.kernel.probes import (
-    ProbeError,
-    RunStatistics,
-    attach_kprobe,
-    attach_uprobe,
-    run_count,
-)
 from interp.program import Program
 from interp.sources import ProgramSource, describe, read_program, select_programs
 
-from .check import ProgramResult
 from .cli_common import EXIT_BAD_INPUT, EXIT_FAILED, EXIT_OK, UsageError, target_btf
-from .kernel_compare import Comparison, comparison_lines, kernel_summary
+
+if TYPE_CHECKING:
+    from .check import ProgramResult
+
+# (interp.kernel, its ctypes layouts and the comparison are imported by the commands that ask the
+# kernel: `bpfverify check` registers these commands without loading them)
 
 RETURN_PROBES = ("kretprobe", "uretprobe")
 
@@ -51,6 +41,8 @@ def _programs(source: ProgramSource, section: str | None) -> list[Program]:
 
 
 def _log_level(value: str) -> int:
+    from interp.kernel.load import BPF_LOG_LEVEL1, BPF_LOG_LEVEL2
+
     level = int(value)
     if level not in (0, BPF_LOG_LEVEL1, BPF_LOG_LEVEL2):
         raise argparse.ArgumentTypeError(f"{value}: the verifier's log levels are 1 (the failing path) and 2 "
@@ -62,10 +54,16 @@ def _log_level(value: str) -> int:
 
 
 def cmd_kernel_check(args: argparse.Namespace) -> int:
-    source = read_program(Path(args.file), None, target_btf(args))
+    from interp.kernel import KernelUnavailable, kernel_verdict
+    from interp.kernel.load import BPF_LOG_LEVEL1
+
+    from .kernel_compare import kernel_summary
+
+    source = read_program(Path(args.file), None, target_btf(args), args.section)
     programs = _programs(source, args.section)
+    log_level = BPF_LOG_LEVEL1 if args.log_level is None else args.log_level
     try:
-        verdicts = [kernel_verdict(program, log_level=args.log_level) for program in programs]
+        verdicts = [kernel_verdict(program, log_level=log_level) for program in programs]
     except KernelUnavailable as exc:
         return _unavailable(str(exc))
     if args.json:
@@ -94,6 +92,10 @@ def cmd_kernel_check(args: argparse.Namespace) -> int:
 
 def print_check_comparison(args: argparse.Namespace, source: ProgramSource, results: list[ProgramResult]) -> None:
     """`check --compare-kernel`: each program's verdict and findings, then the kernel's beside it."""
+    from interp.kernel import kernel_verdict, unavailable_reason
+
+    from .kernel_compare import Comparison, comparison_lines
+
     if args.format == "sarif":
         raise UsageError("--compare-kernel prints text or json, not sarif")
     reason = unavailable_reason()
@@ -131,8 +133,17 @@ def _parse_uprobe(text: str) -> tuple[Path, str]:
 
 
 def cmd_kernel_attach(args: argparse.Namespace) -> int:
+    from interp.kernel import KernelUnavailable, load_program
+    from interp.kernel.probes import (
+        ProbeError,
+        RunStatistics,
+        attach_kprobe,
+        attach_uprobe,
+    )
+
     from .check import check_program
     from .fixpoint import Limits
+    from .kernel_compare import kernel_summary
 
     if args.uprobe and args.kprobe:
         raise UsageError("give --uprobe or --kprobe, not both")
@@ -141,7 +152,7 @@ def cmd_kernel_attach(args: argparse.Namespace) -> int:
     if args.count is not None and args.count <= 0:
         raise UsageError(f"--count {args.count}: give a positive number of firings")
     uprobe = _parse_uprobe(args.uprobe) if args.uprobe else None
-    source = read_program(Path(args.file), None, target_btf(args))
+    source = read_program(Path(args.file), None, target_btf(args), args.section)
     program = source.select(args.section)
     if program.prog_type != "kprobe":
         raise UsageError(f"{describe(program)} is a {program.prog_type} program; only kprobe programs attach to "
@@ -204,6 +215,8 @@ def _watch(prog_fd: int, counted: bool, duration: float | None, count: int | Non
     """Wait for `duration` seconds, `count` firings or an interrupt, showing the firings so far."""
     from tqdm import tqdm
 
+    from interp.kernel.probes import run_count
+
     start = time.monotonic()
     firings = 0
     with tqdm(total=count, unit=" firings", file=sys.stderr, disable=None, leave=False) as bar:
@@ -239,7 +252,7 @@ def register(sub: Any) -> None:
     check = commands.add_parser("check", help="load each program into the running kernel: its verdict, errno, "
                                               "log and statistics (exit 0 accepted, 1 rejected)")
     program_options(check)
-    check.add_argument("--log-level", type=_log_level, default=BPF_LOG_LEVEL1,
+    check.add_argument("--log-level", type=_log_level,
                        help="1: the failing path (default); 2: every instruction; 0: the verdict and statistics")
     check.add_argument("--json", action="store_true", help="print one JSON object")
     check.set_defaults(func=cmd_kernel_check)

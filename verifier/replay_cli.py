@@ -20,7 +20,6 @@ from interp.sources import SourceError, describe, read_program
 from interp.world import ENV_SCHEMA, KMEM_SCHEMA
 
 from .cli_common import EXIT_FAILED, EXIT_OK
-from .witness import Counterexample, replay
 
 _COUNTEREXAMPLE: dict[str, Any] = {
     "type": "object", "description": "a counterexample {\"regs\", \"maps\", \"kmem\", \"env\", ...}",
@@ -84,7 +83,11 @@ def _outcome(fault: dict[str, Any] | None) -> str:
 
 def replay_finding(program: Program, finding: dict[str, Any], arch: str) -> tuple[bool, list[str]]:
     """Replay one finding's counterexample: whether the run ends as the report says, and what to print."""
+    # (z3 and the kprobe runtime: for this command only)
+    from .witness import Counterexample, replay
+
     proof = finding["proof"]
+
     cx = Counterexample.from_json(proof["counterexample"])
     run = replay(program, cx, finding["pc"], proof.get("fault", ""), arch)
     expected = _expected(proof)

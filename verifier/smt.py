@@ -10,12 +10,14 @@ from typing import TYPE_CHECKING, Any
 
 from .checker import Alarm
 from .obligations import POLICY, Kind, Obligation
-from .symbolic.search import SearchLimits, search
-from .symbolic.violations import VIOLATIONS
-from .witness import Counterexample, Replay, counterexample, fewer_registers, replay
+from .symbolic.limits import SearchLimits
 
 if TYPE_CHECKING:
     from .fixpoint import Analysis
+    from .witness import Counterexample, Replay
+
+# (the search and the replay, z3 and the kprobe runtime, are imported where an alarm is searched:
+# a program whose alarms are all the kernel's load-time rules is judged without them)
 
 
 @dataclass
@@ -55,12 +57,17 @@ def judge(analysis: "Analysis", alarms: list[Alarm], limits: SearchLimits,
     done: dict[tuple[Any, ...], Judgement] = {}
     for n, alarm in enumerate(alarms):
         rule = alarm.obligation.rule
-        # (an alarm without a state is about the whole program unless it is one a run can break: those of
-        # the linux-4.1 walk, which keeps no state of ours)
-        whole_program = alarm.state is None and alarm.kind not in VIOLATIONS
-        if whole_program or (rule.fault == POLICY and not rule.refutable):
-            judgements[n] = Judgement("policy" if alarm.obligation.rule.fault == POLICY else "unknown")
+        if rule.fault == POLICY and not rule.refutable:
+            judgements[n] = Judgement("policy")
             continue
+        if alarm.state is None:
+            # an alarm without a state is about the whole program unless it is one a run can break:
+            # those of the linux-4.1 walk, which keeps no state of ours (the formulas are z3's)
+            from .symbolic.violations import VIOLATIONS
+
+            if alarm.kind not in VIOLATIONS:
+                judgements[n] = Judgement("policy" if rule.fault == POLICY else "unknown")
+                continue
         key = (alarm.pc, alarm.obligation, alarm.context)
         if key not in done:
             done[key] = _judge(analysis, alarm, limits)
@@ -86,6 +93,9 @@ def loop_witness(analysis: "Analysis", obligation: Obligation, context: tuple[in
     state from which it goes round for ever, replayed until the interpreter's budget runs out
     inside the loop. No such run is no proof of termination: the loop stays refused (unknown), as
     nothing bounds it."""
+    from .symbolic.search import search
+    from .witness import counterexample, replay
+
     head = obligation.detail
     outcome = search(analysis, head, context, obligation, limits)
     if outcome.status == "refuted":  # every path was followed to its end: every run leaves the loop
@@ -110,6 +120,9 @@ def loop_witness(analysis: "Analysis", obligation: Obligation, context: tuple[in
 def _judge(analysis: "Analysis", alarm: Alarm, limits: SearchLimits) -> Judgement:
     if alarm.kind == Kind.TERMINATES:
         return _judge_loop(analysis, alarm, limits)
+    from .symbolic.search import search
+    from .witness import counterexample, fewer_registers, replay
+
     outcome = search(analysis, alarm.pc, alarm.context, alarm.obligation, limits)
     if outcome.status != "witness":
         return Judgement(outcome.status, outcome.reason, steps=outcome.steps, queries=outcome.queries)

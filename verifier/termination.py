@@ -22,7 +22,6 @@ from interp.isa.ops import Branch, Reg, to_signed
 
 from .cfg import EXIT_NODE
 from .checker import Alarm
-from .loop_bounds import prove_bound
 from .obligations import Kind, Obligation
 from .paths import Paths
 
@@ -68,6 +67,9 @@ def check_termination(run: "FunctionRun") -> None:
         if bounded_by_may_goto(run, head):
             note_bound(run, head, MAY_GOTO_BUDGET + 1, "may_goto")
             continue
+        # (z3: loaded only for a program with a loop)
+        from .loop_bounds import prove_bound
+
         proved = prove_bound(run, head, run.a.limits.solver_rlimit)
         if proved is not None:
             note_bound(run, head, proved.visits, "proved")
@@ -99,7 +101,7 @@ def endless(run: "FunctionRun", ob: Obligation, context: tuple[int, ...]) -> "Ju
     refuted, every path of the program followed to its end, with the most visits of the head on
     one path. The judgement is kept for the report."""
     from .smt import loop_witness
-    from .symbolic.search import SearchLimits
+    from .symbolic.limits import SearchLimits
 
     a = run.a
     if not a.limits.solver:

@@ -99,3 +99,36 @@ def test_subprograms_are_appended(loaded: dict[str, list[Program]]) -> None:
         if insn.is_local_call:
             assert insn.call_target(pc) in pcs
         pc += insn.slots
+
+
+@pytest.mark.parametrize("relative", ["build/bpf2bpf.o", "new_linux/tracex2_kern.o", "linux/spintest_kern.o",
+                                      "cilium-examples/kprobe_bpf_bpfel.o"])
+def test_a_selected_program_loads_as_the_whole_object_loads_it(relative: str,
+                                                               loaded: dict[str, list[Program]]) -> None:
+    """`check --section` loads only the program it names (and the functions it calls): each one
+    the same, instructions, maps, source lines and relocations, as a load of every program."""
+    from interp.sources import describe, select_programs
+
+    whole = loaded[relative]
+    for program in whole:
+        for select in (describe(program), program.name, program.section):
+            chosen = load_object(SAMPLES / relative, target_btf=None, select=select)
+            expected = select_programs(whole, select)
+            assert [vars(p) for p in chosen] == [vars(p) for p in expected]
+
+
+def test_a_selection_that_names_no_program_gives_every_program(loaded: dict[str, list[Program]]) -> None:
+    programs = load_object(SAMPLES / "linux/spintest_kern.o", target_btf=None, select="kprobe/no_such_function")
+    assert [vars(p) for p in programs] == [vars(p) for p in loaded["linux/spintest_kern.o"]]
+
+
+def test_symbols_read_with_struct_are_those_pyelftools_reads() -> None:
+    from interp import loader
+
+    for relative in ("falco/probe.o", "new_linux/tracex2_kern.o", "build/bpf2bpf.o"):
+        path = SAMPLES / relative
+        reader = loader._Loader(path, path.read_bytes(), None)
+        table = reader.elf.get_section_by_name(".symtab")
+        by_pyelftools = [(s.name, s["st_shndx"] if isinstance(s["st_shndx"], int) else 0, s["st_value"],
+                          s["st_size"], s["st_info"]["type"], s["st_info"]["bind"]) for s in table.iter_symbols()]
+        assert [(s.name, s.section, s.value, s.size, s.kind, s.binding) for s in reader.symbols] == by_pyelftools
