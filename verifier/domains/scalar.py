@@ -155,7 +155,7 @@ class Scalar:
             narrowed = sync_round(fields)
             if narrowed is None:
                 return None
-            if narrowed == fields:
+            if settled(narrowed, fields):
                 break  # nothing more to learn: most values settle in one round
             fields = narrowed
         result = Scalar(*fields)
@@ -478,6 +478,11 @@ def sync_into_tnum(f: Fields) -> Fields | None:
     if low_range is None:
         return None
     return narrowed.with_subreg(low_range), umin, umax, smin, smax, u32min, u32max, s32min, s32max
+
+
+def settled(after: Fields, before: Fields) -> bool:
+    """Whether a round changed nothing (proofs/ asks it as one question of z3, not nine)."""
+    return after == before
 
 
 SYNC_STEPS = (sync_from_tnum, sync_across_signs, sync_low_from_wide, sync_wide_from_low, sync_into_tnum)
