@@ -65,6 +65,18 @@ def well_formed(s: Scalar) -> Labelled:
     return [("well formed", scalar_wellformed(s))]
 
 
+def narrower_tnum(result: Scalar, given: Scalar) -> Labelled:
+    """The result's tnum is within the input's: the reduction only learns bits (a 32-bit value's
+    upper half, known zero, stays known)."""
+    r, g = result.tnum, given.tnum
+    return [("tnum within the input's", z3.And(term(r.mask) & ~term(g.mask) == 0,
+                                                term(r.value) & ~term(g.mask) == term(g.value)))]
+
+
+def _then(post: Callable[[Scalar], Labelled]) -> Callable[[Scalar, Scalar], Labelled]:
+    return lambda result, given: post(result) + narrower_tnum(result, given)
+
+
 def conjunction(parts: Labelled) -> Any:
     return z3.And(*(formula for _, formula in parts))
 
@@ -73,19 +85,19 @@ def conjunction(parts: Labelled) -> Any:
 class Contract:
     name: str  # the function of verifier.domains.scalar it stands for
     pre: Callable[[Scalar], Labelled]
-    post: Callable[[Scalar], Labelled]  # of a result that is not None
+    post: Callable[[Scalar, Scalar], Labelled]  # of a result that is not None, and the input
     on_fields: bool  # the function takes and gives a tuple of fields (a step, a round), not a Scalar
 
 
 STEP_CONTRACTS = {
-    "sync_from_tnum": Contract("sync_from_tnum", within_limits, tidy, True),
-    "sync_across_signs": Contract("sync_across_signs", tidy, tidy, True),
-    "sync_low_from_wide": Contract("sync_low_from_wide", tidy, tidy, True),
-    "sync_wide_from_low": Contract("sync_wide_from_low", tidy, tidy, True),
-    "sync_into_tnum": Contract("sync_into_tnum", tidy, well_formed, True),
+    "sync_from_tnum": Contract("sync_from_tnum", within_limits, _then(tidy), True),
+    "sync_across_signs": Contract("sync_across_signs", tidy, _then(tidy), True),
+    "sync_low_from_wide": Contract("sync_low_from_wide", tidy, _then(tidy), True),
+    "sync_wide_from_low": Contract("sync_wide_from_low", tidy, _then(tidy), True),
+    "sync_into_tnum": Contract("sync_into_tnum", tidy, _then(well_formed), True),
 }
-ROUND_CONTRACT = Contract("sync_round", within_limits, well_formed, True)
-SYNC_CONTRACT = Contract("sync", within_limits, well_formed, False)
+ROUND_CONTRACT = Contract("sync_round", within_limits, _then(well_formed), True)
+SYNC_CONTRACT = Contract("sync", within_limits, _then(well_formed), False)
 
 
 def _fields(s: Scalar) -> tuple[Any, ...]:
@@ -105,7 +117,7 @@ def _stand_in(contract: Contract, values: list[Any]) -> Callable[[Any], Any]:
         for x in values:
             explorer.assume(z3.Implies(empty, z3.Not(scalar_gamma(given, x))))
             explorer.assume(z3.Implies(scalar_gamma(given, x), scalar_gamma(result, x)))
-        explorer.assume(z3.Implies(z3.Not(empty), conjunction(contract.post(result))))
+        explorer.assume(z3.Implies(z3.Not(empty), conjunction(contract.post(result, given))))
         if SymBool(empty):
             return None
         return _fields(result) if contract.on_fields else result

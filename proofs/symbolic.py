@@ -173,6 +173,17 @@ class SymBool:
     def __invert__(self) -> "SymBool":
         return SymBool(z3.Not(self.c))
 
+    # comparisons of two conditions (`(a < 0) != (b < 0)`): without these Python would compare
+    # the objects' identities
+    def __eq__(self, o: Any) -> "SymBool":  # type: ignore[override]
+        return SymBool(self.c == cond(o))
+
+    def __ne__(self, o: Any) -> "SymBool":  # type: ignore[override]
+        return SymBool(z3.Xor(self.c, cond(o)))
+
+    def __hash__(self) -> int:
+        return id(self)
+
 
 def cond(value: Any) -> Any:
     if isinstance(value, SymBool):
