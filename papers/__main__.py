@@ -9,7 +9,7 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .experiments import corpus, interpreter, random_kernel, scaling, solver
+from .experiments import corpus, interpreter, proofs, random_kernel, scaling, solver
 from .runner import PAPERS, Experiment, run_experiment, write_results_page
 
 EXPERIMENTS = [
@@ -23,6 +23,8 @@ EXPERIMENTS = [
                "python -m papers --only scaling", scaling.run),
     Experiment("interpreter", "The interpreter: conformance and speed",
                "python -m papers --only interpreter", interpreter.run),
+    Experiment("proofs", "The domains proved with z3, and seeded bugs refuted",
+               "python -m papers --only proofs", proofs.run),
 ]
 BY_NAME = {e.name: e for e in EXPERIMENTS}
 
