@@ -6,12 +6,12 @@ from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
 
-from proofs.__main__ import _pool, _prove_one
+from proofs.__main__ import DEFAULT_RLIMIT, _pool, _prove_one
 from proofs.mutants import MUTANTS, killed, refute
 
 from ..runner import Context
 
-RLIMIT = 3_000_000  # z3 units per path: the whole table in about 8 CPU minutes
+RLIMIT = DEFAULT_RLIMIT  # z3 units per path, as `python -m proofs` proves by default
 QUICK_MUTANTS = 2
 
 
