@@ -71,7 +71,7 @@ def test_rerunning_one_experiment_keeps_the_others_on_the_page(quick_run: tuple[
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     page = (out / "RESULTS.md").read_text()
-    assert page.count("## ") == 5
+    assert page.count("## ") == 6
     assert page.count("--only interpreter --out") == 1  # the rerun section says how it was made
     assert page.index("## Verdicts on the corpus") < page.index("## The interpreter")
 
