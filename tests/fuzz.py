@@ -250,6 +250,10 @@ def mutate_elf(data: bytes, rng: random.Random) -> bytes:
     return mutate_bytes(data, rng)
 
 
+def _text_size(lines: list[str]) -> int:
+    return sum(len(line) + 1 for line in lines)
+
+
 def mutate_text(text: str, rng: random.Random) -> str:
     lines = text.splitlines()
     for _ in range(rng.choice((1, 1, 2, 4))):
@@ -271,9 +275,13 @@ def mutate_text(text: str, rng: random.Random) -> str:
                 tokens[rng.choice(numeric)] = hex(value) if rng.random() < 0.5 else str(value)
             lines[at] = " ".join(tokens).replace(" , ", ",")
         elif choice == 4 and len(lines[at]) < 10_000:
-            lines[at] = lines[at] * rng.choice((2, 50))
+            factor = rng.choice((2, 50))
+            if _text_size(lines) + len(lines[at]) * (factor - 1) <= MAX_INPUT_BYTES:  # the generator's bound
+                lines[at] = lines[at] * factor
         elif choice == 5 and len(lines) < 10_000:
-            lines[at:at] = [lines[at]] * rng.choice((10, 1000))
+            count = rng.choice((10, 1000))
+            if _text_size(lines) + (len(lines[at]) + 1) * count <= MAX_INPUT_BYTES:
+                lines[at:at] = [lines[at]] * count
         else:
             return mutate_bytes("\n".join(lines).encode(), rng).decode("utf-8", "replace")
     return "\n".join(lines) + "\n"
