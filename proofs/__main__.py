@@ -47,18 +47,20 @@ def _label(claim: Claim) -> str:
     return f"{claim.name} {claim.width} {claim.prop}"
 
 
-def _pool(quick: bool) -> list[Claim]:
+def claim_pool(quick: bool) -> list[Claim]:
+    """The claims a run chooses from (a worker process finds its claim by index in it)."""
     return [c for c in all_claims() if not (quick and c.slow)]
 
 
 def selected(args: argparse.Namespace) -> list[tuple[int, Claim]]:
     """The claims to prove, with their index in the pool (how a worker process finds its claim)."""
-    return [(i, c) for i, c in enumerate(_pool(args.quick)) if not args.only or args.only in _label(c)]
+    return [(i, c) for i, c in enumerate(claim_pool(args.quick)) if not args.only or args.only in _label(c)]
 
 
-def _prove_one(index_and_rlimit: tuple[int, int, bool]) -> dict[str, Any]:
-    index, rlimit, quick = index_and_rlimit
-    claim = _pool(quick)[index]
+def prove_row(work: tuple[int, int, bool]) -> dict[str, Any]:
+    """(index in the pool, z3 budget, quick) -> the claim's row of the table."""
+    index, rlimit, quick = work
+    claim = claim_pool(quick)[index]
     outcome = check(claim, rlimit)
     return {"domain": claim.domain, "operation": claim.operation, "width": claim.width, "property": claim.prop,
             "slow": claim.slow, "result": outcome.status, "seconds": round(outcome.seconds, 2),
@@ -127,7 +129,7 @@ def main(argv: list[str] | None = None) -> int:
     print(HEADER, flush=True)
     rows: list[dict[str, Any]] = []
     with ProcessPoolExecutor(max_workers=args.jobs) as executor:
-        for row in executor.map(_prove_one, work):
+        for row in executor.map(prove_row, work):
             rows.append(row)
             print(_row(row), flush=True)
     counts = {status: sum(r["result"] == status for r in rows) for status in ("proved", "refuted", "unknown")}

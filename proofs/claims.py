@@ -52,8 +52,12 @@ Z3 = semantics.Z3Backend()
 SOUND, ISOLATION = "sound", "sound in isolation"
 LOSES_NOTHING, UPPER_BOUND, KEEPS_PAIRS = "loses no value", "upper bound", "keeps every pair"
 
-# (assumptions, the domain code to run, the goals of its result)
-Problem = tuple[list[Any], Callable[[], Any], Callable[[Any], Iterable[tuple[str, Any]]]]
+@dataclass(frozen=True)
+class Problem:
+    assumptions: list[Any]
+    run: Callable[[], Any]  # the domain code
+    goals: Callable[[Any], Iterable[tuple[str, Any]]]  # of its result
+    values: tuple[Any, ...] = ()  # the concrete values the reduction's contract is instantiated on
 
 
 @dataclass(frozen=True)
@@ -79,26 +83,20 @@ def check(claim: Claim, rlimit: int) -> Outcome:
     symbolic.set_width(claim.wide)
     with ExitStack() as stack:
         stack.enter_context(symbolic_domains())
-        assumptions, run, goals = claim.build()
+        problem = claim.build()
         if claim.sync == "identity":
             stack.enter_context(sync_as_identity())
         elif claim.sync != "code":
             contracts = {"contract": [SYNC_CONTRACT], "round": [ROUND_CONTRACT],
                          "steps": list(STEP_CONTRACTS.values())}[claim.sync]
-            stack.enter_context(by_contract(contracts, list(_CONCRETE)))
-        return prove(assumptions, run, goals, rlimit=rlimit)
+            stack.enter_context(by_contract(contracts, list(problem.values)))
+        return prove(problem.assumptions, problem.run, problem.goals, rlimit=rlimit)
 
 
-# The concrete values of the claim being built: the instances of sync's contract.
-_CONCRETE: list[Any] = []
-
-
-def _concrete(*values: Any) -> None:
+def _with_halves(*values: Any) -> tuple[Any, ...]:
     """The 64-bit values the claim's abstract values stand for, and their low halves (what a
     32-bit operation's operands and results are)."""
-    _CONCRETE.clear()
-    for v in values:
-        _CONCRETE.extend([v, z3.ZeroExt(32, z3.Extract(31, 0, v))])
+    return tuple(w for v in values for w in (v, z3.ZeroExt(32, z3.Extract(31, 0, v))))
 
 
 def _bv(name: str) -> Any:
@@ -121,7 +119,7 @@ def _tnum_binary(method: str, op: AluOp, operand_bits: int = 64) -> Callable[[],
         x, y = _narrow_bv("x", operand_bits), _narrow_bv("y", operand_bits)
         assumptions = [tnum_wellformed(a), tnum_wellformed(b), tnum_gamma(a, x), tnum_gamma(b, y)]
         concrete = semantics.alu(Z3, Alu(op, 64, 1, Reg(2)), x, y)
-        return assumptions, lambda: getattr(a, method)(b), lambda r: _tnum_goals(r, concrete)
+        return Problem(assumptions, lambda: getattr(a, method)(b), lambda r: _tnum_goals(r, concrete))
     return build
 
 
@@ -143,7 +141,7 @@ def _tnum_shift(method: str, op: AluOp) -> Callable[[], Problem]:
         shift = Sym(z3.ZeroExt(symbolic.WIDE - 64, k))
         assumptions = [tnum_wellformed(a), tnum_gamma(a, x), z3.ULT(k, 64)]
         concrete = semantics.alu(Z3, Alu(op, 64, 1, Reg(2)), x, k)
-        return assumptions, lambda: getattr(a, method)(shift), lambda r: _tnum_goals(r, concrete)
+        return Problem(assumptions, lambda: getattr(a, method)(shift), lambda r: _tnum_goals(r, concrete))
     return build
 
 
@@ -151,20 +149,20 @@ def _tnum_unary(run: Callable[[Any], Any], concrete_of: Callable[[Any], Any]) ->
     def build() -> Problem:
         a, x = tnum_var("a"), _bv("x")
         concrete = concrete_of(x)
-        return [tnum_wellformed(a), tnum_gamma(a, x)], lambda: run(a), lambda r: _tnum_goals(r, concrete)
+        return Problem([tnum_wellformed(a), tnum_gamma(a, x)], lambda: run(a), lambda r: _tnum_goals(r, concrete))
     return build
 
 
 def _tnum_join() -> Problem:
     a, b, x = tnum_var("a"), tnum_var("b"), _bv("x")
     assumptions = [tnum_wellformed(a), tnum_wellformed(b), z3.Or(tnum_gamma(a, x), tnum_gamma(b, x))]
-    return assumptions, lambda: a.join(b), lambda r: _tnum_goals(r, x)
+    return Problem(assumptions, lambda: a.join(b), lambda r: _tnum_goals(r, x))
 
 
 def _tnum_meet() -> Problem:
     a, b, x = tnum_var("a"), tnum_var("b"), _bv("x")
     assumptions = [tnum_wellformed(a), tnum_wellformed(b), tnum_gamma(a, x), tnum_gamma(b, x)]
-    return assumptions, lambda: a.meet(b), lambda r: _tnum_goals(r, x)
+    return Problem(assumptions, lambda: a.meet(b), lambda r: _tnum_goals(r, x))
 
 
 def _tnum_range() -> Problem:
@@ -173,8 +171,8 @@ def _tnum_range() -> Problem:
     lo, hi, x = _bv("lo"), _bv("hi"), _bv("x")
     wide = symbolic.WIDE - 64
     assumptions = [z3.ULE(lo, x), z3.ULE(x, hi)]
-    return (assumptions, lambda: Tnum.range(Sym(z3.ZeroExt(wide, lo)), Sym(z3.ZeroExt(wide, hi))),
-            lambda r: _tnum_goals(r, x))
+    return Problem(assumptions, lambda: Tnum.range(Sym(z3.ZeroExt(wide, lo)), Sym(z3.ZeroExt(wide, hi))),
+                   lambda r: _tnum_goals(r, x))
 
 
 def _tnum_claims() -> Iterator[Claim]:
@@ -223,13 +221,13 @@ def _scalar_alu(insn: Alu | Neg | Swap, isolation: bool) -> Callable[[], Problem
     def build() -> Problem:
         (a, b), (x, y), assumptions = _scalar_inputs("a", "b")
         concrete = semantics.alu(Z3, insn, x, y)
-        _concrete(x, y, concrete)
+        values = _with_halves(x, y, concrete)
 
         def goals(result: Any) -> list[tuple[str, Any]]:
             return _scalar_goals(result, concrete, well_formed=not isolation)
         if isinstance(insn, Alu):
-            return assumptions, lambda: a.alu(insn, b), goals
-        return assumptions, lambda: a.alu(insn), goals
+            return Problem(assumptions, lambda: a.alu(insn, b), goals, values)
+        return Problem(assumptions, lambda: a.alu(insn), goals, values)
     return build
 
 
@@ -239,7 +237,6 @@ def _scalar_contract(contract: Contract) -> Callable[[], Problem]:
 
     def build() -> Problem:
         s, x = scalar_var("s"), _bv("x")
-        _concrete(x)
         assumptions = [conjunction(contract.pre(s)), scalar_gamma(s, x)]
         fields = (s.tnum, s.umin, s.umax, s.smin, s.smax, s.u32min, s.u32max, s.s32min, s.s32max)
 
@@ -253,26 +250,24 @@ def _scalar_contract(contract: Contract) -> Callable[[], Problem]:
             if result is None:
                 return [("not empty", z3.BoolVal(False))]
             return _scalar_goals(result, x, well_formed=False) + contract.post(result, s)
-        return assumptions, run, goals
+        return Problem(assumptions, run, goals, _with_halves(x))
     return build
 
 
 def _scalar_lattice(method: str) -> Callable[[], Problem]:
     def build() -> Problem:
-        (a, b), (x, _), assumptions = _scalar_inputs("a", "b")
-        _concrete(x)
+        a, b, x = scalar_var("a"), scalar_var("b"), _bv("x")
         if method == "meet":
             assumptions = [scalar_wellformed(a), scalar_wellformed(b), scalar_gamma(a, x), scalar_gamma(b, x)]
         else:
             assumptions = [scalar_wellformed(a), scalar_wellformed(b), z3.Or(scalar_gamma(a, x), scalar_gamma(b, x))]
-        return assumptions, lambda: getattr(a, method)(b), lambda r: _scalar_goals(r, x)
+        return Problem(assumptions, lambda: getattr(a, method)(b), lambda r: _scalar_goals(r, x), _with_halves(x))
     return build
 
 
 def _scalar_refine(op: JmpOp, taken: bool, width: int) -> Callable[[], Problem]:
     def build() -> Problem:
         (a, b), (x, y), assumptions = _scalar_inputs("a", "b")
-        _concrete(x, y)
         low = (lambda v: v) if width == 64 else (lambda v: z3.Extract(31, 0, v))
         holds = semantics.jump_condition(Z3, op, width, low(x), low(y))
         assumptions = assumptions + [holds if taken else z3.Not(holds)]
@@ -282,15 +277,14 @@ def _scalar_refine(op: JmpOp, taken: bool, width: int) -> Callable[[], Problem]:
                 return [("edge kept", z3.BoolVal(False))]
             return [(f"dst {g}", f) for g, f in _scalar_goals(result[0], x)] + \
                    [(f"src {g}", f) for g, f in _scalar_goals(result[1], y)]
-        return assumptions, lambda: a.refine(op, b, taken, width == 64), goals
+        return Problem(assumptions, lambda: a.refine(op, b, taken, width == 64), goals, _with_halves(x, y))
     return build
 
 
 def _scalar_truncate(bits: int) -> Problem:
     (a,), (x,), assumptions = _scalar_inputs("a")
     concrete = z3.ZeroExt(64 - bits, z3.Extract(bits - 1, 0, x))
-    _concrete(x, concrete)
-    return assumptions, lambda: a.truncate(bits), lambda r: _scalar_goals(r, concrete)
+    return Problem(assumptions, lambda: a.truncate(bits), lambda r: _scalar_goals(r, concrete), _with_halves(x, concrete))
 
 
 MUL_OPERAND_BITS = (4, 8, 16, 32, 64)

@@ -21,12 +21,13 @@ from interp.isa.ops import Alu, Neg, Reg, Swap
 from interp.isa.text import JMP_SYMBOL, format_op
 from interp.pt_regs import layout_for
 from verifier.check import check_program
+from verifier.domains.tnum import M32, M64
 
 from .containment import run_on_context
+from .contracts import NATURAL
 from .gamma import SCALAR_FIELDS
 from .programs import program_of
 
-M64 = (1 << 64) - 1
 REGS = layout_for("x86_64")
 
 
@@ -55,13 +56,12 @@ def _narrowing(reg: int, s: dict[str, int]) -> list[str]:
     if s["mask"] != M64:
         lines += [f"r8 = {(s['value'] | s['mask']) & M64:#x} ll", f"r{reg} &= r8",
                   f"r8 = {s['value'] & M64:#x} ll", f"r{reg} |= r8"]
-    checks = (("umin", "<", "r", 0), ("umax", ">", "r", M64), ("smin", "s<", "r", -(1 << 63)),
-              ("smax", "s>", "r", (1 << 63) - 1), ("u32min", "<", "w", 0), ("u32max", ">", "w", (1 << 32) - 1),
-              ("s32min", "s<", "w", -(1 << 31)), ("s32max", "s>", "w", (1 << 31) - 1))
-    for field, symbol, width, trivial in checks:
-        if s[field] != trivial:
-            mask = M64 if width == "r" else (1 << 32) - 1
-            lines += [f"r8 = {s[field] & mask:#x} ll", f"if {width}{reg} {symbol} {width}8 goto out"]
+    for field, (lowest, highest) in NATURAL.items():
+        if s[field] == (lowest if field.endswith("min") else highest):
+            continue  # a bound at its type's end narrows nothing
+        width = "w" if "32" in field else "r"
+        symbol = ("s" if field.startswith("s") else "") + ("<" if field.endswith("min") else ">")
+        lines += [f"r8 = {s[field] & (M32 if width == 'w' else M64):#x} ll", f"if {width}{reg} {symbol} {width}8 goto out"]
     return lines
 
 

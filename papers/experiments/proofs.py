@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from concurrent.futures import ProcessPoolExecutor
 
-from proofs.__main__ import DEFAULT_RLIMIT, _pool, _prove_one
+from proofs.__main__ import DEFAULT_RLIMIT, claim_pool, prove_row
 from proofs.mutants import MUTANTS, killed, refute
 
 from ..runner import Context
@@ -16,11 +16,11 @@ QUICK_MUTANTS = 2
 
 
 def run(context: Context) -> None:
-    claims = list(enumerate(_pool(context.quick)))
+    claims = list(enumerate(claim_pool(context.quick)))
     if context.quick:
         claims = [(i, c) for i, c in claims if c.domain == "tnum"]
     with ProcessPoolExecutor(max_workers=context.jobs) as executor:
-        rows = list(executor.map(_prove_one, [(i, RLIMIT, context.quick) for i, _ in claims]))
+        rows = list(executor.map(prove_row, [(i, RLIMIT, context.quick) for i, _ in claims]))
     context.table("proofs", f"Claims about the domains (z3 budget {RLIMIT:,} units per path)",
                   ["domain", "operation", "width", "property", "result", "CPU s", "paths", "not decided / refuted"],
                   [[r["domain"], r["operation"], r["width"], r["property"], r["result"], f"{r['seconds']:.2f}",
