@@ -41,8 +41,7 @@ from program_shapes import SHAPES, Shape  # noqa: E402
 from soundness_oracle import KNOWN, judge  # noqa: E402
 
 from interp import kernel  # noqa: E402
-
-from .scale import SchedulerError, run_tasks  # noqa: E402
+from verifier.scale import SchedulerError, run_tasks  # noqa: E402
 
 RESULTS = HERE / "results"
 

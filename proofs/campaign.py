@@ -1,7 +1,8 @@
 """A long state-containment campaign: generated programs checked, run on random inputs, and every
 executed instruction compared with the analysis' invariant (proofs.containment).
 
-    python -m proofs.campaign --programs 100000 --jobs 1 --out results.jsonl [--seed 1] [--runs 3]
+    python -m proofs.campaign --programs 100000 --jobs 2 --out results.jsonl [--seed 1] [--runs 3]
+                              [--resume] [--scheduler tcp://HOST:8786]
 
 Four programs in five come from proofs.programs (every ALU and jump form, spills, pointer
 arithmetic, helper calls, loops, local calls), the fifth from the rule generators of
@@ -9,7 +10,9 @@ tests/verifier/program_shapes.py (drawn by hypothesis, a class per chunk in turn
 programs go to worker processes; each program's JSON line is appended to `--out` as its chunk
 finishes (with its text where it broke containment, crashed the verifier or was lost), and
 `--out` with the suffix `.summary.json` holds the totals so far, rewritten after every chunk, so
-a running campaign can be read at any time. Exit status 1 when any program broke containment or
+a running campaign can be read at any time; `--resume` keeps the chunks an interrupted run wrote
+whole and runs the others. Chunks run on local worker processes, or on a Dask cluster
+(`--scheduler`), where their results do not depend on the worker. Exit status 1 when any program broke containment or
 crashed the verifier."""
 
 from __future__ import annotations
@@ -131,6 +134,23 @@ class Totals:
                 "counts": dict(self.counts), "violations": self.violations[:50], "crashes": self.crashes[:50]}
 
 
+def finished_chunks(path: Path, totals: Totals) -> set[int]:
+    """The chunks an earlier run wrote whole (none of their programs lost), their records added to
+    `totals`; the other records are dropped from the file, their chunks to be run again."""
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    by_chunk: dict[int, list[dict[str, Any]]] = collections.defaultdict(list)
+    for record in records:
+        by_chunk[record["n"] // CHUNK].append(record)
+    whole = {index for index, kept in by_chunk.items()
+             if len({r["n"] for r in kept}) == min(CHUNK, totals.planned - index * CHUNK)
+             and not any("lost" in r for r in kept)}
+    kept = [r for r in records if r["n"] // CHUNK in whole]
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    for record in kept:
+        totals.add(record)
+    return whole
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m proofs.campaign", description=__doc__.split("\n\n")[0])
     parser.add_argument("--programs", type=int, default=1000)
@@ -138,27 +158,48 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--out", type=Path, default=Path("containment-campaign.jsonl"))
     parser.add_argument("--seed", type=int, default=1)
     parser.add_argument("--runs", type=int, default=3, help="runs on random inputs per program")
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the chunks --out already holds whole (same --programs, --seed, --runs), run the rest")
+    parser.add_argument("--scheduler", help="a Dask distributed scheduler (tcp://HOST:8786) to run the chunks on, "
+                        "instead of --jobs local processes")
     args = parser.parse_args(argv)
     if args.programs < 1 or args.jobs < 1 or args.runs < 1:
         parser.error("--programs, --jobs and --runs must be positive")
-    from verifier.workers import WorkerPool
+    if args.out.is_dir():
+        parser.error(f"--out {args.out} is a directory; give the file to write")
+    if args.resume and not args.out.is_file():
+        parser.error(f"--resume: no earlier run at {args.out}")
+    from verifier.scale import SchedulerError, run_tasks
 
     chunks = [Chunk(i, first, min(CHUNK, args.programs - first), args.seed, args.runs)
               for i, first in enumerate(range(0, args.programs, CHUNK))]
     totals = Totals(args.programs)
     summary = args.out.with_name(args.out.name + ".summary.json")
     try:
-        out = args.out.open("w")
-    except OSError as exc:
-        print(f"{args.out}: {exc.strerror}", file=sys.stderr)
+        if args.resume:
+            earlier = json.loads(summary.read_text()) if summary.is_file() else {}
+            if earlier.get("seed", args.seed) != args.seed or earlier.get("runs", args.runs) != args.runs:
+                parser.error(f"--resume: {args.out} was run with --seed {earlier.get('seed')} --runs {earlier.get('runs')}")
+            totals.start -= earlier.get("elapsed_s", 0)  # the time the earlier runs took counts
+            whole = finished_chunks(args.out, totals)
+            chunks = [c for c in chunks if c.index not in whole]
+            print(f"{len(whole)} chunks kept from {args.out}, {len(chunks)} to run", file=sys.stderr)
+        out = args.out.open("a" if args.resume else "w")
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"{args.out}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
         return 2
-    with out, WorkerPool(args.jobs, run_chunk, None, deadline_s=1800, on_lost=lost) as pool:
-        for _, records in pool.run(chunks):
-            for record in records:
-                totals.add(record)
-                out.write(json.dumps(record) + "\n")
-            out.flush()
-            summary.write_text(json.dumps(totals.to_json(), indent=1) + "\n")
+    try:
+        with out:
+            for _, records in run_tasks(run_chunk, chunks, jobs=args.jobs, on_lost=lost, scheduler=args.scheduler,
+                                        deadline_s=1800):
+                for record in records:
+                    totals.add(record)
+                    out.write(json.dumps(record) + "\n")
+                out.flush()
+                summary.write_text(json.dumps({"seed": args.seed, "runs": args.runs, **totals.to_json()}, indent=1) + "\n")
+    except SchedulerError as exc:
+        print(f"proofs.campaign: {exc}", file=sys.stderr)
+        return 2
     c = totals.counts
     print(f"{c['programs']} programs ({c['accepted']} accepted, {c['rejected']} rejected, {c['unknown']} unknown, "
           f"{c['skipped']} not checked), {c['runs']} runs, {c['instructions checked']} instructions checked, "

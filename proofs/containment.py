@@ -5,7 +5,8 @@ random inputs. Before each executed instruction the run's state is compared with
 analysis keeps for that pc in that calling context (`StatesView.paths`: the invariant is their
 union), and must lie in one of them:
 
-- each register: uninitialised only where the analysis says so; a number inside its scalar
+- each register of the running call, and r6-r9 of each caller (as they were at its call; the
+  callee cannot change them): uninitialised only where the analysis says so; a number inside its scalar
   (tnum and the four intervals); a pointer of the kind the analysis names (the stack of the
   right frame, the context, a value of one of the named maps, a ring buffer record, NULL where
   it may be NULL, a map of the named ones), its offset from the region's start inside the
@@ -58,6 +59,7 @@ LIMITS = Limits(timeout_s=30, max_work=1_000_000, max_unroll_work=20_000, max_me
                 solver_timeout_s=2.0)
 RUN_BUDGET = 200_000  # instructions per run
 OBSERVED = 20_000  # instructions checked per run (then the run goes on unchecked)
+CALLEE_SAVED = (6, 7, 8, 9)
 NOT_EMULATED = (FaultKind.UNSUPPORTED, FaultKind.BUDGET_EXHAUSTED)
 SIZES = (ArgType.CONST_SIZE, ArgType.CONST_SIZE_OR_ZERO)
 NULLABLE_OF = {RegType.PTR_TO_MAP_VALUE_OR_NULL: RegType.PTR_TO_MAP_VALUE,
@@ -117,7 +119,9 @@ class Observer:
         self.session: Any = None
         self.machine: Any = None
         self.sites: list[int] = []
+        self.callers: list[tuple] = []  # per caller frame: its registers at the call (r6-r9 outlive it)
         self.last_pc = -1
+        self.last_regs: tuple = ()
         self.frames: list[tuple[Any, bytes, int] | None] = []  # per depth: (region, bytes seen, written mask)
         self.pending: tuple[Any, int, int] | None = None  # stack bytes the last instruction stored to
         self.stopped = False
@@ -130,9 +134,12 @@ class Observer:
         sites = self.sites
         if depth > len(sites):
             sites.append(self.last_pc)  # the local call that made this frame
+            self.callers.append(self.last_regs)
         while depth < len(sites):
             sites.pop()
+            self.callers.pop()
         self.last_pc = pc
+        self.last_regs = regs
         if self.machine is None:
             self.machine = self.session.image(0).machine
         self._track_stack(depth)
@@ -223,6 +230,12 @@ class Observer:
             why = self._outside(top.regs[r], regs[r])
             if why:
                 found.append(("register", f"r{r} = {_show(regs[r])} is not in {top.regs[r].describe()}: {why}"))
+        for f, (frame, saved) in enumerate(zip(state.frames, self.callers)):
+            for r in CALLEE_SAVED:  # what a caller keeps across the call, which the callee cannot touch
+                why = self._outside(frame.regs[r], saved[r])
+                if why:
+                    found.append(("register", f"frame {f}: r{r} = {_show(saved[r])} is not in "
+                                  f"{frame.regs[r].describe()}: {why}"))
         for f, frame in enumerate(state.frames):
             found += self._stack_mismatches(f, frame)
         if not found:

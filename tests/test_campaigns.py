@@ -55,7 +55,7 @@ def test_a_resumed_campaign_judges_only_what_is_missing(local: tuple[dict, Path]
 
 def test_a_scheduler_that_is_not_an_address_is_one_error(tmp_path: Path) -> None:
     pytest.importorskip("distributed")
-    from papers.scale import SchedulerError
+    from verifier.scale import SchedulerError
 
     with pytest.raises(SchedulerError, match="^--scheduler nowhere: missing port number in address 'nowhere'$"):
         run_campaign(options(tmp_path / "c.jsonl"), CLASSES, ask=False, scheduler="nowhere")

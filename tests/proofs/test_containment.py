@@ -106,3 +106,21 @@ def test_a_helper_write_at_a_variable_offset_initialises_only_the_bytes_it_alway
     assert result.verdict == "accepted"
     assert [(w.pc, w.code) for w in result.warnings] == [(13, "stack-uninitialised-read")]
     assert check_runs(program, seed=5, runs=4).violations == []
+
+
+def test_a_callers_register_outside_the_invariant_is_seen_inside_the_callee(monkeypatch: pytest.MonkeyPatch) -> None:
+    """A local call that loses what the caller's r6 holds (the analysis says 7; the run keeps the
+    loaded value) breaks containment at the callee's first instruction, in the caller's frame."""
+    from verifier.domains.regs import RegState
+    from verifier.transfer import Transfer
+
+    real = Transfer.local_call
+
+    def forgetful_call(self, pc, op, state, record):  # type: ignore[no-untyped-def]
+        return real(self, pc, op, state.with_reg(6, RegState.const(7)), record)
+
+    monkeypatch.setattr(Transfer, "local_call", forgetful_call)
+    program = program_of("r6 = *(u64 *)(r1 +0)\ncall f\nr0 = 0\nexit\nf: r0 = 0\nexit")
+    violation = check_runs(program, seed=1, runs=1).violations[0]
+    assert (violation.pc, violation.context, violation.kind) == (4, (1,), "register")
+    assert violation.message.startswith("frame 0: r6 = 0x") and "is not in 7" in violation.message
