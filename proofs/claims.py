@@ -10,7 +10,9 @@ compares it with the one definition of the instruction set (`interp.semantics` o
   before any reduction, loses no value;
 - `loses no value`: a reduction or meet keeps every value its inputs share;
 - `upper bound`: a join or widening holds every value of both inputs;
-- `keeps every pair`: a branch refinement keeps every pair of operands that takes the edge.
+- `keeps every pair`: a branch refinement keeps every pair of operands that takes the edge;
+- `invariant at start`, `invariant kept`, `gives the product`: tnum multiplication is proved
+  sound at 64 bits by induction over its loop, one claim per part (see `_tnum_mul_start`).
 
 Claims marked slow are left out of `--quick`."""
 
@@ -46,11 +48,13 @@ from .gamma import (
     tnum_var,
     tnum_wellformed,
 )
-from .symbolic import Sym, symbolic_domains, sync_as_identity
+from .symbolic import Sym, symbolic_domains, sync_as_identity, term
 
 Z3 = semantics.Z3Backend()
 SOUND, ISOLATION = "sound", "sound in isolation"
 LOSES_NOTHING, UPPER_BOUND, KEEPS_PAIRS = "loses no value", "upper bound", "keeps every pair"
+NARROWING = "narrowing"  # a reduction claim's witness program: a register narrowed by jumps, each reducing it
+MUL_START, MUL_STEP, MUL_END = "invariant at start", "invariant kept", "gives the product"
 
 @dataclass(frozen=True)
 class Problem:
@@ -73,24 +77,29 @@ class Claim:
     # `round` (the rounds by theirs: the proof of sync), `steps` (the proof of a round), `code`
     sync: str = "contract"
     insn: Any = None  # the instruction (or (JmpOp, taken, width)) a witness program runs
+    polynomial: bool = False  # queries are normalised as polynomials first (see engine.prove)
 
     @property
     def name(self) -> str:
         return f"{self.domain} {self.operation}"
 
 
-def check(claim: Claim, rlimit: int) -> Outcome:
+def check(claim: Claim, rlimit: int, extra: Callable[[], list[Any]] | None = None) -> Outcome:
+    """The claim's outcome; `extra`: more assumptions (built at the claim's width), which narrow
+    the inputs a refutation's model may take."""
     symbolic.set_width(claim.wide)
     with ExitStack() as stack:
         stack.enter_context(symbolic_domains())
         problem = claim.build()
+        if extra is not None:
+            problem = replace(problem, assumptions=problem.assumptions + extra())
         if claim.sync == "identity":
             stack.enter_context(sync_as_identity())
         elif claim.sync != "code":
             contracts = {"contract": [SYNC_CONTRACT], "round": [ROUND_CONTRACT],
                          "steps": list(STEP_CONTRACTS.values())}[claim.sync]
             stack.enter_context(by_contract(contracts, list(problem.values)))
-        return prove(problem.assumptions, problem.run, problem.goals, rlimit=rlimit)
+        return prove(problem.assumptions, problem.run, problem.goals, rlimit=rlimit, polynomial=claim.polynomial)
 
 
 def _with_halves(*values: Any) -> tuple[Any, ...]:
@@ -175,13 +184,100 @@ def _tnum_range() -> Problem:
                    lambda r: _tnum_goals(r, x))
 
 
+# -- tnum multiplication, by induction over its loop ------------------------------------------------
+# `Tnum.mul` runs `mul_step` once per bit of its first operand `a` and ends with `mul_result`.
+# For x in a and y in b, write x = av + xm and y = bv + ym (xm within a's mask, ym within b's).
+# Then x*y = av*bv + av*ym + xm*y (mod 2^64). The loop's invariant, with a_i, b_i the shifted
+# operands after i steps and xm_i = xm >> i, ym_i = ym << i:
+#     av*ym + xm*y  =  c + remaining(a_i.value, xm_i, b_i.value, ym_i)   for some c in acc,
+#     remaining(A, XM, BV, YM) = A*YM + XM*(BV + YM),   xm_i within a_i's mask, ym_i within b_i's.
+# Start: c = 0 is in MUL_ACC_START and the remaining part is all of it. A step moves bit 0 of A
+# and XM into c (the partial product added to acc holds it) and leaves the rest, shifted, as
+# what remains. End (a_i = 0, so xm_i = 0): nothing remains, c = av*ym + xm*y, and the result,
+# av*bv + acc, holds av*bv + c = x*y. The three claims below prove each part of this at 64 bits;
+# what links them is the loop itself (`while a.value or a.mask: a, b, acc = mul_step(a, b, acc)`).
+def _remaining(a: Any, xm: Any, bv: Any, ym: Any) -> Any:
+    return a * ym + xm * (bv + ym)
+
+
+def _low64(value: Any) -> Any:
+    return z3.Extract(63, 0, term(value))
+
+
+def _tnum_mul_start() -> Problem:
+    from verifier.domains.tnum import MUL_ACC_START
+
+    a, b, x, y = tnum_var("a"), tnum_var("b"), _bv("x"), _bv("y")
+    xm, ym = _bv("xm"), _bv("ym")  # any numbers: the identity is one of the ring
+    av, bv = _low64(a.value), _low64(b.value)
+    assumptions = [tnum_wellformed(a), tnum_wellformed(b), tnum_gamma(a, x), tnum_gamma(b, y)]
+
+    def goals(acc: Any) -> list[tuple[str, Any]]:
+        return [("c = 0 in acc", tnum_gamma(acc, z3.BitVecVal(0, 64))), ("acc well formed", tnum_wellformed(acc)),
+                ("x = av + xm", x == av + (x & _low64(a.mask))), ("y = bv + ym", y == bv + (y & _low64(b.mask))),
+                ("x*y = av*bv + remaining", (av + xm) * (bv + ym) == av * bv + _remaining(av, xm, bv, ym))]
+    return Problem(assumptions, lambda: MUL_ACC_START, goals)
+
+
+def _split(name: str) -> tuple[Any, Any, Any]:
+    """A 64-bit value as its bit 0 and the rest: (the value, bit 0 zero-extended, the rest >> 1)."""
+    high, low = z3.BitVec(f"{name}.high", 63), z3.BitVec(f"{name}.bit0", 1)
+    return z3.Concat(high, low), z3.ZeroExt(63, low), z3.ZeroExt(1, high)
+
+
+def _tnum_mul_step() -> Problem:
+    from verifier.domains.tnum import Tnum, mul_step
+
+    (av, av0, av1), (am, _, am1), (xm, xm0, xm1) = _split("a.value"), _split("a.mask"), _split("xm")
+    bv, bm, ym, c = _bv("b.value"), _bv("b.mask"), _bv("ym"), _bv("c")
+    wide = symbolic.WIDE - 64
+    a, b = Tnum(Sym(z3.ZeroExt(wide, av)), Sym(z3.ZeroExt(wide, am))), Tnum(Sym(z3.ZeroExt(wide, bv)), Sym(z3.ZeroExt(wide, bm)))
+    acc = tnum_var("acc")
+    assumptions = [tnum_wellformed(a), tnum_wellformed(b), tnum_wellformed(acc), xm & ~am == 0, ym & ~bm == 0,
+                   tnum_gamma(acc, c)]
+    moved = av0 * ym + xm0 * (bv + ym)  # bit 0's part of what remains
+
+    def goals(out: Any) -> list[tuple[str, Any]]:
+        a2, b2, acc2 = out
+        return [("acc well formed", tnum_wellformed(acc2)), ("c + bit 0's part in acc", tnum_gamma(acc2, c + moved)),
+                ("a moves right", z3.And(_low64(a2.value) == av1, _low64(a2.mask) == am1,
+                                         term(a2.value) >> 64 == 0, term(a2.mask) >> 64 == 0)),
+                ("b moves left", z3.And(_low64(b2.value) == bv * 2, _low64(b2.mask) == bm * 2,
+                                        term(b2.value) >> 64 == 0, term(b2.mask) >> 64 == 0)),
+                ("xm >> 1 within a's mask", xm1 & ~_low64(a2.mask) == 0),
+                ("ym << 1 within b's mask", (ym * 2) & ~_low64(b2.mask) == 0),
+                ("what remains moves on", _remaining(2 * av1 + av0, 2 * xm1 + xm0, bv, ym)
+                 == moved + _remaining(av1, xm1, bv * 2, ym * 2)),
+                ("the split is the value", z3.And(av == 2 * av1 + av0, xm == 2 * xm1 + xm0))]
+    return Problem(assumptions, lambda: mul_step(a, b, acc), goals)
+
+
+def _tnum_mul_end() -> Problem:
+    from verifier.domains.tnum import mul_result
+
+    a, b, acc = tnum_var("a"), tnum_var("b"), tnum_var("acc")
+    c, xm, bv, ym = _bv("c"), _bv("xm"), _bv("b.value.i"), _bv("ym")
+    zero = z3.BitVecVal(0, 64)
+    assumptions = [tnum_wellformed(a), tnum_wellformed(b), tnum_wellformed(acc), tnum_gamma(acc, c),
+                   xm & ~zero == 0]
+
+    def goals(result: Any) -> list[tuple[str, Any]]:
+        return [("nothing remains", _remaining(zero, xm, bv, ym) == 0),
+                ("av*bv + c in the result", tnum_gamma(result, _low64(a.value) * _low64(b.value) + c)),
+                ("well formed", tnum_wellformed(result))]
+    return Problem(assumptions, lambda: mul_result(a, b, acc), goals)
+
+
 def _tnum_claims() -> Iterator[Claim]:
     for method, op in (("add", AluOp.ADD), ("sub", AluOp.SUB), ("and_", AluOp.AND), ("or_", AluOp.OR),
                        ("xor", AluOp.XOR)):
         yield Claim("tnum", method.rstrip("_"), 64, SOUND, _tnum_binary(method, op), insn=Alu(op, 64, 1, Reg(2)))
-    for bits in MUL_OPERAND_BITS:
-        yield Claim("tnum", f"mul ({bits}-bit operands)" if bits < 64 else "mul", 64, SOUND,
-                    _tnum_binary("mul", AluOp.MUL, bits), slow=True)
+    yield Claim("tnum", "mul loop start", 64, MUL_START, _tnum_mul_start, polynomial=True)
+    yield Claim("tnum", "mul loop step", 64, MUL_STEP, _tnum_mul_step, polynomial=True)
+    yield Claim("tnum", "mul loop end", 64, MUL_END, _tnum_mul_end, polynomial=True)
+    for bits in MUL_OPERAND_BITS:  # the whole loop unrolled: how far a direct proof gets
+        yield Claim("tnum", f"mul unrolled ({bits}-bit operands)" if bits < 64 else "mul unrolled", 64, SOUND,
+                    _tnum_binary("mul", AluOp.MUL, bits), slow=True, insn=Alu(AluOp.MUL, 64, 1, Reg(2)))
     for method, op in (("lshift", AluOp.LSH), ("rshift", AluOp.RSH), ("arshift", AluOp.ARSH)):
         yield Claim("tnum", method, 64, SOUND, _tnum_shift(method, op), wide=136, insn=Alu(op, 64, 1, Reg(2)))
     yield Claim("tnum", "neg", 64, SOUND, _tnum_unary(lambda a: a.neg(), lambda x: semantics.alu(Z3, Neg(64, 1), x)))
@@ -315,9 +411,10 @@ def _scalar_insns() -> Iterator[tuple[str, int, Alu | Neg | Swap, int]]:
 def _scalar_claims() -> Iterator[Claim]:
     for name, contract in STEP_CONTRACTS.items():
         yield Claim("scalar", name.replace("_", " ", 1).replace("_", " "), 64, LOSES_NOTHING,
-                    _scalar_contract(contract), sync="code")
-    yield Claim("scalar", "sync round", 64, LOSES_NOTHING, _scalar_contract(ROUND_CONTRACT), sync="steps")
-    yield Claim("scalar", "sync", 64, LOSES_NOTHING, _scalar_contract(SYNC_CONTRACT), sync="round")
+                    _scalar_contract(contract), sync="code", insn=NARROWING)
+    yield Claim("scalar", "sync round", 64, LOSES_NOTHING, _scalar_contract(ROUND_CONTRACT), sync="steps",
+                insn=NARROWING)
+    yield Claim("scalar", "sync", 64, LOSES_NOTHING, _scalar_contract(SYNC_CONTRACT), sync="round", insn=NARROWING)
     for name, width, insn, wide in _scalar_insns():
         yield Claim("scalar", name, width, ISOLATION, _scalar_alu(insn, True), wide=wide, sync="identity",
                     insn=insn)
@@ -347,7 +444,7 @@ QUICK_BRANCHES = {("jset taken", 32), ("jset not taken", 32), ("jne taken", 32),
 
 def _quick(claim: Claim) -> bool:
     if claim.domain == "tnum":
-        return not claim.operation.startswith("mul")
+        return not claim.operation.startswith("mul unrolled")
     key = (claim.operation, claim.width)
     if claim.operation.startswith(("sync", "truncate")):
         return True

@@ -40,8 +40,11 @@ class Outcome:
 
 
 def prove(assumptions: list[Any], run: Callable[[], Any], goals: Goals, *, rlimit: int,
-          max_paths: int = 4096) -> Outcome:
-    """Whether every goal of `run`'s result holds on every path under `assumptions`."""
+          max_paths: int = 4096, polynomial: bool = False) -> Outcome:
+    """Whether every goal of `run`'s result holds on every path under `assumptions`. `polynomial`:
+    each query is first simplified with products expanded into sums of monomials, so that an
+    identity of the ring of 64-bit integers (multiplication among them) is decided by
+    normalisation instead of by bit-blasting multipliers."""
     started = time.process_time()
     explorer = Explorer(assumptions, max_paths=max_paths, rlimit=rlimit)
     outcome = Outcome(PROVED)
@@ -49,7 +52,8 @@ def prove(assumptions: list[Any], run: Callable[[], Any], goals: Goals, *, rlimi
         for path, result in explorer.paths(run):
             outcome.paths += 1
             required = list(explorer.requirements)  # the preconditions of contracts the path used
-            verdict = _check_path(assumptions + path, result, lambda r: [*required, *goals(r)], rlimit, outcome)
+            verdict = _check_path(assumptions + path, result, lambda r: [*required, *goals(r)], rlimit, outcome,
+                                  polynomial)
             if verdict != PROVED:
                 outcome.status = verdict
                 break
@@ -59,8 +63,9 @@ def prove(assumptions: list[Any], run: Callable[[], Any], goals: Goals, *, rlimi
     return outcome
 
 
-def _check_path(facts: list[Any], result: Any, goals: Goals, rlimit: int, outcome: Outcome) -> str:
-    solver = z3.Solver()
+def _check_path(facts: list[Any], result: Any, goals: Goals, rlimit: int, outcome: Outcome,
+                polynomial: bool = False) -> str:
+    solver = z3.Then(z3.With("simplify", som=True), "smt").solver() if polynomial else z3.Solver()
     solver.set("rlimit", rlimit)
     solver.add(*facts)
     for label, goal in goals(result):

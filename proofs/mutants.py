@@ -17,9 +17,9 @@ from typing import Any
 
 from verifier.domains import scalar, tnum
 
-from .claims import Claim, all_claims, check
+from .claims import NARROWING, Claim, all_claims, check
 from .engine import REFUTED, Outcome
-from .witness import Witness, replay
+from .witness import Witness, both_signs, changes, different, not_constant, replay
 
 
 @dataclass(frozen=True)
@@ -29,10 +29,11 @@ class Mutant:
     function: str
     original: str  # text of one line of the function, exactly once in it
     mutated: str
-    claim: str  # the claims that must refute it: those whose row contains this text
+    claim: str  # the claims that must refute it: those whose row contains this text (or one of " | ")
 
     def claims(self) -> list[Claim]:
-        return [c for c in all_claims() if self.claim in f"{c.name} {c.width} {c.prop}"]
+        texts = self.claim.split(" | ")
+        return [c for c in all_claims() if any(t in f"{c.name} {c.width} {c.prop}" for t in texts)]
 
 
 MUTANTS = (
@@ -45,6 +46,9 @@ MUTANTS = (
            "tnum and 64"),
     Mutant("tnum arithmetic shift fills with zeros", tnum.Tnum, "arshift",
            "x -= 1 << bits", "x -= 0", "tnum arshift 64"),
+    Mutant("tnum mul: an unknown bit of the first operand adds only the second's unknown bits", tnum, "mul_step",
+           "select(a.mask & 1, b.value | b.mask, 0)", "select(a.mask & 1, b.mask, 0)",
+           "tnum mul loop step | tnum mul unrolled (4-bit operands)"),
     Mutant("scalar add: an off-by-one upper bound", scalar.Scalar, "_binary",
            "umin, umax = a_umin + b_umin, a_umax + b_umax", "umin, umax = a_umin + b_umin, a_umax + b_umax - 1",
            "scalar add 64 sound in isolation"),
@@ -121,11 +125,37 @@ def refute(mutant: Mutant, rlimit: int, witnesses: bool = True) -> list[Refutati
                 outcome = check(claim, rlimit)
                 found = Refutation(claim, outcome)
                 if witnesses and outcome.status == REFUTED and claim.insn is not None:
-                    found.witness = replay(claim.insn, outcome.model, claim.wide)
+                    found.witness = _witness(claim, outcome, rlimit)
                 results.append(found)
         finally:
             scalar._synced.cache_clear()
     return results
+
+
+WITNESS_MODELS = 12  # models asked for, at most, before a refutation is left without a witness that shows it
+
+
+def _witness(claim: Claim, outcome: Outcome, rlimit: int) -> Witness | None:
+    """The witness program of the refutation's model; when its replay does not leave the
+    analysis' invariant, those of further models (each unlike the ones tried) whose first operand
+    is not a constant, in turn also of both signs, and also not the result, up to WITNESS_MODELS;
+    the first that shows the bug, else the first."""
+    first = replay(claim.insn, outcome.model, claim.wide)
+    tried = [outcome.model]
+    while first is not None and not first.shows and len(tried) < WITNESS_MODELS:
+        name = "s" if claim.insn == NARROWING else "a"  # the operand the witness narrows first
+
+        def extra(tried: list[dict[str, int]] = tried, name: str = name) -> list[Any]:
+            wide = [[], both_signs(claim.domain, name), both_signs(claim.domain, name) + changes(claim.insn)][len(tried) % 3]
+            return not_constant(claim.domain, name) + wide + [different(claim.domain, m, name) for m in tried]
+        again = check(claim, rlimit, extra)
+        if again.status != REFUTED:
+            break
+        tried.append(again.model)
+        witness = replay(claim.insn, again.model, claim.wide)
+        if witness is not None and witness.shows:
+            return witness
+    return first
 
 
 def killed(results: list[Refutation]) -> bool:

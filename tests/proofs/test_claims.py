@@ -37,13 +37,32 @@ def test_the_reduction_is_proved_in_layers():
     assert len(names) == len(scalar.SYNC_STEPS) + 2
 
 
-@pytest.mark.parametrize("text", ["tnum add forgets", "mov32", "low half taken across"])
-def test_a_seeded_bug_is_refuted_with_inputs_that_show_it(text):
+@pytest.mark.parametrize("text", ["tnum add forgets", "mov32", "low half taken across", "adds only the second's"])
+def test_a_seeded_bug_is_refuted_with_a_witness_program_that_shows_it(text):
     mutant = next(m for m in MUTANTS if text in m.name)
     results = refute(mutant, RLIMIT)
     assert killed(results)
     outcome = results[0].outcome
     assert outcome.status == REFUTED and outcome.model  # z3's inputs for which the bug loses a value
+    shown = [r.witness for r in results if r.witness is not None]
+    assert shown and all(w.shows for w in shown), [w.shown for w in shown]
+    assert all(w.shown.startswith("insn ") for w in shown)  # the run left the mutated analysis there
+
+
+def test_tnum_multiplication_is_proved_at_64_bits_by_induction_over_its_loop():
+    parts = [c for c in all_claims() if c.name.startswith("tnum mul loop")]
+    assert [c.prop for c in parts] == ["invariant at start", "invariant kept", "gives the product"]
+    assert all(c.width == 64 and not c.slow for c in parts)
+    assert [check(c, RLIMIT).status for c in parts] == [PROVED] * 3
+
+
+def test_the_loop_step_of_tnum_multiplication_is_the_code_the_verifier_runs():
+    a, b = tnum.Tnum(0b101, 0b010), tnum.Tnum(0b11, 0b100)
+    state = (a, b, tnum.MUL_ACC_START)
+    while state[0].value or state[0].mask:
+        state = tnum.mul_step(*state)
+    assert tnum.mul_result(a, b, state[2]) == a.mul(b)
+    assert {x * y for x in (5, 7) for y in (3, 7)} <= {v for v in range(64) if a.mul(b).contains(v)}
 
 
 def test_a_mutant_leaves_the_code_as_it_was():

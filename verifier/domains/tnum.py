@@ -110,19 +110,12 @@ class Tnum:
         return Tnum(v & ~mu, mu)
 
     def mul(self, other: "Tnum") -> "Tnum":
-        # shift-and-add over the bits of `other`, as the kernel's tnum_mul does
-        a, b = self, other
-        acc_v = (a.value * b.value) & M64
-        acc_m = Tnum(0, 0)
+        # shift-and-add over the bits of `self`, as the kernel's tnum_mul does; each part is a
+        # function of its own, which proofs/ proves by induction over the loop (at 64 bits)
+        a, b, acc = self, other, MUL_ACC_START
         while a.value or a.mask:
-            # the partial product of this bit of `a`: b's unknown bits if the bit is 1, all of b's
-            # possible bits if it is unknown, nothing if 0 (adding Tnum(0, 0) changes nothing);
-            # chosen by `select` rather than `if`, so that proofs/ follows one path, not three per bit
-            partial = select(a.value & 1, b.mask, select(a.mask & 1, b.value | b.mask, 0))
-            acc_m = acc_m.add(Tnum(0, partial))
-            a = Tnum(a.value >> 1, a.mask >> 1)
-            b = Tnum((b.value << 1) & M64, (b.mask << 1) & M64)
-        return Tnum.const(acc_v).add(acc_m)
+            a, b, acc = mul_step(a, b, acc)
+        return mul_result(self, other, acc)
 
     def lshift(self, shift: int) -> "Tnum":
         return Tnum((self.value << shift) & M64, (self.mask << shift) & M64)
@@ -174,3 +167,20 @@ class Tnum:
         if self.is_const:
             return f"{self.value:#x}"
         return f"(value={self.value:#x}; mask={self.mask:#x})"
+
+
+MUL_ACC_START = Tnum(0, 0)  # the sum of the partial products before the first bit
+
+
+def mul_step(a: Tnum, b: Tnum, acc: Tnum) -> tuple[Tnum, Tnum, Tnum]:
+    """One bit of `a`: the partial product is b's unknown bits if the bit is 1, all of b's possible
+    bits if it is unknown, nothing if 0 (adding Tnum(0, 0) changes nothing); then `a` moves right
+    and `b` left. Chosen by `select` rather than `if`, so that proofs/ follows one path, not three."""
+    partial = select(a.value & 1, b.mask, select(a.mask & 1, b.value | b.mask, 0))
+    return (Tnum(a.value >> 1, a.mask >> 1), Tnum((b.value << 1) & M64, (b.mask << 1) & M64),
+            acc.add(Tnum(0, partial)))
+
+
+def mul_result(a: Tnum, b: Tnum, acc: Tnum) -> Tnum:
+    """The product of the known parts plus the accumulated unknown partial products."""
+    return Tnum.const((a.value * b.value) & M64).add(acc)
