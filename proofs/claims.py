@@ -37,9 +37,11 @@ from .contracts import (
     Contract,
     by_contract,
     conjunction,
+    tnum_mul_by_contract,
 )
 from .engine import Outcome, prove
 from .gamma import (
+    SCALAR_FIELDS,
     scalar_gamma,
     scalar_gamma_parts,
     scalar_var,
@@ -62,6 +64,7 @@ class Problem:
     run: Callable[[], Any]  # the domain code
     goals: Callable[[Any], Iterable[tuple[str, Any]]]  # of its result
     values: tuple[Any, ...] = ()  # the concrete values the reduction's contract is instantiated on
+    pairs: tuple[tuple[Any, Any], ...] = ()  # the concrete operand pairs a multiplication's contract is
 
 
 @dataclass(frozen=True)
@@ -78,6 +81,7 @@ class Claim:
     sync: str = "contract"
     insn: Any = None  # the instruction (or (JmpOp, taken, width)) a witness program runs
     polynomial: bool = False  # queries are normalised as polynomials first (see engine.prove)
+    tnum_mul: str = "code"  # `contract`: Tnum.mul stood in by its contract (proved by induction)
 
     @property
     def name(self) -> str:
@@ -93,6 +97,8 @@ def check(claim: Claim, rlimit: int, extra: Callable[[], list[Any]] | None = Non
         problem = claim.build()
         if extra is not None:
             problem = replace(problem, assumptions=problem.assumptions + extra())
+        if claim.tnum_mul == "contract":
+            stack.enter_context(tnum_mul_by_contract(list(problem.pairs)))
         if claim.sync == "identity":
             stack.enter_context(sync_as_identity())
         elif claim.sync != "code":
@@ -313,17 +319,37 @@ def _scalar_inputs(*names: str) -> tuple[list[Any], list[Any], list[Any]]:
     return abstract, concrete, assumptions
 
 
-def _scalar_alu(insn: Alu | Neg | Swap, isolation: bool) -> Callable[[], Problem]:
+def _narrow_scalar(name: str, bits: int) -> Any:
+    """A scalar whose every field lies in [0, 2^bits) (the 32-bit signed bounds of 32-bit
+    operands may be negative), as zero-extended narrow variables that z3 sees as such."""
+    from verifier.domains.scalar import Scalar
+
+    def field(f: str) -> Sym:
+        if f.startswith("s32") and bits >= 32:
+            return Sym(z3.SignExt(symbolic.WIDE - 32, z3.BitVec(f"{name}.{f}", 32)))
+        return Sym(z3.ZeroExt(symbolic.WIDE - bits, z3.BitVec(f"{name}.{f}", bits)))
+    return Scalar(_narrow_tnum(f"{name}.tnum", bits), *(field(f) for f in SCALAR_FIELDS))
+
+
+def _scalar_alu(insn: Alu | Neg | Swap, isolation: bool, operand_bits: int = 64) -> Callable[[], Problem]:
+    """`operand_bits` below 64: both operands (abstract and concrete) lie in [0, 2^operand_bits),
+    the form in which multiplication and division are proved where the full width is not."""
     def build() -> Problem:
-        (a, b), (x, y), assumptions = _scalar_inputs("a", "b")
+        if operand_bits == 64:
+            (a, b), (x, y), assumptions = _scalar_inputs("a", "b")
+        else:
+            a, b = _narrow_scalar("a", operand_bits), _narrow_scalar("b", operand_bits)
+            x, y = _narrow_bv("x", operand_bits), _narrow_bv("y", operand_bits)
+            assumptions = [scalar_wellformed(a), scalar_gamma(a, x), scalar_wellformed(b), scalar_gamma(b, y)]
         concrete = semantics.alu(Z3, insn, x, y)
         values = _with_halves(x, y, concrete)
+        pairs = ((x, y), (values[1], values[3]))  # the operands, and their low halves
 
         def goals(result: Any) -> list[tuple[str, Any]]:
             return _scalar_goals(result, concrete, well_formed=not isolation)
         if isinstance(insn, Alu):
-            return Problem(assumptions, lambda: a.alu(insn, b), goals, values)
-        return Problem(assumptions, lambda: a.alu(insn), goals, values)
+            return Problem(assumptions, lambda: a.alu(insn, b), goals, values, pairs)
+        return Problem(assumptions, lambda: a.alu(insn), goals, values, pairs)
     return build
 
 
@@ -384,6 +410,8 @@ def _scalar_truncate(bits: int) -> Problem:
 
 
 MUL_OPERAND_BITS = (4, 8, 16, 32, 64)
+NARROW_OPERATIONS = ("mul", "div", "mod")
+NARROW_OPERAND_BITS = (8, 16)
 SCALAR_OPS = (AluOp.ADD, AluOp.SUB, AluOp.MUL, AluOp.DIV, AluOp.MOD, AluOp.AND, AluOp.OR, AluOp.XOR,
               AluOp.LSH, AluOp.RSH, AluOp.ARSH)
 WIDE_OPS = (AluOp.MUL, AluOp.LSH, AluOp.RSH, AluOp.ARSH, AluOp.DIV, AluOp.MOD)
@@ -416,9 +444,18 @@ def _scalar_claims() -> Iterator[Claim]:
                 insn=NARROWING)
     yield Claim("scalar", "sync", 64, LOSES_NOTHING, _scalar_contract(SYNC_CONTRACT), sync="round", insn=NARROWING)
     for name, width, insn, wide in _scalar_insns():
+        mul = "contract" if name == "mul" else "code"
         yield Claim("scalar", name, width, ISOLATION, _scalar_alu(insn, True), wide=wide, sync="identity",
-                    insn=insn)
-        yield Claim("scalar", name, width, SOUND, _scalar_alu(insn, False), wide=wide, insn=insn)
+                    insn=insn, tnum_mul=mul)
+        yield Claim("scalar", name, width, SOUND, _scalar_alu(insn, False), wide=wide, insn=insn, tnum_mul=mul)
+    for name, width, insn, _ in _scalar_insns():
+        if name not in NARROW_OPERATIONS:
+            continue
+        for bits in NARROW_OPERAND_BITS:  # how far the proofs of multiplication and division reach
+            # in isolation only: with the reduction, these do not finish even at 8 bits; and at
+            # 72 bits, as products of two 32-bit bounds fit there (smaller terms for z3)
+            yield Claim("scalar", f"{name} ({bits}-bit operands)", width, ISOLATION, _scalar_alu(insn, True, bits),
+                        wide=72, sync="identity", insn=insn, tnum_mul="contract" if name == "mul" else "code")
     for method, prop in (("join", UPPER_BOUND), ("widen", UPPER_BOUND), ("meet", LOSES_NOTHING)):
         yield Claim("scalar", method, 64, prop, _scalar_lattice(method))
     for bits in (8, 16, 32):

@@ -30,6 +30,8 @@ from .gamma import (
     scalar_gamma,
     scalar_var,
     scalar_wellformed,
+    tnum_gamma,
+    tnum_var,
     tnum_wellformed,
 )
 from .symbolic import Explorer, SymBool, term
@@ -146,5 +148,33 @@ def by_contract(contracts: list[Contract], values: list[Any]) -> Iterator[None]:
             setattr(scalar_module, name, value)
 
 
-__all__ = ["Contract", "FIELD_LIMIT", "ROUND_CONTRACT", "STEP_CONTRACTS", "SYNC_CONTRACT", "by_contract", "tidy",
+@contextmanager
+def tnum_mul_by_contract(pairs: list[tuple[Any, Any]]) -> Iterator[None]:
+    """Within the block, `Tnum.mul` is its contract, proved at 64 bits by induction (the claims
+    `tnum mul loop ...`): given well-formed operands, a well-formed tnum that holds u*v (mod
+    2^64) for each pair (u, v) of `pairs` with u in the first operand and v in the second (the
+    claim's concrete operands: each pair is a product z3 must otherwise bit-blast, so only those)."""
+    from verifier.domains.tnum import Tnum
+
+    saved = Tnum.mul
+
+    def stand_in(a: Tnum, b: Tnum) -> Tnum:
+        explorer = Explorer.current
+        assert explorer is not None, "a contract is used inside an exploration"
+        explorer.require("tnum mul's precondition: operands well formed",
+                         z3.And(tnum_wellformed(a), tnum_wellformed(b)))
+        result = tnum_var(explorer.fresh("tnum.mul"))
+        explorer.assume(tnum_wellformed(result))
+        for u, v in pairs:
+            explorer.assume(z3.Implies(z3.And(tnum_gamma(a, u), tnum_gamma(b, v)), tnum_gamma(result, u * v)))
+        return result
+
+    Tnum.mul = stand_in  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        Tnum.mul = saved  # type: ignore[method-assign]
+
+
+__all__ = ["Contract", "FIELD_LIMIT", "ROUND_CONTRACT", "STEP_CONTRACTS", "SYNC_CONTRACT", "by_contract", "tidy", "tnum_mul_by_contract",
            "well_formed", "within_limits"]
