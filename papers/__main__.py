@@ -9,7 +9,15 @@ from pathlib import Path
 
 from tqdm import tqdm
 
-from .experiments import corpus, interpreter, proofs, random_kernel, scaling, solver
+from .experiments import (
+    containment,
+    corpus,
+    interpreter,
+    proofs,
+    random_kernel,
+    scaling,
+    solver,
+)
 from .runner import PAPERS, Experiment, run_experiment, write_results_page
 
 EXPERIMENTS = [
@@ -25,6 +33,8 @@ EXPERIMENTS = [
                "python -m papers --only interpreter", interpreter.run),
     Experiment("proofs", "The domains proved with z3, and seeded bugs refuted",
                "python -m papers --only proofs", proofs.run),
+    Experiment("containment", "Every concrete run inside the analysis' invariants",
+               "python -m papers --only containment", containment.run),
 ]
 BY_NAME = {e.name: e for e in EXPERIMENTS}
 
