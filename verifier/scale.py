@@ -26,7 +26,11 @@ def run_tasks(work: Work, tasks: Iterable[Any], *, jobs: int, on_lost: Callable[
         with WorkerPool(jobs, work, options, deadline_s=deadline_s, on_lost=on_lost) as pool:
             yield from pool.run(tasks)
         return
-    from distributed import Client, as_completed
+    try:
+        from distributed import Client, as_completed
+    except ImportError:
+        raise SchedulerError(f"--scheduler {scheduler}: Dask distributed is not installed "
+                             "(pip install 'bpfverify[papers]')") from None
 
     try:
         client = Client(scheduler, timeout=SCHEDULER_TIMEOUT_S)

@@ -65,3 +65,13 @@ def test_resuming_with_another_seed_or_nothing_to_resume_is_one_error(local: Pat
     with pytest.raises(SystemExit):
         main(["--programs", str(PROGRAMS), "--runs", "1", "--seed", "4", "--out", str(copy), "--resume"])
     assert "was run with --seed 3 --runs 1" in capsys.readouterr().err
+
+
+def test_a_scheduler_without_dask_installed_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                        monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "distributed", None)  # as where it is not installed
+    assert main(["--programs", "3", "--out", str(tmp_path / "c.jsonl"), "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert capsys.readouterr().err.strip() == ("proofs.campaign: --scheduler tcp://127.0.0.1:1: Dask distributed is "
+                                               "not installed (pip install 'bpfverify[papers]')")
