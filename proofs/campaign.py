@@ -12,8 +12,8 @@ finishes (with its text where it broke containment, crashed the verifier or was 
 `--out` with the suffix `.summary.json` holds the totals so far, rewritten after every chunk, so
 a running campaign can be read at any time; `--resume` keeps the chunks an interrupted run wrote
 whole and runs the others. Chunks run on local worker processes, or on a Dask cluster
-(`--scheduler`), where their results do not depend on the worker. Exit status 1 when any program broke containment or
-crashed the verifier."""
+(`--scheduler`); their results do not depend on where. Exit status 1 when any program broke
+containment or crashed the verifier."""
 
 from __future__ import annotations
 

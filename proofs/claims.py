@@ -64,7 +64,7 @@ class Problem:
     run: Callable[[], Any]  # the domain code
     goals: Callable[[Any], Iterable[tuple[str, Any]]]  # of its result
     values: tuple[Any, ...] = ()  # the concrete values the reduction's contract is instantiated on
-    pairs: tuple[tuple[Any, Any], ...] = ()  # the concrete operand pairs a multiplication's contract is
+    pairs: tuple[tuple[Any, Any], ...] = ()  # the concrete operand pairs Tnum.mul's contract is instantiated on
 
 
 @dataclass(frozen=True)
@@ -320,20 +320,18 @@ def _scalar_inputs(*names: str) -> tuple[list[Any], list[Any], list[Any]]:
 
 
 def _narrow_scalar(name: str, bits: int) -> Any:
-    """A scalar whose every field lies in [0, 2^bits) (the 32-bit signed bounds of 32-bit
-    operands may be negative), as zero-extended narrow variables that z3 sees as such."""
+    """A scalar whose every field lies in [0, 2^bits), as zero-extended narrow variables that z3
+    sees as such (below 32 bits, so the signed bounds of both views are not negative)."""
     from verifier.domains.scalar import Scalar
 
-    def field(f: str) -> Sym:
-        if f.startswith("s32") and bits >= 32:
-            return Sym(z3.SignExt(symbolic.WIDE - 32, z3.BitVec(f"{name}.{f}", 32)))
-        return Sym(z3.ZeroExt(symbolic.WIDE - bits, z3.BitVec(f"{name}.{f}", bits)))
-    return Scalar(_narrow_tnum(f"{name}.tnum", bits), *(field(f) for f in SCALAR_FIELDS))
+    assert bits < 32
+    return Scalar(_narrow_tnum(f"{name}.tnum", bits),
+                  *(Sym(z3.ZeroExt(symbolic.WIDE - bits, z3.BitVec(f"{name}.{f}", bits))) for f in SCALAR_FIELDS))
 
 
 def _scalar_alu(insn: Alu | Neg | Swap, isolation: bool, operand_bits: int = 64) -> Callable[[], Problem]:
     """`operand_bits` below 64: both operands (abstract and concrete) lie in [0, 2^operand_bits),
-    the form in which multiplication and division are proved where the full width is not."""
+    the form in which division and modulo are proved where the full width is not."""
     def build() -> Problem:
         if operand_bits == 64:
             (a, b), (x, y), assumptions = _scalar_inputs("a", "b")

@@ -142,12 +142,13 @@ def _witness(claim: Claim, outcome: Outcome, rlimit: int) -> Witness | None:
     the first that shows the bug, else the first."""
     first = replay(claim.insn, outcome.model, claim.wide)
     tried = [outcome.model]
-    while first is not None and not first.shows and len(tried) < WITNESS_MODELS:
-        name = "s" if claim.insn == NARROWING else "a"  # the operand the witness narrows first
+    name = "s" if claim.insn == NARROWING else "a"  # the operand the witness narrows first
 
-        def extra(tried: list[dict[str, int]] = tried, name: str = name) -> list[Any]:
-            wide = [[], both_signs(claim.domain, name), both_signs(claim.domain, name) + changes(claim.insn)][len(tried) % 3]
-            return not_constant(claim.domain, name) + wide + [different(claim.domain, m, name) for m in tried]
+    def extra() -> list[Any]:
+        shape = [[], both_signs(claim.domain, name), both_signs(claim.domain, name) + changes(claim.insn)]
+        return not_constant(claim.domain, name) + shape[len(tried) % 3] + [different(claim.domain, m, name)
+                                                                          for m in tried]
+    while first is not None and not first.shows and len(tried) < WITNESS_MODELS:
         again = check(claim, rlimit, extra)
         if again.status != REFUTED:
             break

@@ -30,14 +30,12 @@ from verifier.domains.scalar import Scalar
 from verifier.domains.tnum import M32, M64, Tnum
 
 from . import symbolic
-from .claims import NARROWING
+from .claims import NARROWING, Z3
 from .containment import run_on_context
 from .contracts import NATURAL
 from .gamma import SCALAR_FIELDS, scalar_gamma, scalar_var, tnum_var
-from .symbolic import term
-
-Z3 = semantics.Z3Backend()
 from .programs import program_of
+from .symbolic import term
 
 REGS = layout_for("x86_64")
 
@@ -145,7 +143,7 @@ def _losing_pair(program: Any, result: Any, operation: Any, model: dict[str, int
     a, b, r = before.top.regs[6], before.top.regs[7], after.top.regs[6]
     if not (a.is_scalar and b.is_scalar and r.is_scalar):
         return None
-    symbolic.set_width(136)
+    symbolic.set_width(136)  # the width scalar_gamma builds its terms at (check() sets its own per claim)
     x, y = z3.BitVec("x", 64), z3.BitVec("y", 64)
     solver = z3.Solver()
     solver.set("rlimit", 5_000_000)
