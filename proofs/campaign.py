@@ -28,9 +28,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .containment import check_runs
-from .programs import program_of, random_text
-
 CHUNK = 40
 SHAPE_EVERY = 5  # program n is drawn from the rule shapes when n % SHAPE_EVERY == SHAPE_EVERY - 1
 SHAPE_CLASSES = ("general", "linked-scalars", "narrow-spills", "sign-extension", "helper-calls", "partial-spills",
@@ -73,6 +70,9 @@ def _shapes(chunk: Chunk, count: int) -> list[Any]:
 
 
 def run_chunk(chunk: Chunk, _options: Any = None) -> list[dict[str, Any]]:
+    from .containment import check_runs
+    from .programs import program_of, random_text
+
     numbers = range(chunk.first, chunk.first + chunk.count)
     shaped = [n for n in numbers if n % SHAPE_EVERY == SHAPE_EVERY - 1]
     try:
@@ -170,6 +170,12 @@ def main(argv: list[str] | None = None) -> int:
     if args.resume and not args.out.is_file():
         parser.error(f"--resume: no earlier run at {args.out}")
     from verifier.scale import SchedulerError, run_tasks
+
+    try:
+        import proofs.containment  # noqa: F401 - here, so that a missing checkout is one line
+    except ImportError as exc:
+        print(f"proofs.campaign: {exc}", file=sys.stderr)
+        return 2
 
     chunks = [Chunk(i, first, min(CHUNK, args.programs - first), args.seed, args.runs)
               for i, first in enumerate(range(0, args.programs, CHUNK))]

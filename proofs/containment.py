@@ -51,8 +51,13 @@ from verifier.domains.regs import RegState, RegType
 from verifier.fixpoint import Limits
 from verifier.state import Frame, State
 
+# the runs' inputs are drawn as the soundness tests draw them, from the repository's checkout
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests" / "verifier"))
-from random_inputs import random_context, random_session  # noqa: E402
+try:
+    from random_inputs import random_context, random_session
+except ImportError:
+    raise ImportError("proofs.containment runs from a checkout of the repository (it draws its inputs with "
+                      "tests/verifier/random_inputs.py, which an installed package does not have)") from None
 
 M64 = (1 << 64) - 1
 LIMITS = Limits(timeout_s=30, max_work=1_000_000, max_unroll_work=20_000, max_memory_mb=1024,

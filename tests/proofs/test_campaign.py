@@ -75,3 +75,14 @@ def test_a_scheduler_without_dask_installed_is_one_line(tmp_path: Path, capsys: 
     assert main(["--programs", "3", "--out", str(tmp_path / "c.jsonl"), "--scheduler", "tcp://127.0.0.1:1"]) == 2
     assert capsys.readouterr().err.strip() == ("proofs.campaign: --scheduler tcp://127.0.0.1:1: Dask distributed is "
                                                "not installed (pip install 'bpfverify[papers]')")
+
+
+def test_a_campaign_without_the_checkout_s_generators_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str],
+                                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    import sys
+
+    monkeypatch.setitem(sys.modules, "proofs.containment", None)  # as in an installed package without tests/
+    assert main(["--programs", "3", "--out", str(tmp_path / "c.jsonl")]) == 2
+    err = capsys.readouterr().err.strip()
+    assert len(err.splitlines()) == 1 and err.startswith("proofs.campaign: ")
+    assert not (tmp_path / "c.jsonl").exists()
