@@ -1,13 +1,17 @@
 """Random programs of real shapes: our verdict against the running kernel's.
 
-    python papers/random_vs_kernel.py [--count 3000] [--seed 1]
+    python -m papers.random_vs_kernel --programs 10000 --jobs 2 --out random.jsonl [--seed 1]
+                                      [--resume] [--scheduler tcp://HOST:8786]
 
 Programs come from the general mix of tests/verifier/program_shapes.py (context loads, ALU,
 spills, map lookups with indexed values, forward branches, counted loops, helper calls with
-computed sizes). Each is checked by bpfverify (linux-6.18, loop budget 4000 steps) and loaded
-by the kernel through bpf(). Prints the table of verdict pairs and the codes behind every case
-where we are stricter; writes papers/results/random_vs_kernel.json. A program the kernel rejects and we accept would be a
-soundness bug; it is listed first."""
+computed sizes), drawn by hypothesis in chunks, each chunk from its own seed. Each is checked by
+bpfverify (linux-6.18, loop budget 4000 steps) and loaded by the kernel through bpf(). A record
+per program (with its text wherever the verdicts differ) is appended to `--out` as its chunk
+finishes, and `--out` with the suffix `.summary.json` holds the verdict pairs so far; `--resume`
+keeps the chunks an interrupted run wrote whole. Chunks run on local worker processes or on a
+Dask cluster (`--scheduler`), with the same records. Exit status 1 when the kernel rejects a
+program we accept: that would be a soundness bug, and its text is printed."""
 
 from __future__ import annotations
 
@@ -15,75 +19,186 @@ import argparse
 import collections
 import json
 import sys
+import time
+import traceback
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from hypothesis import HealthCheck, given, seed, settings
+from verifier.scale import derived_seed
 
-HERE = Path(__file__).resolve().parent
-sys.path.insert(0, str(HERE.parent / "tests" / "verifier"))
+TESTS = Path(__file__).resolve().parent.parent / "tests" / "verifier"
+CHUNK = 100
+BUDGET_STEPS = 4000  # enough for every loop the generator makes that ends
 
-from program_shapes import MIX_MAPS, Shape, mix_text  # noqa: E402
-from test_rules import Case, kernel_verdict  # noqa: E402
 
-from verifier.check import check_program  # noqa: E402
-from verifier.fixpoint import Limits  # noqa: E402
+@dataclass(frozen=True)
+class Chunk:
+    index: int
+    first: int  # number of its first program
+    count: int
+    seed: int
 
-LIMITS = Limits(max_unroll_work=4000)  # enough for every loop the generator makes that ends
+
+def _generators() -> Any:
+    """tests/verifier's generators and kernel loader (a checkout's, not an installed package's)."""
+    if not (TESTS / "program_shapes.py").is_file():
+        raise ImportError(f"the program generators are in a checkout's tests/verifier, not at {TESTS}")
+    if str(TESTS) not in sys.path:
+        sys.path.insert(0, str(TESTS))
+    import program_shapes
+    import test_rules
+
+    return program_shapes, test_rules
 
 
 def kernel_available() -> bool:
-    return kernel_verdict(Case("probe", "r0 = 0\nexit", "accept")) is not None
+    _, rules = _generators()
+    return rules.kernel_verdict(rules.Case("probe", "r0 = 0\nexit", "accept")) is not None
 
 
-def measure(count: int, rng_seed: int) -> dict[str, Any]:
-    """`count` programs of the general mix, each checked by us and loaded by the kernel."""
-    pairs: collections.Counter[tuple[str, str]] = collections.Counter()
-    stricter: collections.Counter[str] = collections.Counter()
-    unsound: list[str] = []
+def run_chunk(chunk: Chunk, _options: Any = None) -> list[dict[str, Any]]:
+    """The chunk's programs, each checked by us and loaded by the kernel."""
+    from verifier.check import check_program
+    from verifier.fixpoint import Limits
 
-    @seed(rng_seed)
-    @settings(max_examples=count, deadline=None, suppress_health_check=list(HealthCheck), database=None)
-    @given(mix_text())
-    def one(asm: str) -> None:
+    shapes, rules = _generators()
+    texts = shapes.draw(shapes.mix_text(), chunk.count, derived_seed(chunk.seed, "random-kernel", chunk.index))
+    records = []
+    for offset in range(chunk.count):
+        record: dict[str, Any] = {"n": chunk.first + offset}
+        records.append(record)
+        if offset >= len(texts):
+            record["skipped"] = "hypothesis drew fewer distinct programs"
+            continue
+        asm = texts[offset]
         try:
-            program = Shape("general", asm, MIX_MAPS).program()
-        except Exception:
+            program = shapes.Shape("general", asm, shapes.MIX_MAPS).program()
+        except Exception as exc:  # noqa: BLE001 - the generator made text the assembler refuses
+            record["skipped"] = f"does not assemble: {exc}"
+            continue
+        try:
+            ours = check_program(program, limits=Limits(max_unroll_work=BUDGET_STEPS))
+        except Exception:  # noqa: BLE001 - a crash of ours is a finding of the campaign, with its program
+            record.update(crash=traceback.format_exc(limit=3).strip().splitlines()[-1], asm=asm)
+            continue
+        kernel = rules.kernel_verdict(rules.Case("random", asm, "accept", maps=shapes.MIX_MAPS))
+        record.update(kernel=kernel, ours=ours.verdict)
+        if ours.verdict != "accepted":
+            record["codes"] = sorted({f.code for f in ours.findings})
+        if (kernel == "accept") != (ours.verdict == "accepted"):
+            record["asm"] = asm
+    return records
+
+
+def lost(chunk: Chunk, why: str) -> list[dict[str, Any]]:
+    return [{"n": n, "lost": why} for n in range(chunk.first, chunk.first + chunk.count)]
+
+
+class Totals:
+    """The verdict pairs of the records so far, and the programs behind every unsound pair."""
+
+    def __init__(self, programs: int, seed: int) -> None:
+        self.planned, self.seed = programs, seed
+        self.pairs: collections.Counter[str] = collections.Counter()
+        self.counts: collections.Counter[str] = collections.Counter()
+        self.stricter: collections.Counter[str] = collections.Counter()
+        self.unsound: list[str] = []
+        self.crashes: list[dict[str, Any]] = []
+        self.start = time.monotonic()
+
+    def add(self, record: dict[str, Any]) -> None:
+        self.counts["programs"] += 1
+        for kind in ("lost", "skipped"):
+            if kind in record:
+                self.counts[kind] += 1
+                return
+        if "crash" in record:
+            self.counts["crashes"] += 1
+            self.crashes.append(record)
             return
-        ours = check_program(program, limits=LIMITS)
-        kernel = kernel_verdict(Case("random", asm, "accept", maps=MIX_MAPS))
-        pairs[(str(kernel), ours.verdict)] += 1
-        if kernel == "reject" and ours.verdict == "accepted":
-            unsound.append(asm)
-        if kernel == "accept" and ours.verdict == "rejected":
-            stricter[",".join(sorted({f.code for f in ours.findings}))] += 1
+        self.pairs[f"{record['kernel']} / {record['ours']}"] += 1
+        if record["kernel"] == "reject" and record["ours"] == "accepted":
+            self.unsound.append(record["asm"])
+        if record["kernel"] == "accept" and record["ours"] == "rejected":
+            self.stricter[",".join(record["codes"])] += 1
 
-    one()
-    return {"count": count, "seed": rng_seed, "pairs": {f"{k} / {o}": n for (k, o), n in pairs.items()},
-            "stricter_by_codes": dict(stricter), "kernel_rejects_we_accept": unsound}
+    def to_json(self) -> dict[str, Any]:
+        return {"planned": self.planned, "seed": self.seed, "elapsed_s": round(time.monotonic() - self.start, 1),
+                "counts": dict(self.counts), "pairs": dict(self.pairs), "stricter_by_codes": dict(self.stricter),
+                "kernel_rejects_we_accept": self.unsound, "crashes": self.crashes[:50]}
 
 
-def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--count", type=int, default=3000)
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(prog="python -m papers.random_vs_kernel", description=__doc__.split("\n\n")[0])
+    parser.add_argument("--programs", type=int, default=1000)
+    parser.add_argument("--jobs", type=int, default=1)
+    parser.add_argument("--out", type=Path, default=Path("random-vs-kernel.jsonl"))
     parser.add_argument("--seed", type=int, default=1)
-    args = parser.parse_args()
-    if not kernel_available():
-        print("bpf() is not permitted here", file=sys.stderr)
+    parser.add_argument("--resume", action="store_true",
+                        help="keep the chunks --out already holds whole (same --programs and --seed), run the rest")
+    parser.add_argument("--scheduler", help="a Dask distributed scheduler (tcp://HOST:8786) to run the chunks on, "
+                        "instead of --jobs local processes")
+    args = parser.parse_args(argv)
+    if args.programs < 1 or args.jobs < 1:
+        parser.error("--programs and --jobs must be positive")
+    if args.out.is_dir():
+        parser.error(f"--out {args.out} is a directory; give the file to write")
+    if args.resume and not args.out.is_file():
+        parser.error(f"--resume: no earlier run at {args.out}")
+    from verifier.scale import SchedulerError, kept_chunks, run_tasks
+
+    try:
+        if not kernel_available():
+            print("papers.random_vs_kernel: bpf() is not permitted here", file=sys.stderr)
+            return 2
+    except ImportError as exc:
+        print(f"papers.random_vs_kernel: {exc}", file=sys.stderr)
         return 2
-    result = measure(args.count, args.seed)
-    (HERE / "results").mkdir(exist_ok=True)
-    with open(HERE / "results" / "random_vs_kernel.json", "w") as out:
-        json.dump(result, out, indent=1)
-    print(f"{sum(result['pairs'].values())} random programs, seed {args.seed}")
-    for pair, n in sorted(result["pairs"].items()):
+    chunks = [Chunk(i, first, min(CHUNK, args.programs - first), args.seed)
+              for i, first in enumerate(range(0, args.programs, CHUNK))]
+    totals = Totals(args.programs, args.seed)
+    summary = args.out.with_name(args.out.name + ".summary.json")
+    try:
+        if args.resume:
+            earlier = json.loads(summary.read_text()) if summary.is_file() else {}
+            if (earlier.get("planned", args.programs), earlier.get("seed", args.seed)) != (args.programs, args.seed):
+                parser.error(f"--resume: {args.out} was run with --programs {earlier.get('planned')} "
+                             f"--seed {earlier.get('seed')}")
+            totals.start -= earlier.get("elapsed_s", 0)  # the time the earlier runs took counts
+            whole, kept = kept_chunks(args.out, CHUNK, args.programs)
+            for record in kept:
+                totals.add(record)
+            chunks = [c for c in chunks if c.index not in whole]
+            print(f"{len(whole)} chunks kept from {args.out}, {len(chunks)} to run", file=sys.stderr)
+        out = args.out.open("a" if args.resume else "w")
+    except (OSError, ValueError, KeyError) as exc:
+        print(f"{args.out}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
+        return 2
+    try:
+        with out:
+            for _, records in run_tasks(run_chunk, chunks, jobs=args.jobs, on_lost=lost, scheduler=args.scheduler,
+                                        deadline_s=3600):
+                for record in records:
+                    totals.add(record)
+                    out.write(json.dumps(record) + "\n")
+                out.flush()
+                summary.write_text(json.dumps(totals.to_json(), indent=1) + "\n")
+    except SchedulerError as exc:
+        print(f"papers.random_vs_kernel: {exc}", file=sys.stderr)
+        return 2
+    print(f"{totals.counts['programs']} random programs, seed {args.seed}, {time.monotonic() - totals.start:.0f} s")
+    for pair, n in sorted(totals.pairs.items()):
         kernel, ours = pair.split(" / ")
         print(f"  kernel {kernel:7} ours {ours:9} {n}")
-    for codes, n in sorted(result["stricter_by_codes"].items(), key=lambda item: -item[1]):
+    for codes, n in sorted(totals.stricter.items(), key=lambda item: -item[1]):
         print(f"  stricter ({codes}): {n}")
-    for asm in result["kernel_rejects_we_accept"]:
+    for what in ("skipped", "crashes", "lost"):
+        if totals.counts[what]:
+            print(f"  {what}: {totals.counts[what]}")
+    for asm in totals.unsound:
         print("KERNEL REJECTS, WE ACCEPT:\n" + asm)
-    return 1 if result["kernel_rejects_we_accept"] else 0
+    return 1 if totals.unsound or totals.crashes else 0
 
 
 if __name__ == "__main__":

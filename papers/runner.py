@@ -109,8 +109,10 @@ def run_experiment(experiment: Experiment, quick: bool, out: Path, jobs: int) ->
 
 
 def _cpu_with_children() -> float:
+    from verifier.workers import finished_workers_cpu_s
+
     times = os.times()
-    return times.user + times.system + times.children_user + times.children_system
+    return times.user + times.system + times.children_user + times.children_system + finished_workers_cpu_s()
 
 
 def machine() -> dict[str, str]:

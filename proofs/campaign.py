@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import hashlib
 import json
 import sys
 import time
@@ -27,6 +26,8 @@ import traceback
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from verifier.scale import derived_seed
 
 CHUNK = 40
 SHAPE_EVERY = 5  # program n is drawn from the rule shapes when n % SHAPE_EVERY == SHAPE_EVERY - 1
@@ -45,28 +46,12 @@ class Chunk:
     runs: int
 
 
-def derived_seed(*parts: object) -> int:
-    return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:4], "little")
-
-
 def _shapes(chunk: Chunk, count: int) -> list[Any]:
     """`count` programs of the chunk's rule class, drawn by hypothesis from the chunk's seed."""
-    from hypothesis import HealthCheck, Phase, given, seed, settings
-    from program_shapes import SHAPES  # (on the path: see proofs.containment)
+    from program_shapes import SHAPES, draw  # (on the path: see proofs.containment)
 
     kind = SHAPE_CLASSES[chunk.index % len(SHAPE_CLASSES)]
-    found: list[Any] = []
-
-    @seed(derived_seed(chunk.seed, "shapes", chunk.index))
-    @settings(max_examples=count, deadline=None, database=None, phases=[Phase.generate],
-              suppress_health_check=list(HealthCheck))
-    @given(SHAPES[kind])
-    def collect(shape: Any) -> None:
-        if len(found) < count:
-            found.append(shape)
-
-    collect()
-    return found
+    return draw(SHAPES[kind], count, derived_seed(chunk.seed, "shapes", chunk.index))
 
 
 def run_chunk(chunk: Chunk, _options: Any = None) -> list[dict[str, Any]]:
@@ -135,17 +120,10 @@ class Totals:
 
 
 def finished_chunks(path: Path, totals: Totals) -> set[int]:
-    """The chunks an earlier run wrote whole (none of their programs lost), their records added to
-    `totals`; the other records are dropped from the file, their chunks to be run again."""
-    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
-    by_chunk: dict[int, list[dict[str, Any]]] = collections.defaultdict(list)
-    for record in records:
-        by_chunk[record["n"] // CHUNK].append(record)
-    whole = {index for index, kept in by_chunk.items()
-             if len({r["n"] for r in kept}) == min(CHUNK, totals.planned - index * CHUNK)
-             and not any("lost" in r for r in kept)}
-    kept = [r for r in records if r["n"] // CHUNK in whole]
-    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    """The chunks an earlier run wrote whole, their records added to `totals`; the others run again."""
+    from verifier.scale import kept_chunks
+
+    whole, kept = kept_chunks(path, CHUNK, totals.planned)
     for record in kept:
         totals.add(record)
     return whole

@@ -4,6 +4,10 @@ tcp://HOST:8786`, or a `distributed.LocalCluster` in tests). Results come back a
 
 from __future__ import annotations
 
+import collections
+import hashlib
+import json
+from pathlib import Path
 from typing import Any, Callable, Iterable, Iterator
 
 from verifier.workers import WorkerPool
@@ -46,3 +50,24 @@ def run_tasks(work: Work, tasks: Iterable[Any], *, jobs: int, on_lost: Callable[
                 result = on_lost(task, f"{type(exc).__name__}: {exc}")
             future.release()
             yield task, result
+
+
+def derived_seed(*parts: object) -> int:
+    """A seed for one work item, from the campaign's seed and the item's name: the same on any machine."""
+    return int.from_bytes(hashlib.sha256(":".join(map(str, parts)).encode()).digest()[:4], "little")
+
+
+def kept_chunks(path: Path, chunk_size: int, planned: int) -> tuple[set[int], list[dict[str, Any]]]:
+    """For `--resume`: the chunks an earlier run wrote whole to the JSON-lines file `path` (each
+    record numbered "n", program n in chunk n // chunk_size, none of them "lost") and their
+    records. The file is rewritten to hold only those, so that the chunks run again append theirs."""
+    records = [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+    by_chunk: dict[int, list[dict[str, Any]]] = collections.defaultdict(list)
+    for record in records:
+        by_chunk[record["n"] // chunk_size].append(record)
+    whole = {index for index, kept in by_chunk.items()
+             if len({r["n"] for r in kept}) == min(chunk_size, planned - index * chunk_size)
+             and not any("lost" in r for r in kept)}
+    kept = [r for r in records if r["n"] // chunk_size in whole]
+    path.write_text("".join(json.dumps(r) + "\n" for r in kept))
+    return whole, kept

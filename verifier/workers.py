@@ -14,6 +14,13 @@ from typing import Any, Callable, Iterable, Iterator
 # forkserver: workers start from a clean process, not a fork of one that may run threads
 _CONTEXT = multiprocessing.get_context("forkserver")
 STARTED = "__started__"
+_finished_workers_cpu_s = 0.0  # CPU seconds of the workers closed so far (forkserver children are not ours to reap)
+
+
+def finished_workers_cpu_s() -> float:
+    """The CPU time of every worker this process' pools have closed: `os.times()` cannot count
+    them, as they are the fork server's children. Workers killed or lost are not counted."""
+    return _finished_workers_cpu_s
 
 
 def _serve(conn: Connection, setup: Callable[[Any], None] | None, options: Any,
@@ -26,6 +33,7 @@ def _serve(conn: Connection, setup: Callable[[Any], None] | None, options: Any,
         except EOFError:
             return
         if task is None:
+            conn.send(time.process_time())  # the pool adds it up as the worker leaves
             return
         conn.send(STARTED)  # the task's deadline runs from here, not from the worker's own start
         conn.send(work(task, options))
@@ -119,15 +127,23 @@ class WorkerPool:
         return f"the worker process died (exit code {code})" if code is not None else "the worker process vanished"
 
     def close(self) -> None:
+        global _finished_workers_cpu_s
+        asked = []
         for worker in self.workers:
             if worker.busy:
                 worker.process.kill()  # interrupted: its task is abandoned
             elif worker.process.is_alive():
                 try:
                     worker.conn.send(None)
+                    asked.append(worker)
                 except OSError:
                     pass
         for worker in self.workers:
+            try:
+                if worker in asked and worker.conn.poll(2):
+                    _finished_workers_cpu_s += float(worker.conn.recv())
+            except (EOFError, OSError, TypeError, ValueError):
+                pass  # it died as it left: its time is not counted
             worker.process.join(timeout=2)
             if worker.process.is_alive():
                 worker.process.kill()

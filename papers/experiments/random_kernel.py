@@ -1,23 +1,49 @@
 """Random programs of real shapes (the general mix of tests/verifier/program_shapes.py): our
-verdict against the running kernel's; a program the kernel rejects and we accept would be unsound."""
+verdict against the running kernel's; a program the kernel rejects and we accept would be unsound.
+The campaign (`python -m papers.random_vs_kernel`) streams its records into
+`results/random_kernel_campaign.jsonl` (not kept in the repository) and resumes a run
+interrupted there."""
 
 from __future__ import annotations
 
-from ..random_vs_kernel import kernel_available, measure
+import json
+
+from ..random_vs_kernel import kernel_available
+from ..random_vs_kernel import main as campaign
 from ..runner import Context, Skipped
 
-COUNT, QUICK_COUNT, SEED = 10_000, 30, 1
+PROGRAMS, QUICK_PROGRAMS, SEED = 10_000, 30, 1
 
 
 def run(context: Context) -> None:
-    if not kernel_available():
-        raise Skipped("bpf() is not permitted")
-    result = measure(QUICK_COUNT if context.quick else COUNT, SEED)
-    context.table("random_vs_kernel", f"{result['count']} random programs (seed {SEED}): kernel / ours",
-                  ["kernel", "ours", "programs"],
-                  [[*pair.split(" / "), n] for pair, n in sorted(result["pairs"].items())])
+    try:
+        if not kernel_available():
+            raise Skipped("bpf() is not permitted")
+    except ImportError as exc:
+        raise Skipped(str(exc)) from None
+    programs = QUICK_PROGRAMS if context.quick else PROGRAMS
+    context.results.mkdir(parents=True, exist_ok=True)
+    out = context.results / "random_kernel_campaign.jsonl"
+    summary = out.with_name(out.name + ".summary.json")
+    earlier = json.loads(summary.read_text()) if summary.is_file() and out.is_file() else {}
+    resume = (earlier.get("planned"), earlier.get("seed")) == (programs, SEED)
+    arguments = ["--programs", str(programs), "--jobs", str(context.jobs), "--seed", str(SEED), "--out", str(out)]
+    status = campaign(arguments + (["--resume"] if resume else []))
+    shown = " ".join(arguments[:-1] + ["results/random_kernel_campaign.jsonl"])
+    totals = json.loads(summary.read_text())
+    context.table("random_vs_kernel", f"{totals['counts']['programs']} random programs: "
+                  f"`python -m papers.random_vs_kernel {shown}`", ["kernel", "ours", "programs"],
+                  [[*pair.split(" / "), n] for pair, n in sorted(totals["pairs"].items())])
     context.table("random_stricter", "Where we reject what the kernel accepts, by our error codes",
                   ["our codes", "programs"],
-                  sorted(([codes, n] for codes, n in result["stricter_by_codes"].items()), key=lambda r: -r[1]))
-    unsound = result["kernel_rejects_we_accept"]
-    context.note(f"programs the kernel rejects and we accept: {len(unsound)}")
+                  sorted(([codes, n] for codes, n in totals["stricter_by_codes"].items()), key=lambda r: -r[1]))
+    counts = totals["counts"]
+    if resume:
+        context.note(f"Resumed: the records an earlier run of the same campaign had written whole to "
+                     f"`results/random_kernel_campaign.jsonl` were kept, not run again.")
+    context.note(f"programs the kernel rejects and we accept: {len(totals['kernel_rejects_we_accept'])}; "
+                 f"crashes of ours: {counts.get('crashes', 0)}; not run (the generator's text does not assemble, "
+                 f"or a chunk was lost): {counts.get('skipped', 0) + counts.get('lost', 0)} "
+                 f"(exit status {status}); {totals['elapsed_s']} s wall.")
+    for asm in totals["kernel_rejects_we_accept"][:5]:
+        context.note(f"kernel rejects, we accept: `{asm!r}`")

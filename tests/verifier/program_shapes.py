@@ -1028,3 +1028,23 @@ SHAPES: dict[str, st.SearchStrategy[Shape]] = {
     "general": general_mix(),
 }
 ANY_SHAPE: st.SearchStrategy[Shape] = st.one_of(list(SHAPES.values()))
+
+
+def draw(strategy: st.SearchStrategy[Any], count: int, seed: int) -> list[Any]:
+    """`count` examples of `strategy` (fewer only if hypothesis runs out of distinct ones), the
+    same for the same seed: how campaigns draw a chunk of programs outside a test."""
+    from hypothesis import HealthCheck, Phase, given, settings
+    from hypothesis import seed as seeded
+
+    found: list[Any] = []
+
+    @seeded(seed)
+    @settings(max_examples=count, deadline=None, database=None, phases=[Phase.generate],
+              suppress_health_check=list(HealthCheck))
+    @given(strategy)
+    def collect(example: Any) -> None:
+        if len(found) < count:
+            found.append(example)
+
+    collect()
+    return found
