@@ -10,8 +10,9 @@ bpfverify (linux-6.18, loop budget 4000 steps) and loaded by the kernel through 
 per program (with its text wherever the verdicts differ) is appended to `--out` as its chunk
 finishes, and `--out` with the suffix `.summary.json` holds the verdict pairs so far; `--resume`
 keeps the chunks an interrupted run wrote whole. Chunks run on local worker processes or on a
-Dask cluster (`--scheduler`), with the same records. Exit status 1 when the kernel rejects a
-program we accept: that would be a soundness bug, and its text is printed."""
+Dask cluster (`--scheduler`), with the same records. Exit status 1 when our checker crashed or
+the kernel rejects a program we accept: that is a soundness bug unless the kernel's reason lies on
+a path our analysis shows no run takes; each such program is printed with the kernel's reason."""
 
 from __future__ import annotations
 
@@ -57,6 +58,13 @@ def kernel_available() -> bool:
     return rules.kernel_verdict(rules.Case("probe", "r0 = 0\nexit", "accept")) is not None
 
 
+def kernel_reason(program: Any) -> str:
+    """The kernel's reason for refusing `program` (loaded again, with a log)."""
+    from interp.kernel import kernel_verdict
+
+    return kernel_verdict(program, log_level=1).reason or "(no reason logged)"
+
+
 def run_chunk(chunk: Chunk, _options: Any = None) -> list[dict[str, Any]]:
     """The chunk's programs, each checked by us and loaded by the kernel."""
     from verifier.check import check_program
@@ -88,6 +96,8 @@ def run_chunk(chunk: Chunk, _options: Any = None) -> list[dict[str, Any]]:
             record["codes"] = sorted({f.code for f in ours.findings})
         if (kernel == "accept") != (ours.verdict == "accepted"):
             record["asm"] = asm
+        if kernel == "reject" and ours.verdict == "accepted":
+            record["kernel_reason"] = kernel_reason(program)
     return records
 
 
@@ -103,7 +113,7 @@ class Totals:
         self.pairs: collections.Counter[str] = collections.Counter()
         self.counts: collections.Counter[str] = collections.Counter()
         self.stricter: collections.Counter[str] = collections.Counter()
-        self.unsound: list[str] = []
+        self.unsound: list[dict[str, Any]] = []  # the kernel rejects, we accept
         self.crashes: list[dict[str, Any]] = []
         self.start = time.monotonic()
 
@@ -119,7 +129,7 @@ class Totals:
             return
         self.pairs[f"{record['kernel']} / {record['ours']}"] += 1
         if record["kernel"] == "reject" and record["ours"] == "accepted":
-            self.unsound.append(record["asm"])
+            self.unsound.append({"n": record["n"], "kernel_reason": record.get("kernel_reason"), "asm": record["asm"]})
         if record["kernel"] == "accept" and record["ours"] == "rejected":
             self.stricter[",".join(record["codes"])] += 1
 
@@ -196,8 +206,8 @@ def main(argv: list[str] | None = None) -> int:
     for what in ("skipped", "crashes", "lost"):
         if totals.counts[what]:
             print(f"  {what}: {totals.counts[what]}")
-    for asm in totals.unsound:
-        print("KERNEL REJECTS, WE ACCEPT:\n" + asm)
+    for case in totals.unsound:
+        print(f"KERNEL REJECTS ({case['kernel_reason']}), WE ACCEPT: program {case['n']}\n{case['asm']}")
     return 1 if totals.unsound or totals.crashes else 0
 
 

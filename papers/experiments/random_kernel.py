@@ -45,5 +45,6 @@ def run(context: Context) -> None:
                  f"crashes of ours: {counts.get('crashes', 0)}; not run (the generator's text does not assemble, "
                  f"or a chunk was lost): {counts.get('skipped', 0) + counts.get('lost', 0)} "
                  f"(exit status {status}); {totals['elapsed_s']} s wall.")
-    for asm in totals["kernel_rejects_we_accept"][:5]:
-        context.note(f"kernel rejects, we accept: `{asm!r}`")
+    for case in totals["kernel_rejects_we_accept"][:10]:
+        context.note(f"kernel rejects ({case['kernel_reason']}), we accept: program {case['n']} "
+                     f"of `results/random_kernel_campaign.jsonl`")
