@@ -41,9 +41,9 @@ def test_every_table_and_figure_the_page_names_is_written(quick_run: tuple[Path,
 def test_the_page_says_how_where_and_from_what_it_was_made(quick_run: tuple[Path, str]) -> None:
     out, stdout = quick_run
     page = (out / "RESULTS.md").read_text()
-    assert page.count(f"(last run by `python -m papers --quick --out {out}` on ") == 7
+    assert page.count(f"(last run by `python -m papers --quick --out {out}` on ") == 8
     assert re.search(r"commit `[0-9a-f]{7,}", page) and "cores, Linux" in page and "z3 " in page
-    for name in ("corpus", "solver", "random", "scaling", "interpreter", "proofs", "containment"):
+    for name in ("corpus", "solver", "random", "loops", "scaling", "interpreter", "proofs", "containment"):
         assert re.search(rf"^{name} +[\d.]+ s CPU ", stdout, re.MULTILINE), stdout
 
 
@@ -62,8 +62,8 @@ def test_an_unknown_experiment_is_one_line_of_usage() -> None:
                           text=True, timeout=60)
     assert done.returncode == 2
     assert done.stderr.strip().splitlines()[-1] == (
-        "python -m papers: error: no experiment nothing (there are corpus, solver, random, scaling, interpreter, proofs, "
-        "containment)")
+        "python -m papers: error: no experiment nothing (there are corpus, solver, random, loops, scaling, interpreter, "
+        "proofs, containment)")
 
 
 def test_rerunning_one_experiment_keeps_the_others_on_the_page(quick_run: tuple[Path, str]) -> None:
@@ -72,7 +72,7 @@ def test_rerunning_one_experiment_keeps_the_others_on_the_page(quick_run: tuple[
                           cwd=ROOT, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr[-2000:]
     page = (out / "RESULTS.md").read_text()
-    assert page.count("## ") == 7
+    assert page.count("## ") == 8
     assert page.count("--only interpreter --out") == 1  # the rerun section says how it was made
     assert page.index("## Verdicts on the corpus") < page.index("## The interpreter")
 

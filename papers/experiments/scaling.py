@@ -29,26 +29,34 @@ def straight_program(size: int) -> Program:
     return Program("straight", "kprobe/f", "kprobe", "kprobe", "f", insns, len(insns), [], license="GPL")
 
 
-def measure_ours(size: int) -> dict[str, Any]:
-    """Run in a fresh process: the CPU time of checking, and the process' peak memory."""
+def measure_check(program: Program) -> dict[str, Any]:
+    """Run in a fresh process: the CPU time of checking `program`, and the process' peak memory."""
     from verifier.check import check_program
     from verifier.fixpoint import Limits
 
-    program = straight_program(size)
     base = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
     start = time.process_time()
     result = check_program(program, limits=Limits(timeout_s=3600, max_memory_mb=8192))
     cpu = time.process_time() - start
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"verdict": result.verdict, "cpu_s": cpu, "peak_mb": peak / 1024, "added_mb": (peak - base) / 1024,
-            "work": result.work}
+    return {"verdict": result.verdict, "codes": sorted({f.code for f in result.errors}), "cpu_s": cpu,
+            "peak_mb": peak / 1024, "added_mb": (peak - base) / 1024, "work": result.work,
+            "loops": [loop.to_json() for loop in result.loops]}
 
 
-def measure_kernel(size: int) -> dict[str, Any] | None:
+def in_fresh_process(program: Program) -> dict[str, Any]:
+    """`measure_check` in a process of its own (so that its peak memory and caches are its own)."""
+    with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
+        return pool.submit(measure_check, program).result()
+
+
+def measure_kernel(program: Program) -> dict[str, Any] | None:
+    """The running kernel's verdict, its own verification time and processed instructions (None
+    where bpf() is not permitted)."""
     from interp.kernel import KernelUnavailable, kernel_verdict
 
     try:
-        verdict = kernel_verdict(straight_program(size), log_level=0)
+        verdict = kernel_verdict(program, log_level=0)
     except KernelUnavailable:
         return None
     return {"verdict": verdict.verdict, "time_us": verdict.stats.verification_time_us,
@@ -59,9 +67,9 @@ def run(context: Context) -> None:
     sizes = QUICK_SIZES if context.quick else SIZES
     rows, ours, kernel = [], [], []
     for size in sizes:
-        with ProcessPoolExecutor(1, mp_context=get_context("spawn")) as pool:
-            mine = pool.submit(measure_ours, size).result()
-        theirs = measure_kernel(size)
+        program = straight_program(size)
+        mine = in_fresh_process(program)
+        theirs = measure_kernel(program)
         ours.append(mine)
         kernel.append(theirs)
         rows.append([size, mine["verdict"], f"{mine['cpu_s']:.4f}", f"{mine['cpu_s'] / size * 1e6:.1f}",
