@@ -4,6 +4,7 @@ and CO-RE relocation records, as the kernel's `include/uapi/linux/btf.h` lays th
 from __future__ import annotations
 
 import struct
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from functools import cache
@@ -242,10 +243,32 @@ class CoreRelo:
     kind: CoreKind
 
 
+class LineInfoBySection(Mapping[str, list[LineInfo]]):
+    """The source lines of each code section, decoded when a section is first asked for: an
+    object of many programs carries lines for all of them, and a check of one looks at its own."""
+
+    def __init__(self) -> None:
+        self._where: dict[str, list[int]] = {}  # section -> offsets of its records
+        self._decoded: dict[str, list[LineInfo]] = {}
+        self._decode: Callable[[int], LineInfo] | None = None
+
+    def __getitem__(self, section: str) -> list[LineInfo]:
+        if section not in self._decoded:
+            assert self._decode is not None or section not in self._where
+            self._decoded[section] = [self._decode(pos) for pos in self._where[section]]  # type: ignore[misc]
+        return self._decoded[section]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._where)
+
+    def __len__(self) -> int:
+        return len(self._where)
+
+
 @dataclass
 class BtfExt:
     func_info: dict[str, list[FuncInfo]] = field(default_factory=dict)  # by section name
-    line_info: dict[str, list[LineInfo]] = field(default_factory=dict)
+    line_info: LineInfoBySection = field(default_factory=LineInfoBySection)
     core_relos: dict[str, list[CoreRelo]] = field(default_factory=dict)
 
 
@@ -263,7 +286,8 @@ def parse_btf_ext(data: bytes, btf: Btf) -> BtfExt:
     # file names and source lines repeat from record to record: each is decoded once
     string = cache(btf.string)
 
-    def records(offset: int, length: int, min_size: int):
+    def spans(offset: int, length: int, min_size: int) -> Iterator[tuple[str, int, int, int]]:
+        """(section, first record's offset, count, record size) of each section's records."""
         if length == 0:
             return
         start = hdr_len + offset
@@ -281,19 +305,24 @@ def parse_btf_ext(data: bytes, btf: Btf) -> BtfExt:
             pos += 8
             if pos + count * rec_size > end:
                 raise BtfError("BTF.ext records run past their section")
-            section = string(sec_name_off)
-            for i in range(count):
-                yield section, data, pos + i * rec_size
+            yield string(sec_name_off), pos, count, rec_size
             pos += count * rec_size
+
+    def records(offset: int, length: int, min_size: int) -> Iterator[tuple[str, bytes, int]]:
+        for section, first, count, rec_size in spans(offset, length, min_size):
+            for i in range(count):
+                yield section, data, first + i * rec_size
 
     for section, raw, pos in records(func_off, func_len, 8):
         insn_off, type_id = struct.unpack_from("<II", raw, pos)
         ext.func_info.setdefault(section, []).append(FuncInfo(insn_off, type_id))
-    for section, raw, pos in records(line_off, line_len, 16):
-        insn_off, file_off, text_off, line_col = struct.unpack_from("<IIII", raw, pos)
-        ext.line_info.setdefault(section, []).append(
-            LineInfo(insn_off, string(file_off), string(text_off), line_col >> 10, line_col & 0x3FF)
-        )
+    def line(pos: int) -> LineInfo:
+        insn_off, file_off, text_off, line_col = struct.unpack_from("<IIII", data, pos)
+        return LineInfo(insn_off, string(file_off), string(text_off), line_col >> 10, line_col & 0x3FF)
+
+    ext.line_info._decode = line
+    for section, first, count, rec_size in spans(line_off, line_len, 16):
+        ext.line_info._where.setdefault(section, []).extend(range(first, first + count * rec_size, rec_size))
     for section, raw, pos in records(core_off, core_len, 16):
         insn_off, type_id, access_off, kind = struct.unpack_from("<IIII", raw, pos)
         try:

@@ -529,9 +529,11 @@ class _Loader:
         for pc, (section, slot) in enumerate(origin):
             where[(self.sections[section].name, slot)] = pc
         names = {name for name, _slot in where}
-        for section_name, lines in self.btf_ext.line_info.items():
-            if section_name not in names:
-                continue  # (another program's section: its lines are not looked at)
+        for section_name in sorted(names & self.btf_ext.line_info.keys()):  # (this program's sections only)
+            try:
+                lines = self.btf_ext.line_info[section_name]
+            except BtfError as exc:
+                raise LoaderError(f"{self.name}: section .BTF.ext: {exc}") from None
             for info in lines:
                 pc = where.get((section_name, info.insn_off // SLOT_BYTES))
                 if pc is not None:
