@@ -31,6 +31,7 @@ from verifier.scale import derived_seed
 TESTS = Path(__file__).resolve().parent.parent / "tests" / "verifier"
 CHUNK = 100
 BUDGET_STEPS = 4000  # enough for every loop the generator makes that ends
+REPLAYS = 100  # runs on random inputs of a program the kernel rejects and we accept
 
 
 @dataclass(frozen=True)
@@ -48,13 +49,14 @@ def _generators() -> Any:
     if str(TESTS) not in sys.path:
         sys.path.insert(0, str(TESTS))
     import program_shapes
+    import random_inputs
     import test_rules
 
-    return program_shapes, test_rules
+    return program_shapes, test_rules, random_inputs
 
 
 def kernel_available() -> bool:
-    _, rules = _generators()
+    _, rules, _ = _generators()
     return rules.kernel_verdict(rules.Case("probe", "r0 = 0\nexit", "accept")) is not None
 
 
@@ -70,7 +72,7 @@ def run_chunk(chunk: Chunk, _options: Any = None) -> list[dict[str, Any]]:
     from verifier.check import check_program
     from verifier.fixpoint import Limits
 
-    shapes, rules = _generators()
+    shapes, rules, inputs = _generators()
     texts = shapes.draw(shapes.mix_text(), chunk.count, derived_seed(chunk.seed, "random-kernel", chunk.index))
     records = []
     for offset in range(chunk.count):
@@ -97,7 +99,10 @@ def run_chunk(chunk: Chunk, _options: Any = None) -> list[dict[str, Any]]:
         if (kernel == "accept") != (ours.verdict == "accepted"):
             record["asm"] = asm
         if kernel == "reject" and ours.verdict == "accepted":
-            record["kernel_reason"] = kernel_reason(program)
+            # the kernel's reason, and whether a run shows it right: the interpreter on random inputs
+            replayed = inputs.replay(program, derived_seed(chunk.seed, "replay", record["n"]), runs=REPLAYS)
+            record.update(kernel_reason=kernel_reason(program), replayed=replayed.runs,
+                          fault=str(replayed.fault) if replayed.fault else None)
     return records
 
 
@@ -112,7 +117,8 @@ class Totals:
         self.planned, self.seed = programs, seed
         self.pairs: collections.Counter[str] = collections.Counter()
         self.counts: collections.Counter[str] = collections.Counter()
-        self.stricter: collections.Counter[str] = collections.Counter()
+        self.stricter: collections.Counter[str] = collections.Counter()  # the kernel accepts, we do not: by our codes
+        self.stricter_examples: dict[str, str] = {}  # the shortest program of each
         self.unsound: list[dict[str, Any]] = []  # the kernel rejects, we accept
         self.crashes: list[dict[str, Any]] = []
         self.start = time.monotonic()
@@ -129,13 +135,18 @@ class Totals:
             return
         self.pairs[f"{record['kernel']} / {record['ours']}"] += 1
         if record["kernel"] == "reject" and record["ours"] == "accepted":
-            self.unsound.append({"n": record["n"], "kernel_reason": record.get("kernel_reason"), "asm": record["asm"]})
-        if record["kernel"] == "accept" and record["ours"] == "rejected":
-            self.stricter[",".join(record["codes"])] += 1
+            self.unsound.append({key: record.get(key) for key in ("n", "kernel_reason", "replayed", "fault", "asm")})
+        if record["kernel"] == "accept" and record["ours"] != "accepted":
+            codes = ",".join(record["codes"]) or record["ours"]
+            self.stricter[codes] += 1
+            smallest = self.stricter_examples.get(codes)
+            if smallest is None or len(record["asm"]) < len(smallest):
+                self.stricter_examples[codes] = record["asm"]
 
     def to_json(self) -> dict[str, Any]:
         return {"planned": self.planned, "seed": self.seed, "elapsed_s": round(time.monotonic() - self.start, 1),
                 "counts": dict(self.counts), "pairs": dict(self.pairs), "stricter_by_codes": dict(self.stricter),
+                "stricter_examples": self.stricter_examples,
                 "kernel_rejects_we_accept": self.unsound, "crashes": self.crashes[:50]}
 
 
@@ -207,7 +218,8 @@ def main(argv: list[str] | None = None) -> int:
         if totals.counts[what]:
             print(f"  {what}: {totals.counts[what]}")
     for case in totals.unsound:
-        print(f"KERNEL REJECTS ({case['kernel_reason']}), WE ACCEPT: program {case['n']}\n{case['asm']}")
+        print(f"KERNEL REJECTS ({case['kernel_reason']}), WE ACCEPT: program {case['n']}, "
+              f"{case['replayed']} runs on random inputs: {case['fault'] or 'no fault'}\n{case['asm']}")
     return 1 if totals.unsound or totals.crashes else 0
 
 

@@ -46,5 +46,14 @@ def run(context: Context) -> None:
                  f"or a chunk was lost): {counts.get('skipped', 0) + counts.get('lost', 0)} "
                  f"(exit status {status}); {totals['elapsed_s']} s wall.")
     for case in totals["kernel_rejects_we_accept"][:10]:
-        context.note(f"kernel rejects ({case['kernel_reason']}), we accept: program {case['n']} "
-                     f"of `results/random_kernel_campaign.jsonl`")
+        context.note(f"kernel rejects ({case['kernel_reason']}), we accept: program {case['n']}; "
+                     f"{case['replayed']} runs on random inputs: {case['fault'] or 'no fault'}"
+                     + _block(case["asm"]))
+    for codes, asm in sorted(totals.get("stricter_examples", {}).items()):
+        context.note(f"the kernel accepts, we say `{codes}`: the shortest such program" + _block(asm))
+
+
+def _block(asm: str) -> str:
+    """A program in a collapsed block of the page's list item."""
+    code = "\n".join("  " + line for line in asm.splitlines())
+    return f"\n\n  <details><summary>program</summary>\n\n  ```\n{code}\n  ```\n  </details>"
