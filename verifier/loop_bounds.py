@@ -22,6 +22,7 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import networkx as nx
 import z3
+from z3 import z3util
 
 from interp import semantics
 from interp.isa.ops import (
@@ -75,13 +76,22 @@ class Iteration:
     facts: list[Any] = field(default_factory=list)
     # the loop's exit tests: (left, right, width) as terms over `before` (a constant right as a constant)
     tests: list[tuple[Any, Any, int]] = field(default_factory=list)
+    fresh: frozenset[str] = frozenset()  # the names of the values the reading leaves free
+
+    def depends_on_free_values(self, term: Any) -> bool:
+        """Whether `term` mentions a value the reading leaves free: it then holds of some value the
+        load or call could give, which says nothing of the value it does give."""
+        return any(str(v) in self.fresh for v in z3util.get_vars(term))
 
 
 _NAMES = itertools.count()  # every fresh value its own name, also across copies of an iteration
 
 
 def _fresh(names: dict[str, int], prefix: str) -> Any:
-    return z3.BitVec(f"{prefix}!{next(_NAMES)}", 64)
+    """A value the reading leaves free (a load, a call's result), its name kept in `names`."""
+    name = f"{prefix}!{next(_NAMES)}"
+    names[name] = 0
+    return z3.BitVec(name, 64)
 
 
 def scalar_facts(x: Any, value: Scalar) -> list[Any]:
@@ -229,6 +239,7 @@ def iteration(run: "FunctionRun", head: int, before: list[Any] | None = None) ->
                     send(reach, values, succ)
         elif isinstance(op, MayGoto):
             choice = z3.Bool(f"may_goto{end}!{next(_NAMES)}")
+            names[str(choice)] = 0  # (which way it goes is not the program's to decide)
             for succ in successors:
                 send(z3.And(reach, choice if succ == op.target else z3.Not(choice)), values, succ)
         else:
@@ -240,7 +251,8 @@ def iteration(run: "FunctionRun", head: int, before: list[Any] | None = None) ->
         round_cond, after = _merge(rounds)
     else:
         round_cond, after = z3.BoolVal(False), list(before)
-    return Iteration(before, after, round_cond, z3.Or(*leaves) if leaves else z3.BoolVal(False), facts, tests)
+    return Iteration(before, after, round_cond, z3.Or(*leaves) if leaves else z3.BoolVal(False), facts, tests,
+                     frozenset(names))
 
 
 def _merge(arriving: list[tuple[Any, list[Any]]]) -> tuple[Any, list[Any]]:
@@ -500,18 +512,22 @@ def closed(run: "FunctionRun", head: int, rlimit: int) -> bool:
     return solver.check() == z3.unsat
 
 
-def forever(run: "FunctionRun", head: int, before: list[Any], rlimit: int = 2_000_000) -> Any | None:
-    """A condition on the head's registers `before` under which the loop goes round for ever (as
-    far as its z3 reading goes), or None: either no state of the head's invariant leaves the loop,
-    or one iteration comes back with every register the branches depend on unchanged."""
-    try:
-        it = iteration(run, head, before)
-        if closed(run, head, rlimit):
-            return paths_facts(before, run.inputs[head])
-    except NotModelled:
-        return None
+def forever(run: "FunctionRun", head: int, before: list[Any], rlimit: int = 2_000_000) -> Any:
+    """A condition on the head's registers `before` under which the loop goes round for ever:
+    either no state of the head's invariant leaves the loop, or one iteration comes back with every
+    register the branches depend on unchanged. NotModelled (saying why) where the reading cannot
+    state it."""
+    it = iteration(run, head, before)
+    if closed(run, head, rlimit):
+        return paths_facts(before, run.inputs[head])
     inv = paths_facts(before, run.inputs[head])
     same = [it.after[r] == before[r] for r in sorted(deciding_registers(run, head))]
+    if it.depends_on_free_values(z3.And(it.round, *same)):
+        # "comes back unchanged" must hold of the iteration the program runs, not of one whose
+        # loads or calls z3 may choose: a counter spilled and filled again would come back
+        # "unchanged" by a fill z3 picks, and a loop that ends would be called endless
+        raise NotModelled("whether the loop comes back unchanged depends on what its loads or calls give, "
+                          "which z3's reading of one iteration leaves free")
     return z3.And(inv, it.round, *it.facts, *same)
 
 

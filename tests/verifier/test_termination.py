@@ -147,6 +147,20 @@ def test_a_loop_without_bound_or_witness_is_still_refused() -> None:
     assert finding.code == "unbounded-loop" and not finding.proof["confirmed"]
 
 
+def test_a_loop_that_ends_after_the_interpreters_budget_is_not_called_endless() -> None:
+    """The counter goes through the stack: z3's reading of an iteration leaves the fill free, so it
+    cannot say the loop comes back unchanged. A million iterations outlast the replay's budget, which
+    once "confirmed" a run going round for ever in a loop that ends."""
+    result = check_program(program("r0 = 0\nr1 = 0\nl: r1 += 1\n*(u64 *)(r10 -8) = r1\nr1 = *(u64 *)(r10 -8)\n"
+                                   "if r1 < 1000000 goto l\nexit"), limits=Limits(max_unroll_work=4_000))
+    [finding] = result.errors
+    assert finding.code == "unbounded-loop" and "goes round for ever" not in finding.message
+    assert "no exit was found within 1001 iterations" in finding.message
+    assert finding.proof["status"] == "unknown" and not finding.proof["confirmed"]
+    assert finding.proof["reason"].endswith("depends on what its loads or calls give, which z3's reading of one "
+                                            "iteration leaves free")
+
+
 def test_linux_4_1_worst_case_is_the_longest_path() -> None:
     prog = program("r0 = *(u64 *)(r1 +112)\nif r0 > 5 goto +3\nr0 = 1\nr0 += 1\nr0 += 1\nexit")
     result = check_program(prog, "linux-4.1")

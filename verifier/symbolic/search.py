@@ -17,7 +17,7 @@ import z3
 
 from .. import clock
 from ..errors import ResourceLimit
-from ..obligations import Obligation
+from ..obligations import Kind, Obligation
 from .execute import PathEnds, Unmodelled, entry_state, step
 from .limits import SearchLimits
 from .state import SymState
@@ -142,9 +142,13 @@ class _Search:
                 if pc == self.pc:
                     self.target_visits = max(self.target_visits, state.visits[key])
                 if pc == self.pc and tuple(f.callsite for f in state.frames[1:]) == self.context:
+                    before = self.incomplete
                     found = self.at_target(state)
                     if found is not None:
                         return Outcome("witness", found, steps=self.steps, queries=self.queries)
+                    if self.incomplete != before and self.obligation.kind == Kind.TERMINATES:
+                        # a loop whose reading cannot state "for ever" here cannot on any path
+                        return self.outcome(None)
                 known = len(state.assumptions)
                 try:
                     successors = step(self.env, state, pc, ops[pc])

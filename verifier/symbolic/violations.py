@@ -17,7 +17,7 @@ from ..helper_contracts import Arg, Buffer
 from ..helper_kinds import MAYBE_NULL
 from ..obligations import Kind, Obligation
 from .state import Kind as V
-from .state import Sym, SymState, const, scalar
+from .state import Sym, SymState, Unmodelled, const, scalar
 
 if TYPE_CHECKING:
     from ..fixpoint import Analysis
@@ -225,7 +225,7 @@ def _call_depth(ob: Obligation, state: SymState, env: "Analysis") -> Any:
 def _goes_round_for_ever(ob: Obligation, state: SymState, env: "Analysis") -> Any:
     """At a loop's head (`ob.detail`): the loop's registers are a state from which it goes round
     for ever, as far as its z3 reading goes (`loop_bounds.forever`)."""
-    from ..loop_bounds import NREGS, forever
+    from ..loop_bounds import NREGS, NotModelled, forever
 
     run = env.loop_runs.get((tuple(f.callsite for f in state.frames[1:]), ob.detail))
     if run is None:
@@ -234,7 +234,10 @@ def _goes_round_for_ever(ob: Obligation, state: SymState, env: "Analysis") -> An
     for n in range(NREGS):
         found = state.reg(n)
         regs.append(found.value if found is not None else state.new(f"unset{n}"))
-    return forever(run, ob.detail, regs, env.limits.solver_rlimit)
+    try:
+        return forever(run, ob.detail, regs, env.limits.solver_rlimit)
+    except NotModelled as exc:
+        raise Unmodelled(str(exc)) from None
 
 
 VIOLATIONS: dict[Kind, Violation] = {
