@@ -409,11 +409,11 @@ def prove_bound(run: "FunctionRun", head: int, rlimit: int = 2_000_000) -> Bound
             if not _over(x, heads) or not _over(y, heads) or z3.is_bv_value(z3.simplify(x)):
                 continue  # a test on a fresh value (a load, a call) says nothing of the next iteration
             for signed, up in ((False, True), (False, False), (True, True), (True, False)):
+                # every reading: an unsigned one may bound a counter that the signed one bounds
+                # far more tightly (a counter entering below 0, read as 2^64 - n)
                 bound = _try(prover, x, y, width, signed, up)
-                if bound is not None:
-                    if best is None or bound < best.visits:
-                        best = Bound(bound, str(z3.simplify(x)), str(z3.simplify(y)))
-                    break
+                if bound is not None and (best is None or bound < best.visits):
+                    best = Bound(bound, str(z3.simplify(x)), str(z3.simplify(y)))
     return best
 
 

@@ -43,6 +43,17 @@ def test_a_counted_loop_gets_its_exact_bound_by_proof() -> None:
     assert result.worst_case == executed(prog) == 2 + 10 * 3 + 1
 
 
+def test_a_signed_counter_that_may_enter_below_zero_gets_its_signed_bound() -> None:
+    """r9 enters anywhere in [-100, 24] and counts down by 2 while above 0: read unsigned, a
+    negative start is near 2^64 and the bound 2^63 (too complex); read signed, 12 visits."""
+    prog = program("r9 = *(u64 *)(r1 +112)\nr0 = 0\nif r9 s> 24 goto out\nif r9 s< -100 goto out\n"
+                   "l: r9 += 1\nr9 -= 3\nif r9 s> 0 goto l\nout: exit")
+    result = check_program(prog)
+    assert result.verdict == "accepted"
+    assert bounds(result) == [(4, 12, "proved")]
+    assert result.worst_case == 4 + 12 * 3 + 1
+
+
 @settings(max_examples=10, deadline=None)
 @given(start=st.integers(0, 50), step=st.integers(1, 7), limit=st.integers(1, 200),
        cond=st.sampled_from(["<", "!=", "s<", "<="]))
