@@ -357,6 +357,28 @@ def test_run_time_limit_covers_translation(tmp_path: Path, capsys: pytest.Captur
     assert err == f"bpfverify: {tmp_path / 'branchy.bin'}: the run ran past the command's 1 s time limit (raise --timeout)\n"
 
 
+def test_a_time_limit_that_a_destructor_swallows_prints_no_traceback(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The timer's exception can land in a __del__ (z3's, often), which swallows it and has Python
+    print it as "Exception ignored"; the next signal raises it again, so it is not shown. Other
+    exceptions a destructor swallows still go to the hook there was before."""
+    from verifier.cli_common import TimeLimit, time_limit
+
+    shown: list[type] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda args: shown.append(args.exc_type))
+
+    class Dying:
+        def __init__(self, error: Exception) -> None:
+            self.error = error
+
+        def __del__(self) -> None:
+            raise self.error
+
+    with time_limit(60, "the analysis", 60):
+        Dying(TimeLimit("the limit, swallowed"))  # (dropped at once: its __del__ raises into nowhere)
+        Dying(ValueError("a bug of its own"))
+    assert shown == [ValueError]
+
+
 def test_a_command_that_waits_is_cut_short_on_the_wall_clock(tmp_path: Path, capsys: pytest.CaptureFixture[str],
                                                              monkeypatch: pytest.MonkeyPatch) -> None:
     """Waiting costs no CPU time, so the CPU-time limit would never end it: a wall-clock backstop

@@ -77,6 +77,13 @@ def time_limit(seconds: float, what: str, timeout: float) -> Any:
             raise TimeLimit(message)
         return handler
 
+    def unraisable(args: Any) -> None:
+        # a TimeLimit that a __del__ swallowed is raised again by the next signal: not worth the
+        # traceback Python would print for it
+        if not isinstance(args.exc_value, TimeLimit):
+            earlier_hook(args)
+
+    earlier_hook, sys.unraisablehook = sys.unraisablehook, unraisable
     previous = [signal.signal(number, expire(timer, kind)) for timer, number, _, kind in timers]
     for timer, _, after, _ in timers:
         signal.setitimer(timer, after)
@@ -86,6 +93,7 @@ def time_limit(seconds: float, what: str, timeout: float) -> Any:
         for (timer, number, _, _), handler in zip(timers, previous):
             signal.setitimer(timer, 0)
             signal.signal(number, handler)
+        sys.unraisablehook = earlier_hook
 
 
 def one_line(text: str) -> str:
