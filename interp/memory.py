@@ -176,6 +176,20 @@ class AddressSpace:
         region, offset = self._resolve(pc, addr, size, write=True)
         _UNPACK[size].pack_into(region.data, offset, value & ((1 << (8 * size)) - 1))
 
+    def load_caching(self, pc: int, addr: int, size: int) -> tuple[int, int, int, bytearray, int]:
+        """`load`, and the region it read for the caller to keep: (value, base, end, bytes,
+        alignment mask: 7 where accesses must be aligned to their size, else 0)."""
+        region, offset = self._resolve(pc, addr, size, write=False)
+        return (_UNPACK[size].unpack_from(region.data, offset)[0], region.base, region.end, region.data,
+                7 if region.aligned else 0)
+
+    def store_caching(self, pc: int, addr: int, size: int, value: int) -> tuple[int, int, bytearray, int]:
+        """`store`, and the writable region it wrote for the caller to keep: (base, end, bytes,
+        alignment mask)."""
+        region, offset = self._resolve(pc, addr, size, write=True)
+        _UNPACK[size].pack_into(region.data, offset, value & ((1 << (8 * size)) - 1))
+        return region.base, region.end, region.data, 7 if region.aligned else 0
+
     def read_bytes(self, pc: int, addr: int, size: int) -> bytes:
         if size == 0:
             return b""

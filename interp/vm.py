@@ -154,8 +154,8 @@ class Machine:
         namespace.update(
             VmFault=VmFault,
             HelperExit=HelperExit,
-            _ld=self.space.load,
-            _st=self.space.store,
+            _ldc=self.space.load_caching,
+            _stc=self.space.store_caching,
             _atomic=self._atomic,
             _ops=self.listing.ops,
             _helper=self._call_helper,
@@ -300,13 +300,14 @@ class Machine:
         if len(fn.body) > SEGMENTED_FUNCTION:
             return self._translate_segmented(fn, blocks)
         out = [
-            f"def _fn_{fn.entry}(r1, r2, r3, r4, r5, n, depth, site, _ld=_ld, _st=_st, _atomic=_atomic, _ops=_ops, "
+            f"def _fn_{fn.entry}(r1, r2, r3, r4, r5, n, depth, site, _ldc=_ldc, _stc=_stc, _atomic=_atomic, _ops=_ops, "
             "_helper=_helper, _budget=_budget, _fault=_fault, "
             + ", ".join(f"{name}={name}" for name in _STACK_ACCESSORS) + "):",
             "    r0 = r6 = r7 = r8 = r9 = None",
             f"    mg = {MAY_GOTO_BUDGET}",
             "    r10, stk = _push(site, depth)",
             f"    pc = {fn.entry}",
+            f"    {_NO_REGIONS}",
             "    try:",
             "        while True:",
         ]
@@ -345,9 +346,10 @@ class Machine:
             end = starts[i + 1] if i + 1 < len(starts) else self.listing.slots
             self._segment = (segment[0], end)
             out += [
-                f"def _seg_{fn.entry}_{i}(pc, {_CARRIED}, r10, n, stk, depth, _ld=_ld, _st=_st, _atomic=_atomic, "
+                f"def _seg_{fn.entry}_{i}(pc, {_CARRIED}, r10, n, stk, depth, _ldc=_ldc, _stc=_stc, _atomic=_atomic, "
                 "_ops=_ops, _helper=_helper, _budget=_budget, _fault=_fault, "
                 + ", ".join(f"{name}={name}" for name in _STACK_ACCESSORS) + "):",
+                f"    {_NO_REGIONS}",
                 "    try:",
                 "        while True:",
             ]
@@ -505,15 +507,27 @@ class Machine:
             if _direct_stack(op.base, op.off, op.size):
                 # r10 never changes, so a constant in-frame offset needs no address lookup
                 raw = f"_u{op.size}(stk, {STACK_SIZE + op.off})[0]"
-            else:
-                raw = f"_ld({pc}, {_addr(op.base, op.off)}, {op.size})"
-            return [f"r{op.dst} = {semantics.load_extend(_SB, raw, op.size, op.signed)}"]
+                return [f"r{op.dst} = {semantics.load_extend(_SB, raw, op.size, op.signed)}"]
+            # the region the last load of this function read, kept in locals: a hit costs a
+            # bounds test and an unpack; a miss asks the address space, which faults or answers
+            fast = semantics.load_extend(_SB, f"_u{op.size}(_rd, _a - _rb)[0]", op.size, op.signed)
+            slow = semantics.load_extend(_SB, "_v", op.size, op.signed)
+            return [f"_a = {_addr(op.base, op.off)}",
+                    f"if _rb <= _a and _a + {op.size} <= _re{_aligned('_a - _rb', '_ra', op.size)}:",
+                    f"    r{op.dst} = {fast}",
+                    "else:",
+                    f"    _v, _rb, _re, _rd, _ra = _ldc({pc}, _a, {op.size})",
+                    f"    r{op.dst} = {slow}"]
         if isinstance(op, Store):
             value = f"r{op.src.n}" if isinstance(op.src, Reg) else _SB.const(op.src.value, 64)
             stored = semantics.store_value(_SB, value, op.size)
             if _direct_stack(op.base, op.off, op.size):
                 return [f"_p{op.size}(stk, {STACK_SIZE + op.off}, {stored})"]
-            return [f"_st({pc}, {_addr(op.base, op.off)}, {op.size}, {stored})"]
+            return [f"_a = {_addr(op.base, op.off)}",
+                    f"if _wb <= _a and _a + {op.size} <= _we{_aligned('_a - _wb', '_wa', op.size)}:",
+                    f"    _p{op.size}(_wd, _a - _wb, {stored})",
+                    "else:",
+                    f"    _wb, _we, _wd, _wa = _stc({pc}, _a, {op.size}, {stored})"]
         if isinstance(op, Atomic):
             call = f"_atomic({pc}, {_addr(op.base, op.off)}, _ops[{pc}], r{op.src}, r0)"
             if op.result_reg == 10:
@@ -530,7 +544,9 @@ class Machine:
         return []  # jumps and exit are block terminators
 
     def _emit_call(self, pc: int, op: Call | LocalCall | KfuncCall | CallIndirect) -> list[str]:
-        kill = "r1 = r2 = r3 = r4 = r5 = None"
+        # r1-r5 die, and the regions kept are forgotten: a helper may unmap one (a ring buffer
+        # record submitted, a map element deleted), a callee's frame is gone when it returns
+        kill = f"r1 = r2 = r3 = r4 = r5 = None; {_NO_REGIONS}"
         if isinstance(op, LocalCall):
             return [f"r0, n = _fn_{op.target}(r1, r2, r3, r4, r5, n, depth + 1, {pc})", kill]
         if isinstance(op, CallIndirect):
@@ -561,6 +577,15 @@ class Machine:
                 "run the program from a loaded object that defines its maps",
             )
         return self._resolve_lddw(pc, self.listing.by_pc[pc]) & MASK64
+
+
+# the regions a function's loads and stores last hit (base, end, bytes, alignment mask), none yet
+_NO_REGIONS = "_rb = _re = _ra = _wb = _we = _wa = 0; _rd = _wd = None"
+
+
+def _aligned(offset: str, mask: str, size: int) -> str:
+    """The alignment part of a kept region's test: nothing for a byte."""
+    return "" if size == 1 else f" and not ({offset}) & {mask} & {size - 1}"
 
 
 def _direct_stack(reg: int, off: int, size: int) -> bool:

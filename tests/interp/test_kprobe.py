@@ -406,6 +406,22 @@ def test_deleted_value_pointer_faults() -> None:
     assert outcome.fault is not None and outcome.fault.kind == FaultKind.OUT_OF_BOUNDS
 
 
+def test_a_value_read_and_written_then_deleted_faults_on_the_next_access() -> None:
+    """The generated code keeps the region its last load and store hit; a helper call (here the
+    delete that unmaps the value) forgets it, so the access after it faults as it must."""
+    asm = ("*(u32 *)(r10 -4) = 0\n*(u64 *)(r10 -16) = 5\n"
+           "r1 = map[idx:0] ll\nr2 = r10\nr2 += -4\nr3 = r10\nr3 += -16\nr4 = 0\ncall 2\n"
+           + LOOKUP0 + "if r0 == 0 goto out\nr6 = r0\nr7 = *(u64 *)(r6 +0)\n*(u64 *)(r6 +0) = r7\n"
+           "r1 = map[idx:0] ll\nr2 = r10\nr2 += -4\ncall 3\n{access}\nout: r0 = 0\nexit")
+    for access in ("r0 = *(u64 *)(r6 +0)", "*(u64 *)(r6 +0) = 1"):
+        insns = assemble(asm.format(access=access))
+        program = Program("del", "kprobe/f", "kprobe", "kprobe", "f", insns, sum(i.slots for i in insns),
+                          [MapDef("m", 1, 4, 8, 4)], license="GPL")
+        outcome = KprobeSession([program]).run_program(0, bytes(168))
+        assert outcome.fault is not None and outcome.fault.kind == FaultKind.OUT_OF_BOUNDS, access
+        assert outcome.fault.pc == sum(i.slots for i in insns) - 3  # the access, before `r0 = 0` and `exit`
+
+
 # -- calls the world fails ---------------------------------------------------------------------
 
 
