@@ -76,6 +76,24 @@ def test_bad_options_are_one_line(capsys: pytest.CaptureFixture[str], argv: list
     assert run_cli(capsys, "corpus", EXAMPLES, *argv) == (2, "", message + "\n")
 
 
+def test_a_dask_cluster_gives_the_rows_local_processes_give(capsys: pytest.CaptureFixture[str]) -> None:
+    distributed = pytest.importorskip("distributed")
+    _, local, _ = run_cli(capsys, "corpus", EXAMPLES, "--format", "csv", "--jobs", "2")
+    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+        code, out, err = run_cli(capsys, "corpus", EXAMPLES, "--format", "csv", "--scheduler",
+                                 cluster.scheduler_address)
+    assert code == 0 and f"(on {cluster.scheduler_address}, profile linux-6.18)" in err
+    same = ("file", "section", "type", "insns", "verdict", "error", "alarms", "detail")
+    assert [[r[k] for k in same] for r in csv_rows(out)] == [[r[k] for k in same] for r in csv_rows(local)]
+
+
+def test_a_scheduler_that_is_no_address_is_one_line(capsys: pytest.CaptureFixture[str]) -> None:
+    pytest.importorskip("distributed")
+    code, out, err = run_cli(capsys, "corpus", EXAMPLES, "--scheduler", "no-such-scheme://x")
+    assert (code, out) == (2, "") and err.startswith("bpfverify: corpus: --scheduler no-such-scheme://x: ")
+    assert len(err.splitlines()) == 1
+
+
 SAMPLES = PROJECT.parent / "shared" / "corpus" / "ebpf-samples"
 
 

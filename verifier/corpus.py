@@ -206,13 +206,17 @@ def _run(args: argparse.Namespace) -> int:
     rows: list[Row] = []
     skipped = 0
     deadline = 2 * args.timeout + 60  # past its own timeout and the kernel's verification: stuck
-    # (multiprocessing: for this command only)
-    from .workers import WorkerPool
+    # (worker processes, or a Dask cluster: for this command only)
+    from .scale import SchedulerError, run_tasks
 
-    with WorkerPool(args.jobs, _work, options, setup=_setup, deadline_s=deadline, on_lost=_lost) as pool:
-        checks: list[Task] = []
+    def run(tasks: list[Task]) -> Any:
+        return run_tasks(_work, tasks, jobs=args.jobs, on_lost=_lost, scheduler=args.scheduler, options=options,
+                         deadline_s=deadline, setup=_setup)
+
+    checks: list[Task] = []
+    try:
         with tqdm(total=len(files), desc="reading", unit=" files", file=sys.stderr, disable=None, leave=False) as bar:
-            for task, listing in pool.run(Task("list", path, shown) for path, shown in files):
+            for task, listing in run([Task("list", path, shown) for path, shown in files]):
                 bar.update()
                 if isinstance(listing, dict):
                     rows.append({"file": task.shown, "section": None, "verdict": "error", "error": "load-error",
@@ -226,13 +230,16 @@ def _run(args: argparse.Namespace) -> int:
         order = {(t.path, t.index): n for n, t in enumerate(sorted(checks, key=lambda t: (t.shown, t.index)))}
         checked: list[tuple[int, Row]] = []
         with tqdm(total=len(checks), desc="checking", unit=" programs", file=sys.stderr, disable=None) as bar:
-            for task, row in pool.run(sorted(checks, key=lambda t: (t.shown, t.index))):
+            for task, row in run(sorted(checks, key=lambda t: (t.shown, t.index))):
                 checked.append((order[(task.path, task.index)], row))
                 bar.set_postfix_str(f"{task.shown} {task.section}"[-50:], refresh=False)
                 bar.update()
+    except SchedulerError as exc:
+        raise ReportError(str(exc)) from None
     elapsed = time.monotonic() - start
     rows += [row for _, row in sorted(checked, key=lambda pair: pair[0])]
-    summary = [f"{len(checked)} programs from {len(files)} files in {elapsed:.1f} s ({args.jobs} jobs, profile "
+    where = f"on {args.scheduler}" if args.scheduler else f"{args.jobs} jobs"
+    summary = [f"{len(checked)} programs from {len(files)} files in {elapsed:.1f} s ({where}, profile "
                f"{args.profile}); {skipped} programs of other types not checked (--types)"]
     if filters:
         rows = [r for r in rows if all(f(r) for f in filters)]
@@ -291,6 +298,9 @@ def register(sub: Any) -> None:
                         help="load each program into the running kernel too: its verdict, reason, processed "
                              "insns and verification time")
     corpus.add_argument("--jobs", type=int, default=1, help="worker processes (default 1)")
+    corpus.add_argument("--scheduler", metavar="ADDRESS",
+                        help="run the checks on a Dask distributed cluster (tcp://HOST:8786) instead of local "
+                             "processes; its workers must see the same paths")
     corpus.add_argument("--format", choices=("table", "csv", "json"), default="table")
     corpus.add_argument("--filter", action="append", metavar="EXPR",
                         help="keep rows where KEY OP VALUE holds (e.g. verdict=rejected, insns>100, "

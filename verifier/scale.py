@@ -21,13 +21,14 @@ class SchedulerError(Exception):
 
 
 def run_tasks(work: Work, tasks: Iterable[Any], *, jobs: int, on_lost: Callable[[Any, str], Any],
-              scheduler: Any = None, options: Any = None, deadline_s: float | None = None
-              ) -> Iterator[tuple[Any, Any]]:
+              scheduler: Any = None, options: Any = None, deadline_s: float | None = None,
+              setup: Callable[[Any], None] | None = None) -> Iterator[tuple[Any, Any]]:
     """(task, result) pairs in the order they finish; a task that fails gets `on_lost(task, why)`.
     `scheduler`: None for local processes, else what `distributed.Client` takes (an address or a
-    cluster object)."""
+    cluster object). `setup(options)` prepares each local worker process (a Dask worker is the
+    cluster's own, and is left as it is)."""
     if scheduler is None:
-        with WorkerPool(jobs, work, options, deadline_s=deadline_s, on_lost=on_lost) as pool:
+        with WorkerPool(jobs, work, options, setup=setup, deadline_s=deadline_s, on_lost=on_lost) as pool:
             yield from pool.run(tasks)
         return
     try:
