@@ -200,11 +200,13 @@ RULES: dict[Kind, Rule] = {
 }
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True, unsafe_hash=True)
 class Obligation:
     """What must hold before the instruction at `pc` runs. `reg` is the register it is about (a
     base pointer, an operand, a helper argument), `off`/`size` an access, `detail` anything
-    else the kind needs (the role of a register read, a helper argument's type, ...)."""
+    else the kind needs (the role of a register read, a helper argument's type, ...).
+    Never changed once made (it is a key of alarms and judgements); not declared frozen, as a
+    frozen dataclass takes four times as long to make, and a program makes ~10 per instruction."""
 
     kind: Kind
     pc: int
