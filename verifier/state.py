@@ -199,13 +199,21 @@ class State:
         return replace(self, frames=tuple(frames))
 
     def map_regs(self, change) -> "State":  # type: ignore[no-untyped-def]
-        """Apply `change(RegState) -> RegState` to every register and spilled register of every frame."""
+        """Apply `change(RegState) -> RegState` to every register and spilled register of every
+        frame. Where `change` gives every value back as it was, the state itself (most calls
+        change nothing: making the frames again would cost more than looking)."""
         frames = []
+        changed = False
         for frame in self.frames:
             regs = tuple(change(r) for r in frame.regs)
             spills = tuple((off, size, change(r)) for off, size, r in frame.spills)
+            if all(new is old for new, old in zip(regs, frame.regs)) and \
+                    all(new[2] is old[2] for new, old in zip(spills, frame.spills)):
+                frames.append(frame)
+                continue
+            changed = True
             frames.append(replace(frame, regs=regs, spills=spills))
-        return replace(self, frames=tuple(frames))
+        return State(tuple(frames), self.refs) if changed else self
 
     def join(self, other: "State", widen: bool = False) -> "State":
         if len(self.frames) != len(other.frames):
