@@ -86,6 +86,7 @@ def _figure(context: Context, points: dict[str, list[tuple[int, float, bool]]]) 
     axes.set_ylabel("verification time (s; ours CPU, the kernel's own count)")
     axes.grid(True, which="both", alpha=0.3)
     axes.legend(fontsize=8)
+    figure.tight_layout()
     context.figure("loops", "Verification time against a loop's iteration count (log-log)", figure)
 
 
