@@ -123,12 +123,18 @@ def machine() -> dict[str, str]:
 
 
 def _commit() -> str:
+    """The commit the code ran from, "-dirty" where the code (not the results this writes) differs."""
     try:
-        done = subprocess.run(["git", "-C", str(REPOSITORY), "describe", "--always", "--dirty"],
+        head = subprocess.run(["git", "-C", str(REPOSITORY), "rev-parse", "--short", "HEAD"],
                               capture_output=True, text=True, timeout=10)
+        changed = subprocess.run(["git", "-C", str(REPOSITORY), "status", "--porcelain", "--untracked-files=no", "--",
+                                  ".", ":!papers/results", ":!papers/figures", ":!papers/RESULTS.md"],
+                                 capture_output=True, text=True, timeout=10)
     except (OSError, subprocess.TimeoutExpired):
         return "unknown"
-    return done.stdout.strip() or "unknown"
+    if head.returncode != 0 or not head.stdout.strip():
+        return "unknown"
+    return head.stdout.strip() + ("-dirty" if changed.stdout.strip() else "")
 
 
 def section(outcome: Outcome, command: str) -> str:
