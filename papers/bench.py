@@ -18,8 +18,8 @@ the wall clock), side by side in one run:
 `--baseline DIR` times another checkout of this project (its root) beside this one, with the same
 interpreter. Children run with bytecode caching on (PYTHONDONTWRITEBYTECODE removed) after an
 untimed run of each command, as an installed package runs: compiling the sources is not
-start-up. `--out DIR` writes `startup_bench.tsv` and `startup_bench.json` there (the results
-directory is `papers/results`)."""
+start-up. `--out DIR` writes `startup_bench.tsv` and `startup_bench.json` there (the single
+measurements' directory is `papers/measurements`)."""
 
 from __future__ import annotations
 
@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
         if args.repeat < 1 or (args.limit is not None and args.limit < 0):
             raise BenchError("--repeat must be at least 1 and --limit at least 0")
         if args.out is not None and args.out.exists() and not args.out.is_dir():
-            raise BenchError(f"--out {args.out} is a file; give a directory (e.g. papers/results)")
+            raise BenchError(f"--out {args.out} is a file; give a directory (e.g. papers/measurements)")
         roots = {"this": ROOT}
         if args.baseline is not None:
             if not (args.baseline / "verifier" / "cli.py").is_file():

@@ -2,7 +2,7 @@
 
     python papers/corpus_verdicts.py [--profile linux-6.18] [--types kprobe,tracepoint,...]
 
-Writes papers/results/corpus_verdicts.tsv (one row per program; all tracing types only) and
+Writes papers/measurements/corpus_verdicts.tsv (one row per program; all tracing types only) and
 prints the agreement table, the time taken, and the checking time per program type. Objects without a license section are checked with license "GPL", as the
 kernel's verdicts in MANIFEST.tsv were obtained (shared/tools/kernel_verdict.py's default)."""
 
@@ -56,8 +56,8 @@ def main() -> None:
                          f"{first.code} at {first.pc}" if first else ""])
     elapsed = time.monotonic() - start
     if types == TRACING:  # the table of record covers every tracing program
-        (HERE / "results").mkdir(exist_ok=True)
-        with open(HERE / "results" / "corpus_verdicts.tsv", "w", newline="") as handle:
+        (HERE / "measurements").mkdir(exist_ok=True)
+        with open(HERE / "measurements" / "corpus_verdicts.tsv", "w", newline="") as handle:
             writer = csv.writer(handle, delimiter="\t")
             writer.writerow(["file", "section", "function", "prog_type", "slots", "kernel", "ours", "time_s",
                              "first_finding"])

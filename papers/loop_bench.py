@@ -1,7 +1,7 @@
 """Loops: how long checking takes and what it concludes, for clang-compiled loops of growing trip
 counts, a nested loop, and loops that never end.
 
-    python -m papers.loop_bench [--baseline DIR] [--kernel] [--no-corpus] [-o papers/results/loop_bench.tsv]
+    python -m papers.loop_bench [--baseline DIR] [--kernel] [--no-corpus] [-o papers/measurements/loop_bench.tsv]
     python -m papers.loop_bench --corpus DIR
 
 Each case is a C program compiled with `clang -O2 -target bpf -c` (a kprobe program summing a
@@ -34,7 +34,7 @@ from typing import Any
 
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
-RESULTS = HERE / "results" / "loop_bench.tsv"
+RESULTS = HERE / "measurements" / "loop_bench.tsv"
 
 HEADER = """#define SEC(n) __attribute__((section(n), used))
 char _license[] SEC("license") = "GPL";

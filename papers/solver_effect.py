@@ -1,6 +1,6 @@
 """What z3 does to the verifier's alarms, and what it costs.
 
-    python -m papers.solver_effect [-o papers/results/solver_effect.json] [--random N]
+    python -m papers.solver_effect [-o papers/measurements/solver_effect.json] [--random N]
 
 Each program of the rule suite and of the shared corpus's tracing programs (the sets of
 papers/verdict_snapshot.py; --random adds programs of the general mix) is checked twice, side by

@@ -9,8 +9,8 @@ bpfverify checks each one (linux-6.18, bounded: soundness_oracle.LIMITS), the ru
 loads it through bpf() (interp.kernel, log level 0: its judgement and statistics), and every
 program we accept runs on the kprobe runtime on `--runs` sets of random inputs (registers,
 kernel and user memory, map contents). One JSON line per program goes to
-papers/results/soundness_campaign.jsonl (the program's text only where we disagree with the
-kernel, crash, fault or run out of a bound), the summary to papers/results/soundness_campaign.json.
+papers/measurements/soundness_campaign.jsonl (the program's text only where we disagree with the
+kernel, crash, fault or run out of a bound), the summary to papers/measurements/soundness_campaign.json.
 
 Prints, per class, the kernel's verdict against ours, crashes and accepted programs that faulted,
 then every disagreement with the kernel grouped by our codes and the kernel's first reason, with
@@ -43,7 +43,7 @@ from soundness_oracle import KNOWN, judge  # noqa: E402
 from interp import kernel  # noqa: E402
 from verifier.scale import SchedulerError, run_tasks  # noqa: E402
 
-RESULTS = HERE / "results"
+RESULTS = HERE / "measurements"
 
 
 @dataclass(frozen=True)
