@@ -70,8 +70,6 @@ class AddressSpace:
     used: int = 0
     _bases: list[int] = field(default_factory=list)
     _regions: list[Region] = field(default_factory=list)
-    # the region of the last access: consecutive accesses mostly hit the same one
-    _last: tuple[int, int, bytearray, bool, bool] = (0, 0, bytearray(), False, False)
 
     def _room(self, size: int, what: str) -> None:
         if self.used + size > self.limit:
@@ -110,8 +108,6 @@ class AddressSpace:
             del self._bases[i]
             del self._regions[i]
             self.used -= region.size
-        if self._last[2] is region.data:
-            self._last = (0, 0, bytearray(), False, False)
 
     @property
     def regions(self) -> list[Region]:
@@ -155,30 +151,19 @@ class AddressSpace:
                 f"{size}-byte {verb} at {region.describe(offset)} is misaligned; the "
                 f"{region.kind.value} needs offsets that are multiples of the access size",
             )
-        if check_alignment:
-            self._last = (region.base, region.end, region.data, region.writable, region.aligned)
         return region, offset
 
     def load(self, pc: int, addr: int, size: int) -> int:
         """The `size` bytes at `addr` as an unsigned number (extension is the instruction's: semantics.load_extend)."""
-        base, end, data, _, aligned = self._last
-        if base <= addr and addr + size <= end and not (aligned and (addr - base) % size):
-            return _UNPACK[size].unpack_from(data, addr - base)[0]
-        region, offset = self._resolve(pc, addr, size, write=False)
-        value: int = _UNPACK[size].unpack_from(region.data, offset)[0]
-        return value
+        return self.load_caching(pc, addr, size)[0]
 
     def store(self, pc: int, addr: int, size: int, value: int) -> None:
-        base, end, data, writable, aligned = self._last
-        if base <= addr and addr + size <= end and writable and not (aligned and (addr - base) % size):
-            _UNPACK[size].pack_into(data, addr - base, value & ((1 << (8 * size)) - 1))
-            return
-        region, offset = self._resolve(pc, addr, size, write=True)
-        _UNPACK[size].pack_into(region.data, offset, value & ((1 << (8 * size)) - 1))
+        self.store_caching(pc, addr, size, value)
 
     def load_caching(self, pc: int, addr: int, size: int) -> tuple[int, int, int, bytearray, int]:
-        """`load`, and the region it read for the caller to keep: (value, base, end, bytes,
-        alignment mask: 7 where accesses must be aligned to their size, else 0)."""
+        """`load`, and the region it read for the caller to keep (the generated code keeps the
+        region its last load hit; interp.vm): (value, base, end, bytes, alignment mask: 7 where
+        accesses must be aligned to their size, else 0)."""
         region, offset = self._resolve(pc, addr, size, write=False)
         return (_UNPACK[size].unpack_from(region.data, offset)[0], region.base, region.end, region.data,
                 7 if region.aligned else 0)
