@@ -247,15 +247,17 @@ class LineInfoBySection(Mapping[str, list[LineInfo]]):
     """The source lines of each code section, decoded when a section is first asked for: an
     object of many programs carries lines for all of them, and a check of one looks at its own."""
 
-    def __init__(self) -> None:
-        self._where: dict[str, list[int]] = {}  # section -> offsets of its records
+    def __init__(self, where: dict[str, list[int]] | None = None,
+                 decode: Callable[[int], LineInfo] | None = None) -> None:
+        self._where = where or {}  # section -> the offsets of its records
+        self._decode = decode
         self._decoded: dict[str, list[LineInfo]] = {}
-        self._decode: Callable[[int], LineInfo] | None = None
 
     def __getitem__(self, section: str) -> list[LineInfo]:
         if section not in self._decoded:
-            assert self._decode is not None or section not in self._where
-            self._decoded[section] = [self._decode(pos) for pos in self._where[section]]  # type: ignore[misc]
+            positions = self._where[section]  # (KeyError: no such section)
+            assert self._decode is not None
+            self._decoded[section] = [self._decode(pos) for pos in positions]
         return self._decoded[section]
 
     def __iter__(self) -> Iterator[str]:
@@ -308,23 +310,26 @@ def parse_btf_ext(data: bytes, btf: Btf) -> BtfExt:
             yield string(sec_name_off), pos, count, rec_size
             pos += count * rec_size
 
-    def records(offset: int, length: int, min_size: int) -> Iterator[tuple[str, bytes, int]]:
+    def records(offset: int, length: int, min_size: int) -> Iterator[tuple[str, int]]:
+        """(section, offset) of each record."""
         for section, first, count, rec_size in spans(offset, length, min_size):
             for i in range(count):
-                yield section, data, first + i * rec_size
+                yield section, first + i * rec_size
 
-    for section, raw, pos in records(func_off, func_len, 8):
-        insn_off, type_id = struct.unpack_from("<II", raw, pos)
+    for section, pos in records(func_off, func_len, 8):
+        insn_off, type_id = struct.unpack_from("<II", data, pos)
         ext.func_info.setdefault(section, []).append(FuncInfo(insn_off, type_id))
+
     def line(pos: int) -> LineInfo:
         insn_off, file_off, text_off, line_col = struct.unpack_from("<IIII", data, pos)
         return LineInfo(insn_off, string(file_off), string(text_off), line_col >> 10, line_col & 0x3FF)
 
-    ext.line_info._decode = line
+    where: dict[str, list[int]] = {}
     for section, first, count, rec_size in spans(line_off, line_len, 16):
-        ext.line_info._where.setdefault(section, []).extend(range(first, first + count * rec_size, rec_size))
-    for section, raw, pos in records(core_off, core_len, 16):
-        insn_off, type_id, access_off, kind = struct.unpack_from("<IIII", raw, pos)
+        where.setdefault(section, []).extend(range(first, first + count * rec_size, rec_size))
+    ext.line_info = LineInfoBySection(where, line)
+    for section, pos in records(core_off, core_len, 16):
+        insn_off, type_id, access_off, kind = struct.unpack_from("<IIII", data, pos)
         try:
             core_kind = CoreKind(kind)
         except ValueError:
