@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import argparse
 import collections
-import json
 import sys
 import time
 import traceback
@@ -26,7 +25,15 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from verifier.scale import derived_seed
+from verifier.scale import (
+    CampaignError,
+    ResumeMismatch,
+    add_campaign_arguments,
+    check_campaign_arguments,
+    derived_seed,
+    lost_records,
+    run_campaign,
+)
 
 TESTS = Path(__file__).resolve().parent.parent / "tests" / "verifier"
 CHUNK = 100
@@ -107,14 +114,14 @@ def run_chunk(chunk: Chunk, _options: Any = None) -> list[dict[str, Any]]:
 
 
 def lost(chunk: Chunk, why: str) -> list[dict[str, Any]]:
-    return [{"n": n, "lost": why} for n in range(chunk.first, chunk.first + chunk.count)]
+    return lost_records(chunk.first, chunk.count, why)
 
 
 class Totals:
     """The verdict pairs of the records so far, and the programs behind every unsound pair."""
 
-    def __init__(self, programs: int, seed: int) -> None:
-        self.planned, self.seed = programs, seed
+    def __init__(self, programs: int) -> None:
+        self.planned = programs
         self.pairs: collections.Counter[str] = collections.Counter()
         self.counts: collections.Counter[str] = collections.Counter()
         self.stricter: collections.Counter[str] = collections.Counter()  # the kernel accepts, we do not: by our codes
@@ -144,7 +151,7 @@ class Totals:
                 self.stricter_examples[codes] = record["asm"]
 
     def to_json(self) -> dict[str, Any]:
-        return {"planned": self.planned, "seed": self.seed, "elapsed_s": round(time.monotonic() - self.start, 1),
+        return {"planned": self.planned, "elapsed_s": round(time.monotonic() - self.start, 1),
                 "counts": dict(self.counts), "pairs": dict(self.pairs), "stricter_by_codes": dict(self.stricter),
                 "stricter_examples": self.stricter_examples,
                 "kernel_rejects_we_accept": self.unsound, "crashes": self.crashes[:50]}
@@ -152,23 +159,9 @@ class Totals:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m papers.random_vs_kernel", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--programs", type=int, default=1000)
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path("random-vs-kernel.jsonl"))
-    parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--resume", action="store_true",
-                        help="keep the chunks --out already holds whole (same --programs and --seed), run the rest")
-    parser.add_argument("--scheduler", help="a Dask distributed scheduler (tcp://HOST:8786) to run the chunks on, "
-                        "instead of --jobs local processes")
+    add_campaign_arguments(parser, "random-vs-kernel.jsonl")
     args = parser.parse_args(argv)
-    if args.programs < 1 or args.jobs < 1:
-        parser.error("--programs and --jobs must be positive")
-    if args.out.is_dir():
-        parser.error(f"--out {args.out} is a directory; give the file to write")
-    if args.resume and not args.out.is_file():
-        parser.error(f"--resume: no earlier run at {args.out}")
-    from verifier.scale import SchedulerError, kept_chunks, run_tasks
-
+    check_campaign_arguments(parser, args)
     try:
         if not kernel_available():
             print("papers.random_vs_kernel: bpf() is not permitted here", file=sys.stderr)
@@ -178,34 +171,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     chunks = [Chunk(i, first, min(CHUNK, args.programs - first), args.seed)
               for i, first in enumerate(range(0, args.programs, CHUNK))]
-    totals = Totals(args.programs, args.seed)
-    summary = args.out.with_name(args.out.name + ".summary.json")
+    totals = Totals(args.programs)
     try:
-        if args.resume:
-            earlier = json.loads(summary.read_text()) if summary.is_file() else {}
-            if (earlier.get("planned", args.programs), earlier.get("seed", args.seed)) != (args.programs, args.seed):
-                parser.error(f"--resume: {args.out} was run with --programs {earlier.get('planned')} "
-                             f"--seed {earlier.get('seed')}")
-            totals.start -= earlier.get("elapsed_s", 0)  # the time the earlier runs took counts
-            whole, kept = kept_chunks(args.out, CHUNK, args.programs)
-            for record in kept:
-                totals.add(record)
-            chunks = [c for c in chunks if c.index not in whole]
-            print(f"{len(whole)} chunks kept from {args.out}, {len(chunks)} to run", file=sys.stderr)
-        out = args.out.open("a" if args.resume else "w")
-    except (OSError, ValueError, KeyError) as exc:
-        print(f"{args.out}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
-        return 2
-    try:
-        with out:
-            for _, records in run_tasks(run_chunk, chunks, jobs=args.jobs, on_lost=lost, scheduler=args.scheduler,
-                                        deadline_s=3600):
-                for record in records:
-                    totals.add(record)
-                    out.write(json.dumps(record) + "\n")
-                out.flush()
-                summary.write_text(json.dumps(totals.to_json(), indent=1) + "\n")
-    except SchedulerError as exc:
+        run_campaign(args.out, chunks, totals, chunk_size=CHUNK, planned=args.programs, settings={"seed": args.seed},
+                     resume=args.resume, work=run_chunk, on_lost=lost, jobs=args.jobs, scheduler=args.scheduler,
+                     deadline_s=3600)
+    except ResumeMismatch as exc:
+        parser.error(str(exc))
+    except CampaignError as exc:
         print(f"papers.random_vs_kernel: {exc}", file=sys.stderr)
         return 2
     print(f"{totals.counts['programs']} random programs, seed {args.seed}, {time.monotonic() - totals.start:.0f} s")

@@ -24,10 +24,17 @@ import sys
 import time
 import traceback
 from dataclasses import dataclass
-from pathlib import Path
 from typing import Any
 
-from verifier.scale import derived_seed
+from verifier.scale import (
+    CampaignError,
+    ResumeMismatch,
+    add_campaign_arguments,
+    check_campaign_arguments,
+    derived_seed,
+    lost_records,
+    run_campaign,
+)
 
 CHUNK = 40
 SHAPE_EVERY = 5  # program n is drawn from the rule shapes when n % SHAPE_EVERY == SHAPE_EVERY - 1
@@ -84,7 +91,7 @@ def run_chunk(chunk: Chunk, _options: Any = None) -> list[dict[str, Any]]:
 
 
 def lost(chunk: Chunk, why: str) -> list[dict[str, Any]]:
-    return [{"n": n, "lost": why} for n in range(chunk.first, chunk.first + chunk.count)]
+    return lost_records(chunk.first, chunk.count, why)
 
 
 class Totals:
@@ -119,36 +126,14 @@ class Totals:
                 "counts": dict(self.counts), "violations": self.violations[:50], "crashes": self.crashes[:50]}
 
 
-def finished_chunks(path: Path, totals: Totals) -> set[int]:
-    """The chunks an earlier run wrote whole, their records added to `totals`; the others run again."""
-    from verifier.scale import kept_chunks
-
-    whole, kept = kept_chunks(path, CHUNK, totals.planned)
-    for record in kept:
-        totals.add(record)
-    return whole
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m proofs.campaign", description=__doc__.split("\n\n")[0])
-    parser.add_argument("--programs", type=int, default=1000)
-    parser.add_argument("--jobs", type=int, default=1)
-    parser.add_argument("--out", type=Path, default=Path("containment-campaign.jsonl"))
-    parser.add_argument("--seed", type=int, default=1)
+    add_campaign_arguments(parser, "containment-campaign.jsonl")
     parser.add_argument("--runs", type=int, default=3, help="runs on random inputs per program")
-    parser.add_argument("--resume", action="store_true",
-                        help="keep the chunks --out already holds whole (same --programs, --seed, --runs), run the rest")
-    parser.add_argument("--scheduler", help="a Dask distributed scheduler (tcp://HOST:8786) to run the chunks on, "
-                        "instead of --jobs local processes")
     args = parser.parse_args(argv)
-    if args.programs < 1 or args.jobs < 1 or args.runs < 1:
-        parser.error("--programs, --jobs and --runs must be positive")
-    if args.out.is_dir():
-        parser.error(f"--out {args.out} is a directory; give the file to write")
-    if args.resume and not args.out.is_file():
-        parser.error(f"--resume: no earlier run at {args.out}")
-    from verifier.scale import SchedulerError, run_tasks
-
+    check_campaign_arguments(parser, args)
+    if args.runs < 1:
+        parser.error("--runs must be positive")
     try:
         import proofs.containment  # noqa: F401 - here, so that a missing checkout is one line
     except ImportError as exc:
@@ -158,30 +143,13 @@ def main(argv: list[str] | None = None) -> int:
     chunks = [Chunk(i, first, min(CHUNK, args.programs - first), args.seed, args.runs)
               for i, first in enumerate(range(0, args.programs, CHUNK))]
     totals = Totals(args.programs)
-    summary = args.out.with_name(args.out.name + ".summary.json")
     try:
-        if args.resume:
-            earlier = json.loads(summary.read_text()) if summary.is_file() else {}
-            if earlier.get("seed", args.seed) != args.seed or earlier.get("runs", args.runs) != args.runs:
-                parser.error(f"--resume: {args.out} was run with --seed {earlier.get('seed')} --runs {earlier.get('runs')}")
-            totals.start -= earlier.get("elapsed_s", 0)  # the time the earlier runs took counts
-            whole = finished_chunks(args.out, totals)
-            chunks = [c for c in chunks if c.index not in whole]
-            print(f"{len(whole)} chunks kept from {args.out}, {len(chunks)} to run", file=sys.stderr)
-        out = args.out.open("a" if args.resume else "w")
-    except (OSError, ValueError, KeyError) as exc:
-        print(f"{args.out}: {getattr(exc, 'strerror', None) or exc}", file=sys.stderr)
-        return 2
-    try:
-        with out:
-            for _, records in run_tasks(run_chunk, chunks, jobs=args.jobs, on_lost=lost, scheduler=args.scheduler,
-                                        deadline_s=1800):
-                for record in records:
-                    totals.add(record)
-                    out.write(json.dumps(record) + "\n")
-                out.flush()
-                summary.write_text(json.dumps({"seed": args.seed, "runs": args.runs, **totals.to_json()}, indent=1) + "\n")
-    except SchedulerError as exc:
+        run_campaign(args.out, chunks, totals, chunk_size=CHUNK, planned=args.programs,
+                     settings={"seed": args.seed, "runs": args.runs}, resume=args.resume, work=run_chunk,
+                     on_lost=lost, jobs=args.jobs, scheduler=args.scheduler, deadline_s=1800)
+    except ResumeMismatch as exc:
+        parser.error(str(exc))
+    except CampaignError as exc:
         print(f"proofs.campaign: {exc}", file=sys.stderr)
         return 2
     c = totals.counts

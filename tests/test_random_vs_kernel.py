@@ -69,4 +69,4 @@ def test_resuming_another_campaign_is_one_error(local: Path, tmp_path: Path,
     with pytest.raises(SystemExit) as exit:
         main(["--programs", str(PROGRAMS), "--seed", "8", "--out", str(copy), "--resume"])
     assert exit.value.code == 2
-    assert f"--resume: {copy} was run with --programs {PROGRAMS} --seed 7" in capsys.readouterr().err
+    assert f"--resume: {copy} was run with --seed 7 --programs {PROGRAMS}" in capsys.readouterr().err
