@@ -22,7 +22,6 @@ from typing import TYPE_CHECKING, Any, Callable
 
 import networkx as nx
 import z3
-from z3 import z3util
 
 from interp import semantics
 from interp.isa.ops import (
@@ -81,7 +80,7 @@ class Iteration:
     def depends_on_free_values(self, term: Any) -> bool:
         """Whether `term` mentions a value the reading leaves free: it then holds of some value the
         load or call could give, which says nothing of the value it does give."""
-        return any(str(v) in self.fresh for v in z3util.get_vars(term))
+        return not self.fresh.isdisjoint(_names(term))
 
 
 _NAMES = itertools.count()  # every fresh value its own name, also across copies of an iteration
@@ -390,6 +389,13 @@ class _Prover:
         return reached
 
 
+# A bound above this many visits may come from reading the test across the sign boundary (a
+# counter entering below 0, read unsigned as 2^64 - n): the same test read with the other
+# signedness is tried for a tighter one. A bound at most this is kept as found (each reading
+# costs several z3 queries).
+TIGHT_ENOUGH = 1 << 20
+
+
 def prove_bound(run: "FunctionRun", head: int, rlimit: int = 2_000_000) -> Bound | None:
     """A proved bound on the head's visits per entry to the loop at `head`, or None."""
     try:
@@ -408,27 +414,44 @@ def prove_bound(run: "FunctionRun", head: int, rlimit: int = 2_000_000) -> Bound
         for x, y in ((left, right), (right, left)):
             if not _over(x, heads) or not _over(y, heads) or z3.is_bv_value(z3.simplify(x)):
                 continue  # a test on a fresh value (a load, a call) says nothing of the next iteration
-            for signed, up in ((False, True), (False, False), (True, True), (True, False)):
-                # every reading: an unsigned one may bound a counter that the signed one bounds
-                # far more tightly (a counter entering below 0, read as 2^64 - n)
-                bound = _try(prover, x, y, width, signed, up)
-                if bound is not None and (best is None or bound < best.visits):
-                    best = Bound(bound, str(z3.simplify(x)), str(z3.simplify(y)))
+            bound = _first_bound(prover, x, y, width)
+            if bound is not None and (best is None or bound < best.visits):
+                best = Bound(bound, str(z3.simplify(x)), str(z3.simplify(y)))
     return best
+
+
+def _first_bound(prover: _Prover, x: Any, y: Any, width: int) -> int | None:
+    """The bound of the first reading of the test that gives one (unsigned, then signed; counting
+    up, then down), or of the same test read with the other signedness where that is tighter."""
+    for signed, up in ((False, True), (False, False), (True, True), (True, False)):
+        bound = _try(prover, x, y, width, signed, up)
+        if bound is None:
+            continue
+        if bound > TIGHT_ENOUGH:
+            other = _try(prover, x, y, width, not signed, up)
+            if other is not None:
+                bound = min(bound, other)
+        return bound
+    return None
 
 
 def _over(term: Any, heads: set[str]) -> bool:
     """Whether `term` is a function of the head's registers alone."""
-    todo, seen = [term], set()
+    return _names(term) <= heads
+
+
+def _names(term: Any) -> set[str]:
+    """The names of the free constants in `term` (each shared subterm looked at once)."""
+    todo, seen, names = [term], set(), set()
     while todo:
         t = todo.pop()
         if t.get_id() in seen:
             continue
         seen.add(t.get_id())
-        if z3.is_const(t) and not z3.is_bv_value(t) and str(t) not in heads:
-            return False
+        if z3.is_const(t) and not z3.is_bv_value(t):
+            names.add(str(t))
         todo.extend(t.children())
-    return True
+    return names
 
 
 def _try(prover: _Prover, x: Any, y: Any, width: int, signed: bool, up: bool) -> int | None:
